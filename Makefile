@@ -1,0 +1,54 @@
+# Victim Survey Workbench: the two commands a newcomer needs are `make report` and `make test`.
+# Both work on a fresh machine with Python 3.11, git and make; everything else is installed here.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# Debian packages the tests need: R's survey package is the reference implementation.
+DEB_PKGS := r-base-core r-cran-survey r-cran-mass
+PYTEST_ARGS ?=
+
+.PHONY: help venv report test sysdeps lint bench clean
+
+help:
+	@echo "make report   create .venv, install, build the synthetic demo store and a monthly report"
+	@echo "make test     install test extras (and Debian packages when root) and run pytest + nbval"
+	@echo "make lint     ruff check + format check"
+	@echo "make bench    run the benchmarks under bench/ (prints ratios against samplics and R)"
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11 not found"; exit 1; }
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+report: venv
+	$(BIN)/vsw demo
+
+# Install the Debian packages the tests need when running as root and they are missing.
+sysdeps:
+	@if [ "$$(id -u)" = "0" ] && ! Rscript -e 'library(survey); library(MASS)' >/dev/null 2>&1; then \
+		echo "Installing Debian packages: $(DEB_PKGS)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS) >/dev/null; \
+	fi
+
+test: venv sysdeps
+	$(BIN)/ruff check src tests bench
+	$(BIN)/python -m pytest --nbval --nbval-sanitize-with notebooks/nbval_sanitize.cfg \
+		--nbval-current-env tests notebooks $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+bench: venv
+	for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,107 @@
+"""The embedded default: a year of synthetic force data in a DuckDB store, and its report.
+
+This module only wires existing steps together (synthetic data -> ingest -> report); it holds
+no method of its own. ``vsw demo`` and the notebooks' default parameters use it, so a fresh
+clone produces the same store and the same numbers on every machine.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from methods.config import load_force
+from methods.synthetic import months_range, write_synthetic
+
+#: A fixed default period, never "the last 12 months from today": reruns must give the same digits.
+DEFAULT_MONTHS = "2025-01:2025-12"
+DEFAULT_SEED = 20250101
+
+
+def build_store(
+    db: str | Path,
+    force: str = "durham",
+    months: list[str] | None = None,
+    seed: int = DEFAULT_SEED,
+    workdir: str | Path | None = None,
+    progress: bool = False,
+) -> dict:
+    """Generate synthetic extracts for ``force`` and ingest them into the store at ``db``.
+
+    Arguments:
+        db: DuckDB file to create or update (months already loaded are replaced).
+        force: force preset name (see ``methods.config.list_forces``).
+        months: list of ``YYYY-MM``; default :data:`DEFAULT_MONTHS`.
+        seed: synthetic data seed.
+        workdir: where the synthetic CSV extracts are written (default: a temporary folder,
+            removed afterwards; the store keeps their SHA-256).
+        progress: show a progress bar.
+
+    Returns:
+        ``{"db": path, "months": [...], "surveys": [...]}``
+    """
+    from tqdm.auto import tqdm
+
+    from methods.store import Store
+
+    preset = load_force(force)
+    months = months or months_range(DEFAULT_MONTHS)
+    db = Path(db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="vsw-synth-")
+        workdir = tmp.name
+    workdir = Path(workdir)
+    try:
+        write_synthetic(force, months, seed=seed, out_dir=workdir)
+        surveys = [s.name for s in preset.surveys]
+        with Store(db) as st:
+            for month in tqdm(months, desc=f"ingest {force}", unit="month", disable=not progress):
+                st.ingest_victims(workdir / f"victims_{month}.csv", month=month, replace=True)
+                for survey in surveys:
+                    sample = workdir / f"sample_{survey}_{month}.csv"
+                    responses = workdir / f"responses_{survey}_{month}.csv"
+                    if sample.exists():
+                        st.ingest_sample(sample, survey=survey, month=month, replace=True)
+                    if responses.exists():
+                        st.ingest_responses(responses, survey=survey, replace=True)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return {"db": str(db), "months": months, "surveys": surveys}
+
+
+def ensure_store(
+    db: str | Path | None = None,
+    force: str = "durham",
+    months: list[str] | None = None,
+    seed: int = DEFAULT_SEED,
+) -> Path:
+    """Return a store holding the synthetic demo data, building it first if it is missing.
+
+    With ``db=None`` the store is built in a per-force, per-seed temporary location, so a
+    notebook run with default parameters (as nbval does) is self-contained.
+    """
+    if db is None:
+        db = Path(tempfile.gettempdir()) / "vsw-demo" / f"{force}-{seed}.duckdb"
+    db = Path(db)
+    if not db.exists():
+        build_store(db, force=force, months=months, seed=seed)
+    return db
+
+
+def run_demo(
+    force: str = "durham",
+    db: str | Path = "data/workbench.duckdb",
+    out: str | Path = "reports",
+    months: list[str] | None = None,
+    seed: int = DEFAULT_SEED,
+    progress: bool = True,
+) -> dict:
+    """Build a year of synthetic ``force`` data into ``db`` and report its last month."""
+    from methods.reporting import run_report
+
+    built = build_store(db, force=force, months=months, seed=seed, progress=progress)
+    rep = run_report(force=force, month=built["months"][-1], db=db, out=out, seed=seed)
+    return {**built, "report_dir": rep["report_dir"]}
