@@ -21,7 +21,7 @@ import pytest
 from scipy.stats import chi2
 
 from methods.errors import UsageError, ValidationError
-from methods.sampling import allocate, derive_seed, select
+from methods.sampling import _serpentine_order, allocate, derive_seed, select
 
 DRAWS = 4000
 Z_MAX = 4.5
@@ -337,6 +337,22 @@ def test_systematic_sorted_profile_is_closer_to_frame_than_srs(sort_by):
     diff = np.mean(srs) - np.mean(sys_)
     se = math.sqrt(np.var(srs, ddof=1) / 200 + np.var(sys_, ddof=1) / 200)
     assert diff > 3 * se, (np.mean(sys_), np.mean(srs), se)
+
+
+def test_serpentine_order_by_hand():
+    # Sorted by gender then age: female ascending by age, male descending (Chromy 1979),
+    # within each stratum; ties keep frame order; a missing age sorts last (first when the
+    # direction is reversed).
+    frame = pd.DataFrame(
+        {
+            "s": ["a", "a", "a", "a", "a", "b", "b", "b"],
+            "gender": ["male", "female", "male", "female", "male", "female", "male", "female"],
+            "age": [30, 50, np.nan, 20, 60, 40, 70, 40],
+        }
+    )
+    codes = np.array([0, 0, 0, 0, 0, 1, 1, 1])
+    order = _serpentine_order(codes, frame, ["gender", "age"])
+    assert order.tolist() == [3, 1, 2, 4, 0, 5, 7, 6]
 
 
 # ------------------------------------------------------------------------------------------

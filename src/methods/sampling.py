@@ -455,35 +455,30 @@ def _sortable(series: pd.Series) -> np.ndarray:
     return key
 
 
-def _group_runs(keys: list[np.ndarray], order: np.ndarray) -> np.ndarray:
-    """Running index of distinct key combinations along ``order`` (per row, in frame order)."""
-    change = np.zeros(order.size, dtype=bool)
-    if order.size:
-        change[0] = True
-    for k in keys:
-        s = k[order]
-        change[1:] |= s[1:] != s[:-1]
-    run = np.cumsum(change) - 1
-    out = np.empty(order.size, dtype=np.int64)
-    out[order] = run
-    return out
-
-
 def _serpentine_order(codes: np.ndarray, frame: pd.DataFrame, sort_by: list[str]) -> np.ndarray:
     """Row order: by stratum, then by ``sort_by`` in serpentine fashion (Chromy 1979).
 
     The first sort column runs ascending; each further column runs ascending within even cells
     and descending within odd cells of the columns before it, so neighbours in the list stay
     alike across cell boundaries. Ties keep frame order (stable sort).
+
+    Each column is turned into dense ranks; the cell index of the columns so far (itself a
+    dense rank, so the combined integer key stays below N x cardinality) decides the
+    direction of the next column. One stable integer argsort at the end.
     """
-    codes_f = codes.astype(float)
-    keys = [_sortable(frame[c]) for c in sort_by]
-    used = [codes_f, keys[0]]
-    for k in keys[1:]:
-        order = np.lexsort(tuple(reversed(used)))
-        run = _group_runs(used, order)
-        used.append(np.where(run % 2 == 1, -k, k))
-    return np.lexsort(tuple(reversed(used)))
+    run = codes.astype(np.int64)
+    comb = run
+    for i, col in enumerate(sort_by):
+        uniq, rank = np.unique(_sortable(frame[col]), return_inverse=True)
+        card = max(int(uniq.size), 1)
+        rank = rank.astype(np.int64)
+        if i > 0:
+            rank = np.where(run % 2 == 1, card - 1 - rank, rank)
+        comb = run * card + rank
+        if i < len(sort_by) - 1:
+            _, run = np.unique(comb, return_inverse=True)
+            run = run.astype(np.int64)
+    return np.argsort(comb, kind="stable")
 
 
 def _order_within_strata(codes: np.ndarray, n_strata: int, rng: np.random.Generator | None):
