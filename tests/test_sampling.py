@@ -18,6 +18,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import chi2
 
 from methods.errors import UsageError, ValidationError
@@ -401,6 +403,36 @@ def test_equal_census_and_minimum_one():
     with pytest.warns(UserWarning, match="inclusion probability 0"):
         got = allocate({"a": 990, "b": 5, "c": 5}, 2)
     assert got == {"a": 2, "b": 0, "c": 0}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 60), min_size=1, max_size=8).filter(lambda v: sum(v) > 0),
+    share=st.floats(0.001, 1.0),
+    allocation=st.sampled_from(["proportional", "equal", "neyman"]),
+    sds=st.lists(st.floats(0.0, 5.0), min_size=8, max_size=8),
+)
+def test_allocation_properties(sizes, share, allocation, sds):
+    """Largest-remainder allocation sums to n exactly, never exceeds a stratum, and gives each
+    non-empty stratum at least one unit whenever n covers them all."""
+    labelled = {f"s{i}": v for i, v in enumerate(sizes)}
+    n = max(1, round(share * sum(sizes)))
+    priors = (
+        {"sd": {f"s{i}": sds[i] for i in range(len(sizes))}} if allocation == "neyman" else None
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # capping / weight-0 notices
+        got = allocate(labelled, n, allocation, priors=priors)
+    assert sum(got.values()) == n
+    assert all(0 <= got[k] <= labelled[k] for k in labelled)
+    nonempty = [k for k, v in labelled.items() if v > 0]
+    if n >= len(nonempty):
+        assert all(got[k] >= 1 for k in nonempty)
+    if allocation == "proportional":
+        # each n_h within one unit of its quota n N_h / N, except for the minimum-one moves
+        quota = {k: n * v / sum(sizes) for k, v in labelled.items()}
+        moved = sum(1 for k in nonempty if quota[k] < 1)
+        assert all(abs(got[k] - quota[k]) < 1 + moved for k in labelled)
 
 
 # ------------------------------------------------------------------------------------------
