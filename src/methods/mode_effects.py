@@ -40,9 +40,9 @@ def satisfied_indicator(s: pd.Series, name: str) -> np.ndarray:
     not_numeric = num.isna().to_numpy() & s.notna().to_numpy()
     v = num.to_numpy(dtype=float)
     ok = np.isfinite(v)
-    if not not_numeric.any() and np.isin(v[ok], [0.0, 1.0]).all():
-        return v
-    bad = not_numeric | (ok & ~np.isin(v, np.arange(1.0, 9.0)))
+    binary = bool(np.isin(v[ok], [0.0, 1.0]).all())
+    allowed = [0.0, 1.0] if binary else np.arange(1.0, 9.0)
+    bad = not_numeric | (ok & ~np.isin(v, allowed))
     if bad.any():
         raise ValidationError(
             "outcome must be 0/1 (satisfied) or an answer code 1-8 (1-3 satisfied, 4-7 not, "
@@ -50,6 +50,8 @@ def satisfied_indicator(s: pd.Series, name: str) -> np.ndarray:
             column=name,
             rows=(np.flatnonzero(bad) + 1).tolist(),
         )
+    if binary:
+        return v
     out = np.where(v <= 3, 1.0, 0.0)
     out[~ok | (v == 8)] = np.nan
     return out

@@ -295,7 +295,8 @@ def logistic_newton(
     # start: every linear predictor at the logit of the replicate's overall rate
     rate = np.clip(S.sum(axis=0) / tot_safe, 1e-6, 1 - 1e-6)
     eta0 = np.log(rate / (1 - rate))
-    beta = np.linalg.lstsq(X, np.broadcast_to(eta0, (P, B)), rcond=None)[0]
+    ones = np.linalg.lstsq(X, np.ones(P), rcond=None)[0]  # coefficients giving eta = 1
+    beta = np.outer(ones, eta0)
     converged = np.zeros(B, dtype=bool)
     eye = np.eye(k)
     for _ in range(max_iter):

@@ -37,6 +37,12 @@ def responded_array(data: pd.DataFrame | None, responded, n: int) -> np.ndarray:
     """Resolve the response indicator to a bool array (bool, 0/1 or true/false text)."""
     s = resolve(data, responded, "responded", n)
     name = responded if isinstance(responded, str) else "responded"
+    if s.isna().any():
+        raise ValidationError(
+            "response indicator is missing; every frame unit must be marked responded or not",
+            column=name,
+            rows=(np.flatnonzero(s.isna().to_numpy()) + 1).tolist(),
+        )
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.to_numpy(dtype=bool)
     if pd.api.types.is_numeric_dtype(s.dtype):
