@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 
 from methods.errors import UsageError, ValidationError
 from methods.mode_effects import mode_effects, satisfied_indicator
-from methods.nonresponse_common import logistic_newton, main_effects_matrix
+from methods.nonresponse_common import NonresponseWarning, logistic_newton, main_effects_matrix
 
 COVS = ["age", "gender", "offence"]
 
@@ -275,3 +275,17 @@ def test_refusals_say_what_and_where():
         mode_effects(pd.concat([d, extra], ignore_index=True), "satisfied", ["age"])
     with pytest.raises(UsageError, match="at least 50"):
         mode_effects(d, "satisfied", ["age"], bootstrap=10)
+
+
+def test_sparse_level_drops_replicates_and_says_so():
+    d = hand_table()
+    extra = pd.DataFrame(
+        {"age": ["very old"] * 6, "mode": ["telephone"] * 5 + ["paper"], "satisfied": [1] * 6}
+    )
+    with pytest.warns(NonresponseWarning, match=r"of 200 bootstrap replicates"):
+        res = mode_effects(
+            pd.concat([d, extra], ignore_index=True), "satisfied", ["age"], bootstrap=200
+        )
+    # the single paper respondent of that level is missing from about 1/e of the replicates
+    assert 0.2 * 200 < res.attrs["bootstrap_failed"] < 0.55 * 200
+    assert np.isfinite(res["se"]).all()

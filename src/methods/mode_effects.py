@@ -77,17 +77,17 @@ def _decompose(
     X: np.ndarray,
     method: str,
     ref_a: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Total, selection and measurement differences (a minus b) for every column (replicate).
 
     All inputs are (patterns, B) weighted totals: Wa respondents in mode a, Wa1 those
-    satisfied, and likewise for b.
+    satisfied, and likewise for b. Returns a (3, B) array and the Newton convergence flags.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         ya = Wa1.sum(0) / Wa.sum(0)
         yb = Wb1.sum(0) / Wb.sum(0)
         if method == "weighting":
-            e, _ = logistic_newton(X, Wa, Wb)  # P(mode a | x)
+            e, conv = logistic_newton(X, Wa, Wb)  # P(mode a | x)
             e = np.clip(e, 1e-15, 1 - 1e-15)
             if ref_a:  # odds weights carry b respondents to a's covariate profile
                 o = e / (1 - e)
@@ -97,15 +97,15 @@ def _decompose(
                 cf = (o * Wa1).sum(0) / (o * Wa).sum(0)
         else:  # regression / g-computation
             if ref_a:
-                m, _ = logistic_newton(X, Wb1, Wb - Wb1)  # P(satisfied | x, mode b)
+                m, conv = logistic_newton(X, Wb1, Wb - Wb1)  # P(satisfied | x, mode b)
                 cf = (Wa * m).sum(0) / Wa.sum(0)
             else:
-                m, _ = logistic_newton(X, Wa1, Wa - Wa1)
+                m, conv = logistic_newton(X, Wa1, Wa - Wa1)
                 cf = (Wb * m).sum(0) / Wb.sum(0)
     total = ya - yb
     if ref_a:  # cf = mean answer of a's respondents had they answered in mode b
-        return total, cf - yb, ya - cf
-    return total, ya - cf, cf - yb  # cf = mean of b's respondents had they answered in a
+        return np.vstack([total, cf - yb, ya - cf]), conv
+    return np.vstack([total, ya - cf, cf - yb]), conv  # cf: b's respondents answering in a
 
 
 def mode_effects(
@@ -280,21 +280,30 @@ def mode_effects(
             f"answers in {oth} cannot be estimated; collapse categories or drop the covariate",
             column=col,
         )
-    est = np.array([c[0] for c in _decompose(Wa, Wa1, Wb, Wb1, X, method, ref_a)])
+    est_mat, conv = _decompose(Wa, Wa1, Wb, Wb1, X, method, ref_a)
+    est = est_mat[:, 0]
+    if not conv.all():
+        warnings.warn(
+            f"mode_effects: the {method} model did not converge in 100 Newton steps; the "
+            f"estimates {np.round(est, 4).tolist()} may be unreliable -- collapse sparse categories",
+            NonresponseWarning,
+            stacklevel=2,
+        )
 
     rng = np.random.default_rng(seed)
     B = int(bootstrap)
     tot = bootstrap_cell_totals(g, w, 4 * P, B, rng, strata=is_b.astype(np.int64))
     bWa, bWa1, bWb, bWb1 = _split(tot)
-    reps = np.vstack(_decompose(bWa, bWa1, bWb, bWb1, X, method, ref_a))  # (3, B)
+    reps, rconv = _decompose(bWa, bWa1, bWb, bWb1, X, method, ref_a)  # (3, B)
     rref, roth = (bWa, bWb) if ref_a else (bWb, bWa)
     bad = (((check @ rref) > 0) & ((check @ roth) <= 0)).any(axis=0) | ~np.isfinite(reps).all(0)
+    bad |= ~rconv
     n_failed = int(bad.sum())
     if n_failed:
         warnings.warn(
             f"mode_effects: {n_failed} of {B} bootstrap replicates had a covariate level "
-            "without overlap between the modes and were dropped; the SE may be understated "
-            "-- consider collapsing sparse categories",
+            "without overlap between the modes (or a model that did not converge) and were "
+            "dropped; the SE may be understated -- consider collapsing sparse categories",
             NonresponseWarning,
             stacklevel=2,
         )
