@@ -124,3 +124,43 @@ def test_synth_is_reproducible(tmp_path):
     assert "victims_2025-01.csv" in files and "victims_2025-02.csv" in files
     for name in files:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_samplesize_json_matches_the_hand_computation():
+    """n0 = z^2 p(1-p) deff / moe^2 = 1.95996^2 * 0.16 * 1.3 / 0.0009 = 887.8 -> 888 completes."""
+    res = run_vsw(
+        "samplesize",
+        "--moe",
+        "0.03",
+        "--p",
+        "0.8",
+        "--deff",
+        "1.3",
+        "--response-rate",
+        "0.5",
+        "--json",
+    )
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == {"completes": 888, "issued": 1776}
+    fpc = run_vsw(
+        "samplesize",
+        "--moe",
+        "0.03",
+        "--p",
+        "0.8",
+        "--deff",
+        "1.3",
+        "--response-rate",
+        "0.5",
+        "--population",
+        "5000",
+        "--json",
+    )
+    # Cochran (1977) 4.2: n = n0 / (1 + (n0 - 1) / N) = 887.8 / (1 + 886.8 / 5000) = 754.2 -> 755
+    assert json.loads(fpc.stdout) == {"completes": 755, "issued": 1510}
+
+
+def test_samplesize_refuses_an_impossible_margin():
+    res = run_vsw("samplesize", "--moe", "3")
+    assert res.returncode == 2
+    assert "moe" in res.stderr and "Traceback" not in res.stderr

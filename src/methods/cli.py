@@ -154,6 +154,40 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_samplesize(args: argparse.Namespace) -> int:
+    from methods.sampling import completes_for_change, sample_size
+
+    res = sample_size(
+        args.moe,
+        p=args.p,
+        deff=args.deff,
+        response_rate=args.response_rate,
+        population=args.population,
+        conf=args.conf,
+    )
+    out = {"completes": int(res["completes"]), "issued": int(res["issued"])}
+    if args.change is not None:
+        per = completes_for_change(args.p, args.change, power=args.power, deff=args.deff)
+        out["completes_per_period_for_change"] = int(per)
+        out["issued_per_period_for_change"] = int(-(-per // args.response_rate))
+    if args.json:
+        _say(json.dumps(out))
+        return EXIT_OK
+    pop = f" from a population of {args.population:,}" if args.population else ""
+    _say(
+        f"For a margin of error of +/-{100 * args.moe:.1f} points at p = {args.p} "
+        f"(design effect {args.deff}){pop}: {out['completes']:,} completes; at a response "
+        f"rate of {100 * args.response_rate:.0f}%, issue {out['issued']:,}."
+    )
+    if args.change is not None:
+        _say(
+            f"To detect a change of {100 * args.change:.1f} points between two periods with "
+            f"{100 * args.power:.0f}% power: {out['completes_per_period_for_change']:,} completes "
+            f"per period ({out['issued_per_period_for_change']:,} issued)."
+        )
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -207,6 +241,18 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--seed", type=int, default=20250101)
     de.add_argument("--quiet", action="store_true", help="no progress bars")
     de.set_defaults(func=cmd_demo)
+
+    ss = sub.add_parser("samplesize", help="completes and issued sample for a margin of error")
+    ss.add_argument("--moe", type=float, required=True, help="margin of error, e.g. 0.03")
+    ss.add_argument("--p", type=float, default=0.5, help="expected proportion (default 0.5)")
+    ss.add_argument("--deff", type=float, default=1.0, help="design effect (default 1)")
+    ss.add_argument("--response-rate", type=float, default=1.0, dest="response_rate")
+    ss.add_argument("--population", type=int, default=None, help="finite population size")
+    ss.add_argument("--conf", type=float, default=0.95, help="confidence level (default 0.95)")
+    ss.add_argument("--change", type=float, default=None, help="change to detect, e.g. 0.05")
+    ss.add_argument("--power", type=float, default=0.8, help="power for --change (default 0.8)")
+    ss.add_argument("--json", action="store_true", help='print {"completes": .., "issued": ..}')
+    ss.set_defaults(func=cmd_samplesize)
 
     rp = sub.add_parser("report", help="run the monthly report notebook for a force and month")
     rp.add_argument("--force", required=True)
