@@ -1,0 +1,78 @@
+"""Weighting engine: post-stratification, raking, calibration and trimming of a SurveyDesign.
+
+Every function takes a :class:`methods.design.SurveyDesign` first and returns a NEW design
+(the input is never changed); they are also attached as methods, so ``design.rake(...)`` and
+``methods.weighting.rake(design, ...)`` are the same call. Non-response adjustment lives in
+:mod:`methods.weighting_nonresponse`, diagnostics and plots in
+:mod:`methods.weighting_diagnostics`; both are re-exported here.
+
+Each step appends a record to ``design._calibrations`` that (a) adjusts the linearised
+influence values the way R's ``survey:::svyrecvar`` does for ``design$postStrata`` (see
+:mod:`methods.weighting_variance`) and (b) remembers what the step did, for
+:func:`diagnostics` and ``trim(recalibrate=True)``. On replicate designs every replicate's
+weights are re-weighted by the same procedure, as R's ``postStratify``/``rake``/``calibrate``
+methods for ``svyrep.design`` do.
+
+Sources: R package ``survey`` (Lumley), functions ``postStratify``, ``rake``, ``calibrate``,
+``grake``, ``regcalibrate``, ``trimWeights`` and ``svyrecvar``; Deming and Stephan (1940);
+Deville and Sarndal (1992); Kalton and Flores-Cervantes (2003), J. Official Statistics 19:81-97.
+"""
+
+from __future__ import annotations
+
+from methods.errors import ConvergenceError
+from methods.weighting_calibrate import calibrate, poststratify, rake
+from methods.weighting_core import InfeasibleCalibrationError
+from methods.weighting_diagnostics import (
+    WeightingDiagnostics,
+    diagnostics,
+    plot_profile,
+    plot_weight_distribution,
+)
+from methods.weighting_nonresponse import CellsCollapsedWarning, adjust_nonresponse
+from methods.weighting_trim import trim
+from methods.weighting_variance import WeightingStep
+
+__all__ = [
+    "CellsCollapsedWarning",
+    "ConvergenceError",
+    "InfeasibleCalibrationError",
+    "WeightingDiagnostics",
+    "WeightingStep",
+    "adjust_nonresponse",
+    "attach",
+    "calibrate",
+    "diagnostics",
+    "history",
+    "plot_profile",
+    "plot_weight_distribution",
+    "poststratify",
+    "rake",
+    "trim",
+]
+
+
+def history(design) -> tuple[WeightingStep, ...]:
+    """The weighting steps applied to ``design``, oldest first.
+
+    Each is a :class:`methods.weighting_variance.WeightingStep` with ``kind``, ``spec``,
+    ``w_in``, ``w_out``, ``factors`` and ``info`` (iterations, gaps, merged cells, ...).
+    """
+    return tuple(s for s in design._calibrations if isinstance(s, WeightingStep))
+
+
+def attach(cls) -> None:
+    """Attach the weighting verbs to a SurveyDesign class (``design.rake(...)`` etc.)."""
+    cls.adjust_nonresponse = adjust_nonresponse
+    cls.poststratify = poststratify
+    cls.rake = rake
+    cls.calibrate = calibrate
+    cls.trim = trim
+
+
+try:  # attach when the design module is importable (it may import this module at its end)
+    from methods.design import SurveyDesign as _SurveyDesign
+except ImportError:  # pragma: no cover - design module not yet present
+    _SurveyDesign = None
+if _SurveyDesign is not None:
+    attach(_SurveyDesign)

@@ -1,0 +1,462 @@
+"""Array-level weighting algorithms: raking by iterative proportional fitting and calibration.
+
+These functions work on numpy arrays only (weights, integer codes, model matrices) and know
+nothing about :class:`methods.design.SurveyDesign`; :mod:`methods.weighting` wraps them.
+
+Sources:
+    Deming, W. E. and Stephan, F. F. (1940). On a least squares adjustment of a sampled
+    frequency table when the expected marginal totals are known. Ann. Math. Stat. 11, 427-444.
+    Deville, J.-C. and Sarndal, C.-E. (1992). Calibration estimators in survey sampling.
+    JASA 87, 376-382.
+    Lumley, T. R package ``survey`` 4.x: ``grake``, ``cal.linear``, ``cal.raking``, ``cal.logit``
+    and ``regcalibrate`` (printed with ``Rscript -e 'print(survey:::grake)'``); the Newton
+    iteration, its generalised inverse, step halving, convergence test and the rescaling of
+    badly scaled weights below are transcribed from that source.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from methods.errors import ConvergenceError, UsageError, ValidationError
+
+__all__ = [
+    "CalibrationResult",
+    "InfeasibleCalibrationError",
+    "calibration_factors",
+    "factorize",
+    "ipf_factors",
+    "joint_cells",
+    "linear_calibration_factors",
+]
+
+#: R's ``grake`` rescales the weights when every population/sample ratio exceeds this.
+_R_SOMETHRESHOLD = 20.0
+#: ``MASS::ginv`` tolerance used by ``grake``.
+_GINV_TOL = 256 * np.finfo(float).eps
+DISTANCES = ("linear", "raking", "logit")
+
+
+class InfeasibleCalibrationError(ConvergenceError):
+    """No adjustment factors inside the bounds reproduce the population totals.
+
+    A subclass of :class:`methods.errors.ConvergenceError`, so callers that catch convergence
+    failures also catch it; the message names the totals that cannot be reached.
+    """
+
+
+# --------------------------------------------------------------------------- codes and cells
+def factorize(values, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes 0..L-1 for a categorical column, levels in sorted order (as R's factor).
+
+    Arguments:
+        values: a pandas Series or array-like of levels.
+        name: the column name, for error messages.
+
+    Returns:
+        ``(codes, levels)``: int64 codes and the numpy array of sorted levels.
+
+    Notes:
+        Missing values raise :class:`ValidationError` naming the (1-based) rows, because a unit
+        with no level cannot be weighted to a margin.
+    """
+    s = pd.Series(values, copy=False) if not isinstance(values, pd.Series) else values
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        # O(n) integer work: keep the categories' own order, drop unused categories
+        raw = np.asarray(s.cat.codes, dtype=np.int64)
+        cats = np.asarray(s.cat.categories, dtype=object)
+        used = np.bincount(raw[raw >= 0], minlength=len(cats)) > 0
+        remap = np.where(used, np.cumsum(used) - 1, -1)
+        codes = np.where(raw >= 0, remap[np.maximum(raw, 0)], -1)
+        levels = cats[used]
+    else:
+        codes, levels = pd.factorize(s, sort=True, use_na_sentinel=True)
+    codes = np.asarray(codes, dtype=np.int64)
+    if (codes < 0).any():
+        rows = (np.flatnonzero(codes < 0) + 1).tolist()
+        raise ValidationError(
+            "missing values in a weighting variable; impute or recode them to a level first",
+            column=name,
+            rows=rows,
+        )
+    return codes, np.asarray(levels, dtype=object)
+
+
+def joint_cells(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Index of the joint cell of several categorical codes, over the cells present.
+
+    Arguments:
+        codes: one int array (length n) per variable, values in ``0..sizes[j]-1``.
+        sizes: number of levels of each variable.
+
+    Returns:
+        ``(cell, cell_codes)``: ``cell`` (length n) numbers the C present cells 0..C-1 in
+        lexicographic order of the codes (last variable fastest); ``cell_codes[j]`` (length C)
+        gives variable j's code in each cell.
+
+    Notes:
+        Uses ``np.bincount`` over the mixed-radix index when the full table is small (at most
+        ``max(4 n, 2**20)`` cells), else ``np.unique``; memory O(n).
+    """
+    n = len(codes[0])
+    full = int(np.prod([max(int(s), 1) for s in sizes], dtype=np.float64))
+    if full < 2**62:
+        flat = np.ravel_multi_index(tuple(codes), tuple(int(s) for s in sizes))
+    else:  # pragma: no cover - astronomically many cells
+        flat = np.unique(np.column_stack(codes), axis=0, return_inverse=True)[1].ravel()
+        full = int(flat.max()) + 1
+    if full <= max(4 * n, 2**20):
+        present = np.bincount(flat, minlength=full) > 0
+        remap = np.cumsum(present) - 1
+        cell = remap[flat]
+        cells_flat = np.flatnonzero(present)
+    else:
+        cells_flat, cell = np.unique(flat, return_inverse=True)
+    cell_codes = list(np.unravel_index(cells_flat, tuple(int(s) for s in sizes)))
+    return cell.astype(np.int64), [np.asarray(c, dtype=np.int64) for c in cell_codes]
+
+
+def group_sums(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Sums of ``values`` (length n, or n x R) within groups ``codes``; returns size (x R)."""
+    if values.ndim == 1:
+        return np.bincount(codes, weights=values, minlength=size)
+    out = np.empty((size, values.shape[1]))
+    for r in range(values.shape[1]):
+        out[:, r] = np.bincount(codes, weights=values[:, r], minlength=size)
+    return out
+
+
+# --------------------------------------------------------------------------- raking (IPF)
+def ipf_factors(
+    table: np.ndarray,
+    cell_codes: list[np.ndarray],
+    targets: list[np.ndarray],
+    tol: float = 1e-10,
+    max_iter: int = 200,
+    names: list[str] | None = None,
+    level_names: list[np.ndarray] | None = None,
+) -> tuple[np.ndarray, int, float]:
+    """Raking factors for a table of weighted cell totals (iterative proportional fitting).
+
+    Arguments:
+        table: weighted totals of the C joint cells (length C), or C x R for R sets of
+            weights (replicates) raked independently.
+        cell_codes: for each margin m, the level (0..L_m-1) of each cell.
+        targets: for each margin m, the population totals of its L_m levels.
+        tol: convergence when every margin total is within ``tol`` relative of its target
+            (zero targets: absolute).
+        max_iter: maximum number of full sweeps over the margins.
+        names, level_names: margin names and level labels, for error messages.
+
+    Returns:
+        ``(factors, iterations, worst_gap)``: the adjustment factor of each cell (same shape as
+        ``table``), the sweeps run, and the worst relative margin gap at the end.
+
+    Raises:
+        ConvergenceError: not within ``tol`` after ``max_iter`` sweeps; gives the iterations
+            and the worst margin gap (which margin and level).
+
+    Notes:
+        Deming and Stephan (1940). Every unit in a joint cell gets the same factor (a product of
+        one factor per margin), so raking the C-cell table is exactly raking the n units, at
+        O(C) cost per sweep instead of O(n).
+    """
+    t = np.asarray(table, dtype=np.float64)
+    f = np.ones_like(t)
+    nm = len(cell_codes)
+    sizes = [len(tg) for tg in targets]
+    tg2 = [np.asarray(tg, dtype=np.float64) for tg in targets]
+    if t.ndim == 2:
+        tg2 = [tg[:, None] for tg in tg2]
+    denom = [np.where(tg == 0, 1.0, np.abs(tg)) for tg in tg2]
+
+    def margin_sums(m: int, cur: np.ndarray) -> np.ndarray:
+        return group_sums(cell_codes[m], cur, sizes[m])
+
+    gap = np.inf
+    worst = (0, 0)
+    for it in range(1, max_iter + 1):
+        for m in range(nm):
+            cur = margin_sums(m, t * f)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                adj = np.where(cur > 0, tg2[m] / np.where(cur > 0, cur, 1.0), 1.0)
+            f *= adj[cell_codes[m]]
+        cur_t = t * f
+        gap = 0.0
+        for m in range(nm):
+            rel = np.abs(margin_sums(m, cur_t) - tg2[m]) / denom[m]
+            k = int(np.argmax(rel))
+            if rel.flat[k] > gap:
+                gap = float(rel.flat[k])
+                worst = (m, np.unravel_index(k, rel.shape)[0])
+        if gap <= tol:
+            return f, it, gap
+    m, lev = worst
+    mname = names[m] if names else f"margin {m}"
+    lname = level_names[m][lev] if level_names else lev
+    raise ConvergenceError(
+        f"raking did not converge in {max_iter} iterations: worst margin gap {gap:.3g} "
+        f"(relative) at {mname}={lname!r}; tol={tol:g}. The sample may have empty cells that "
+        "make the margins unreachable (check the sample cross-tabulation of the margins), or "
+        "raise max_iter."
+    )
+
+
+# --------------------------------------------------------------------------- calibration
+@dataclass(frozen=True)
+class CalibrationResult:
+    """Outcome of :func:`calibration_factors`: factors ``g``, iterations, final gap, scale."""
+
+    g: np.ndarray
+    iterations: int
+    gap: float
+    scale: float
+
+
+def _fm1(distance: str, u: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``F(u) - 1`` of R's calfun objects (cal.linear, cal.raking, cal.logit)."""
+    if distance == "linear":
+        return np.minimum(np.maximum(u + 1.0, lo), hi) - 1.0
+    if distance == "raking":
+        return np.minimum(np.maximum(np.exp(u), lo), hi) - 1.0
+    a = (hi - lo) / ((hi - 1.0) * (1.0 - lo))
+    eau = np.exp(a * u)
+    return (lo * (hi - 1.0) + hi * (1.0 - lo) * eau) / (hi - 1.0 + (1.0 - lo) * eau) - 1.0
+
+
+def _df(distance: str, u: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Derivative ``F'(u)`` of R's calfun objects."""
+    inside = (u < hi - 1.0) & (u > lo - 1.0)
+    if distance == "linear":
+        return inside.astype(np.float64)
+    if distance == "raking":
+        return np.where(inside, np.exp(u), 0.0)
+    a = (hi - lo) / ((hi - 1.0) * (1.0 - lo))
+    eau = np.exp(a * u)
+    den = hi - 1.0 + (1.0 - lo) * eau
+    return (
+        hi * (1.0 - lo) * eau * a / den
+        - ((lo * (hi - 1.0) + hi * (1.0 - lo) * eau) * ((1.0 - lo) * eau * a)) / den**2
+    )
+
+
+def _ginv(m: np.ndarray) -> np.ndarray:
+    """Moore-Penrose inverse with ``MASS::ginv``'s tolerance (256 machine epsilons)."""
+    u, s, vt = np.linalg.svd(m)
+    keep = s > max(_GINV_TOL * s[0], 0.0)
+    return (vt[keep].T / s[keep]) @ u[:, keep].T
+
+
+def check_bounds(distance: str, bounds) -> tuple[float, float]:
+    """Validate ``bounds`` for a distance; returns ``(lower, upper)`` as floats."""
+    if distance not in DISTANCES:
+        raise UsageError(f"distance must be one of {DISTANCES}, got {distance!r}")
+    lo, hi = (-np.inf, np.inf) if bounds is None else (float(bounds[0]), float(bounds[1]))
+    if not lo < hi:
+        raise UsageError(f"bounds must satisfy lower < upper, got ({lo:g}, {hi:g})")
+    if not (lo <= 1.0 <= hi):
+        raise UsageError(
+            f"bounds ({lo:g}, {hi:g}) exclude 1, the factor of a sample that already matches "
+            "the totals; use lower <= 1 <= upper"
+        )
+    if distance == "logit" and not (np.isfinite(lo) and np.isfinite(hi) and lo < 1.0 < hi):
+        raise UsageError(
+            f"logit calibration needs finite bounds with lower < 1 < upper, got ({lo:g}, {hi:g})"
+        )
+    return lo, hi
+
+
+def attainable_ranges(x: np.ndarray, d: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Range of ``sum_i d_i g_i x_ij`` over factors ``lo <= g_i <= hi`` (p x 2)."""
+    dx = d[:, None] * x
+    pos = np.where(dx > 0, dx, 0.0).sum(axis=0)
+    neg = np.where(dx < 0, dx, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore"):
+        low = np.nan_to_num(lo * pos, nan=0.0) + np.nan_to_num(hi * neg, nan=0.0)
+        high = np.nan_to_num(hi * pos, nan=0.0) + np.nan_to_num(lo * neg, nan=0.0)
+    low = np.where((pos > 0) & np.isinf(lo), -np.inf, low)
+    low = np.where((neg < 0) & np.isinf(hi), -np.inf, low)
+    high = np.where((pos > 0) & np.isinf(hi), np.inf, high)
+    high = np.where((neg < 0) & np.isinf(lo), np.inf, high)
+    return np.column_stack([low, high])
+
+
+def jointly_feasible(
+    x: np.ndarray, d: np.ndarray, totals: np.ndarray, lo: float, hi: float, max_rows: int = 200_000
+) -> bool | None:
+    """Whether some factors in ``[lo, hi]`` reproduce ``totals`` (a linear programme).
+
+    Returns ``True``/``False``, or ``None`` when the problem is too big to check (more than
+    ``max_rows`` distinct rows of ``x``). Units with identical rows of ``x`` are pooled first:
+    averaging feasible factors within such a group keeps them feasible, so pooling loses
+    nothing. Solved with scipy's HiGHS.
+    """
+    from scipy.optimize import linprog
+
+    uniq, inv = np.unique(x, axis=0, return_inverse=True)
+    if len(uniq) > max_rows:
+        return None
+    dsum = np.bincount(inv.ravel(), weights=d, minlength=len(uniq))
+    a_eq = (uniq * dsum[:, None]).T
+    scale = 1.0 + np.abs(totals)
+    res = linprog(
+        np.zeros(len(uniq)),
+        A_eq=a_eq / scale[:, None],
+        b_eq=totals / scale,
+        bounds=(None if np.isinf(lo) else lo, None if np.isinf(hi) else hi),
+        method="highs",
+    )
+    return bool(res.status == 0)
+
+
+def linear_calibration_factors(x: np.ndarray, d: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Unbounded linear (GREG) calibration factors ``g = 1 + x' (X'DX)^{-1} (T - X'd)``.
+
+    Notes:
+        Deville and Sarndal (1992), chi-square distance; the direct solve of R's
+        ``regcalibrate.survey.design2``. Memory O(n p): only p x p cross-products are formed.
+    """
+    tmat = x.T @ (x * d[:, None])
+    lam = np.linalg.solve(tmat, totals - x.T @ d)
+    return 1.0 + x @ lam
+
+
+def calibration_factors(
+    x: np.ndarray,
+    d: np.ndarray,
+    totals: np.ndarray,
+    distance: str = "linear",
+    bounds=None,
+    tol: float = 1e-10,
+    max_iter: int = 50,
+    labels: list[str] | None = None,
+) -> CalibrationResult:
+    """Calibration factors ``g`` (new weight = ``d * g``) by R's ``grake`` Newton-Raphson.
+
+    Arguments:
+        x: n x p auxiliary (model) matrix.
+        d: input weights (length n).
+        totals: population totals of the p columns of ``x``.
+        distance: ``"linear"`` (chi-square), ``"raking"`` (multiplicative) or ``"logit"``.
+        bounds: ``(lower, upper)`` on the factors; required and finite for logit.
+        tol: stop when every ``|T_j - sum_i d_i g_i x_ij| / (1 + |T_j|) < tol`` (R's
+            ``epsilon``).
+        max_iter: Newton iterations (R's ``maxit``).
+        labels: names of the columns of ``x``, for messages.
+
+    Returns:
+        :class:`CalibrationResult` with factors ``g`` (relative to ``d``), iterations, the
+        final worst relative misfit, and the rescaling R applied (1 if none).
+
+    Raises:
+        InfeasibleCalibrationError: a total lies outside what bounded factors can reach (each
+            column checked first, then jointly by linear programming when Newton fails).
+        ConvergenceError: no convergence in ``max_iter`` iterations although feasible.
+
+    Notes:
+        Transcribes ``survey:::grake`` (Lumley; Deville and Sarndal 1992): ``g = 1 + F(x'eta)``
+        with R's ``cal.linear``/``cal.raking`` (truncated at the bounds) and ``cal.logit``;
+        Newton steps ``eta += ginv(X' D F'(x'eta) X) misfit``; step halving while ``g`` is not
+        finite. When every population/sample ratio exceeds 20, R rescales the weights by their
+        mean ratio first and interprets the bounds after that rescaling; so do we, with a
+        warning when bounds were set. Memory O(n p): X'DX is p x p.
+    """
+    lo, hi = check_bounds(distance, bounds)
+    x = np.asarray(x, dtype=np.float64)
+    d = np.asarray(d, dtype=np.float64)
+    totals = np.asarray(totals, dtype=np.float64)
+    p = x.shape[1]
+    labels = labels or [f"x{j}" for j in range(p)]
+    sample_total = x.T @ d
+    scale = 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scales = totals / sample_total
+    if np.min(scales) > _R_SOMETHRESHOLD:
+        scale = float(np.mean(scales))
+        d = d * scale
+        sample_total = sample_total * scale
+        if np.isfinite(lo) or np.isfinite(hi):
+            warnings.warn(
+                f"the weights total less than 1/20 of every population total, so (as R's "
+                f"survey::calibrate does) they were first rescaled by {scale:.4g}; the bounds "
+                f"({lo:g}, {hi:g}) apply to factors relative to the rescaled weights",
+                UserWarning,
+                stacklevel=3,
+            )
+    _check_ranges(x, d, totals, lo, hi, labels, scale)
+
+    eta = np.zeros(p)
+    xeta = np.zeros(len(d))
+    it = 1
+    with np.errstate(over="ignore", invalid="ignore"):
+        g1 = _fm1(distance, xeta, lo, hi)
+        deriv = _df(distance, xeta, lo, hi)
+        while True:
+            tmat = x.T @ (x * (d * deriv)[:, None])
+            misfit = totals - sample_total - x.T @ (d * g1)
+            deta = _ginv(tmat) @ misfit
+            eta = eta + deta
+            xeta = x @ eta
+            g1 = _fm1(distance, xeta, lo, hi)
+            deriv = _df(distance, xeta, lo, hi)
+            while it < max_iter and not (np.isfinite(g1).all() and np.isfinite(deriv).all()):
+                it += 1
+                deta = deta / 2
+                eta = eta - deta
+                xeta = x @ eta
+                g1 = _fm1(distance, xeta, lo, hi)
+                deriv = _df(distance, xeta, lo, hi)
+            misfit = totals - sample_total - x.T @ (d * g1)
+            rel = np.abs(misfit) / (1.0 + np.abs(totals))
+            gap = float(np.max(rel)) if np.isfinite(rel).all() else np.inf
+            if gap < tol:
+                break
+            it += 1
+            if it > max_iter:
+                _raise_not_converged(x, d, totals, lo, hi, labels, distance, max_iter, rel)
+    g = (1.0 + g1) * scale
+    return CalibrationResult(g=g, iterations=it, gap=gap, scale=scale)
+
+
+def _check_ranges(x, d, totals, lo, hi, labels, scale) -> None:
+    """Raise when a single total is outside the range bounded factors can reach."""
+    if np.isinf(lo) and np.isinf(hi):
+        return
+    rng = attainable_ranges(x, d, lo, hi)
+    bad = np.flatnonzero(
+        (totals < rng[:, 0] - 1e-9 * np.abs(totals)) | (totals > rng[:, 1] + 1e-9 * np.abs(totals))
+    )
+    if bad.size:
+        parts = [
+            f"{labels[j]}: total {totals[j]:.6g} outside [{rng[j, 0]:.6g}, {rng[j, 1]:.6g}]"
+            for j in bad[:20]
+        ]
+        note = f" (weights rescaled by {scale:.4g} first, as R does)" if scale != 1.0 else ""
+        raise InfeasibleCalibrationError(
+            f"calibration bounds ({lo:g}, {hi:g}) are infeasible{note}: "
+            + "; ".join(parts)
+            + ". Widen the bounds, or collapse the levels whose totals cannot be reached."
+        )
+
+
+def _raise_not_converged(x, d, totals, lo, hi, labels, distance, max_iter, rel) -> None:
+    """After a failed Newton run: infeasible (linear programme) or merely not converged."""
+    j = int(np.nanargmax(np.where(np.isfinite(rel), rel, np.inf)))
+    where = f"worst relative gap {rel[j]:.3g} at {labels[j]}"
+    if np.isfinite(lo) or np.isfinite(hi):
+        feasible = jointly_feasible(x, d, totals, lo, hi)
+        if feasible is False:
+            raise InfeasibleCalibrationError(
+                f"calibration bounds ({lo:g}, {hi:g}) are infeasible: every total is reachable "
+                f"on its own but no set of factors inside the bounds reproduces all of them "
+                f"together ({distance} distance stopped after {max_iter} iterations, {where}). "
+                "Widen the bounds or drop or collapse auxiliary totals."
+            )
+    raise ConvergenceError(
+        f"{distance} calibration did not converge in {max_iter} iterations: {where}. "
+        "Raise max_iter, widen the bounds, or check for near-collinear auxiliary variables."
+    )
