@@ -1,0 +1,1245 @@
+"""Synthetic victim populations, answers and fieldwork files, calibrated to published figures.
+
+No real data can be used to build or test the workbench, so this module stands in for a force's
+records. Everything is generated from a force preset (:mod:`methods.config`) and a seed, fully
+vectorised, and is reproducible: the same (seed, force, month) always gives the same rows, and
+months are independent of each other (each month's generator is seeded from
+``SeedSequence([seed, crc32(force), year, month, stream])``; O'Neill 2015, PCG / numpy
+``SeedSequence``), so a single month can be regenerated without the rest of the year.
+
+Population model (plausible values chosen for synthetic data, not official statistics):
+
+- Monthly victims by offence group: Poisson around the preset's monthly volume times a
+  seasonal factor ``1 + a cos(2 pi (month - peak) / 12)`` whose mean over a year is exactly 1.
+- Per offence group: age bands (with blank ages), gender, ethnicity (the force's mix, with the
+  odds of a minority group multiplied for hate crime), exclusion flags at plausible rates
+  (:data:`PROFILES`); districts at the preset's shares. Characteristics are independent given
+  the offence group. Domestic abuse and rape victims are mostly female; fraud victims older;
+  violent crime victims younger; rape has many child victims.
+- Repeat victims: a share of each group's victims are drawn from a per-force pool of people
+  (same person, same details, same latent satisfaction), so some victims have more than one
+  crime in a month and victims recur across months. A few crimes have two victims.
+- Fake personal data only: names from a small built-in list, phone numbers only in Ofcom's
+  range reserved for drama, 07700 900000-900999 (Ofcom, "Telephone numbers for use in TV and
+  radio drama"), e-mail addresses only at ``example.org`` (reserved, RFC 2606), addresses with
+  the pseudo postcode ``ZZ99`` and made-up streets.
+
+Latent satisfaction model, per victim i and stage s (logistic; hidden ``true_`` columns):
+
+    eta_is = alpha_{g(i), s} + b_age + b_gender + b_ethnicity + b_district
+             + lambda_s u_i + gamma_s v_i,            u_i, v_i ~ N(0, 1) independent,
+    true_p_<stage> = expit(eta_is)                    (probability of being satisfied).
+
+``u`` is a general disposition shared by all stages, ``v`` a "kept informed" factor loading on
+follow-up, whole experience and actions, so stages correlate and whole experience correlates
+most with follow-up. Older victims are more satisfied, younger less; minority-ethnic victims
+less (a fixed log-odds effect giving Northumbria's published White vs minority gap of about 4
+points; METHODS_REFERENCE.md). Answers on the 1-8 scale come from an ordinal (cumulative logit)
+model: ``z = eta + e`` with standard logistic ``e``, cut at 2.5, 1, 0, -1, -2, -3 into codes 1-7,
+so that P(answer 1-3) = expit(eta) exactly; "don't know" (8) is drawn independently.
+
+Calibration: for each survey of a preset and each stage, ``alpha`` is found with a 1-D root
+finder (Brent 1973, ``scipy.optimize.brentq``) so that the expected census satisfaction of the
+survey's eligible victims equals the preset's target. The expectation is exact over the cells of
+the population model (offence x age band x gender x ethnicity x district) and over the random
+effects by Gauss-Hermite quadrature (Abramowitz and Stegun 1964, 25.4.46). Offence groups a
+preset does not survey are calibrated together to the preset's default targets.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import warnings
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+from scipy.special import expit, ndtri
+
+from methods.config import FLAG_RULES, ForcePreset, SurveyDef, load_force
+from methods.errors import UsageError
+from methods.schema import (
+    ETHNICITIES,
+    GENDERS,
+    OFFENCE_GROUPS,
+    RESPONSE_COLUMNS,
+    STAGES,
+    VICTIM_COLUMNS,
+    VICTIM_FLAGS,
+)
+
+__all__ = [
+    "AGE_BANDS",
+    "PROFILES",
+    "OffenceProfile",
+    "generate_victims",
+    "draw_answers",
+    "write_synthetic",
+    "months_range",
+    "simple_eligibility",
+    "calibration_table",
+    "census_satisfaction",
+    "satisfied_share",
+]
+
+# --------------------------------------------------------------------------- population model
+
+#: Age bands of the population and satisfaction models (index 7 = blank age).
+AGE_BANDS: tuple[str, ...] = ("0-15", "16-24", "25-34", "35-44", "45-54", "55-64", "65+")
+_AGE_LO = np.array([0, 16, 25, 35, 45, 55, 65])
+_AGE_HI = np.array([15, 24, 34, 44, 54, 64, 94])
+_UNKNOWN_AGE = len(AGE_BANDS)
+
+
+@dataclass(frozen=True)
+class OffenceProfile:
+    """Victim profile of one offence group (shares are fractions).
+
+    Arguments:
+        age: shares of the seven :data:`AGE_BANDS` among victims of known age.
+        unknown_age: share with a blank age.
+        female, other_gender, unknown_gender: gender shares (male is the rest).
+        minority_odds: multiplies the odds of each minority ethnic group in the force's mix.
+        unknown_ethnicity: share with ethnicity unknown.
+        flags: rates of the extract's flags, in ``methods.schema.VICTIM_FLAGS`` order.
+        repeat: share of the group's victims drawn from the force's pool of repeat victims.
+        co_victim: share of victims recorded on the same crime as another victim.
+        season: (amplitude, peak month) of the monthly volume.
+        effect: log-odds effect on satisfaction (only matters inside a survey covering several
+            offence groups; each survey is calibrated to its own target).
+    """
+
+    age: tuple[float, ...]
+    unknown_age: float
+    female: float
+    other_gender: float
+    unknown_gender: float
+    minority_odds: float
+    unknown_ethnicity: float
+    flags: tuple[float, ...]
+    repeat: float
+    co_victim: float
+    season: tuple[float, int]
+    effect: float
+
+
+#: Victim profiles by offence group. Plausible values for synthetic data, broadly in line with
+#: the Crime Survey for England and Wales and police-recorded crime (ONS) patterns; not official
+#: figures. Flags: opted_out, vulnerable, no_further_action_requested, uncooperative,
+#: sensitive, police_victim.
+# fmt: off
+PROFILES: dict[str, OffenceProfile] = {
+    #  age shares by band 0-15 ... 65+,             unknown age, female, other, unknown gender,
+    #  minority odds, unknown ethnicity, flags, repeat, co-victim, (season amplitude, peak), effect
+    "burglary": OffenceProfile((0.02, 0.08, 0.16, 0.18, 0.18, 0.16, 0.22), 0.04, 0.50, 0.003, 0.02,
+        1.0, 0.08, (0.04, 0.05, 0.04, 0.03, 0.01, 0.002), 0.03, 0.02, (0.10, 12), 0.20),
+    "vehicle": OffenceProfile((0.00, 0.07, 0.19, 0.21, 0.21, 0.17, 0.15), 0.04, 0.38, 0.003, 0.02,
+        1.0, 0.08, (0.04, 0.03, 0.05, 0.03, 0.005, 0.002), 0.03, 0.01, (0.08, 11), 0.0),
+    "violent": OffenceProfile((0.12, 0.22, 0.24, 0.18, 0.13, 0.07, 0.04), 0.05, 0.42, 0.004, 0.02,
+        1.2, 0.08, (0.05, 0.08, 0.10, 0.12, 0.05, 0.05), 0.05, 0.03, (0.12, 7), -0.20),
+    "hate": OffenceProfile((0.06, 0.17, 0.24, 0.21, 0.16, 0.10, 0.06), 0.05, 0.42, 0.02, 0.02,
+        5.0, 0.06, (0.05, 0.06, 0.08, 0.08, 0.04, 0.04), 0.05, 0.02, (0.08, 7), -0.30),
+    "asb": OffenceProfile((0.03, 0.10, 0.18, 0.19, 0.19, 0.15, 0.16), 0.12, 0.55, 0.003, 0.04,
+        1.0, 0.15, (0.05, 0.05, 0.08, 0.05, 0.01, 0.005), 0.06, 0.01, (0.15, 7), -0.30),
+    "fraud": OffenceProfile((0.01, 0.06, 0.13, 0.15, 0.17, 0.19, 0.29), 0.06, 0.52, 0.003, 0.03,
+        1.2, 0.12, (0.04, 0.10, 0.05, 0.02, 0.01, 0.001), 0.02, 0.0, (0.05, 1), -0.20),
+    "domestic_abuse": OffenceProfile((0.03, 0.20, 0.32, 0.22, 0.13, 0.06, 0.04), 0.03, 0.77, 0.003,
+        0.01, 1.0, 0.06, (0.06, 0.12, 0.20, 0.25, 0.10, 0.002), 0.12, 0.01, (0.08, 6), 0.10),
+    "stalking_harassment": OffenceProfile((0.08, 0.20, 0.24, 0.19, 0.15, 0.09, 0.05), 0.05, 0.68,
+        0.005, 0.02, 1.1, 0.07, (0.05, 0.08, 0.10, 0.10, 0.04, 0.01), 0.08, 0.0, (0.05, 6), -0.10),
+    "rape": OffenceProfile((0.38, 0.22, 0.17, 0.11, 0.07, 0.03, 0.02), 0.04, 0.89, 0.005, 0.01,
+        1.0, 0.08, (0.07, 0.20, 0.15, 0.20, 0.30, 0.002), 0.02, 0.0, (0.06, 7), 0.20),
+    "rtc": OffenceProfile((0.08, 0.16, 0.20, 0.17, 0.15, 0.12, 0.12), 0.05, 0.45, 0.003, 0.02,
+        1.0, 0.10, (0.03, 0.03, 0.05, 0.03, 0.05, 0.02), 0.01, 0.05, (0.06, 12), 0.10),
+}
+# fmt: on
+
+# Satisfaction model: log-odds effects (plausible; direction as in published victim surveys).
+_B_AGE = np.array([-0.10, -0.35, -0.20, -0.10, 0.0, 0.15, 0.35, 0.0])  # 7 bands + blank
+_B_GENDER = np.array([0.05, 0.0, -0.25, 0.0])  # female, male, other, unknown
+#: Log-odds effect of belonging to a minority ethnic group, chosen so that a census of a preset
+#: at Northumbria's levels shows its published White vs minority gap of 4.0 points on whole
+#: experience (checked in tests/test_synthetic.py).
+MINORITY_EFFECT = 0.50
+_B_ETH = np.array([0.0, -MINORITY_EFFECT, -MINORITY_EFFECT, -MINORITY_EFFECT, -MINORITY_EFFECT,
+                   -0.10])  # white, mixed, asian, black, other, unknown  # fmt: skip
+_DISTRICT_SD = 0.15
+#: Loadings of the general (u) and kept-informed (v) random effects, in STAGES order.
+_LOAD_U = np.array([0.8, 1.0, 0.9, 0.9, 1.0])
+_LOAD_V = np.array([0.0, 0.5, 1.0, 0.2, 0.8])
+_SIGMA = np.sqrt(_LOAD_U**2 + _LOAD_V**2)
+#: "Don't know / not applicable" (code 8) rates by stage.
+_DONT_KNOW = np.array([0.01, 0.03, 0.05, 0.01, 0.005])
+#: Ordinal cut points on the latent scale: codes 1..7 (DATA_CONTRACT.md section 2).
+_CUTS = np.array([2.5, 1.0, 0.0, -1.0, -2.0, -3.0])
+_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite.hermgauss(40)
+
+# Response propensity (log-odds) for the simple fieldwork of write_synthetic.
+_R_AGE = np.array([-0.3, -0.6, -0.35, -0.15, 0.0, 0.2, 0.35, -0.2])
+_R_GENDER = np.array([0.1, 0.0, -0.1, -0.1])
+_R_ETH = np.array([0.0, -0.35, -0.35, -0.35, -0.35, -0.25])
+_R_U = 0.15  # more satisfied victims respond a little more (not missing at random)
+
+_STREAM_VICTIMS, _STREAM_POOL, _STREAM_SAMPLE, _STREAM_FIELDWORK = 1, 2, 3, 4
+_G = len(OFFENCE_GROUPS)
+_S = len(STAGES)
+
+# Fake personal data.
+_FEMALE = np.array(["Amelia", "Olivia", "Isla", "Emily", "Ava", "Jessica", "Sophie", "Grace",
+                    "Lily", "Chloe", "Ella", "Lucy", "Hannah", "Megan", "Holly", "Ruth", "Joan",
+                    "Margaret", "Susan", "Karen", "Helen", "Sarah", "Aisha", "Priya", "Fatima",
+                    "Zara", "Mei", "Freya", "Niamh", "Bethan"])  # fmt: skip
+_MALE = np.array(["Oliver", "Harry", "Jack", "George", "Noah", "Charlie", "Jacob", "Thomas",
+                  "Oscar", "James", "William", "Leo", "Daniel", "Ryan", "Liam", "David", "Peter",
+                  "Michael", "John", "Gary", "Mark", "Paul", "Mohammed", "Arjun", "Ibrahim",
+                  "Kwame", "Wei", "Tomasz", "Owen", "Callum"])  # fmt: skip
+_NEUTRAL = np.array(["Alex", "Sam", "Charlie", "Jordan", "Robin", "Jamie", "Taylor", "Morgan"])
+_SURNAMES = np.array(["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson",
+                      "Davies", "Robinson", "Wright", "Thompson", "Evans", "Walker", "White",
+                      "Roberts", "Green", "Hall", "Wood", "Jackson", "Clarke", "Patel", "Khan",
+                      "Ahmed", "Begum", "Okafor", "Mensah", "Nowak", "Kowalski", "Chen", "Wang",
+                      "Murphy", "Kelly", "Hughes", "Edwards", "Lewis", "Turner", "Hill", "Moore",
+                      "Cooper", "Ward", "Harris", "King", "Baker", "Harrison", "Morgan", "Allen",
+                      "Young", "Scott", "Mitchell", "Carter"])  # fmt: skip
+_STREETS = np.array(["Acacia Avenue", "Station Road", "Church Lane", "Mill Street", "Park View",
+                     "Victoria Terrace", "Elm Grove", "Chapel Row", "Market Place", "High Street",
+                     "Orchard Close", "Meadow Way", "Castle Street", "Front Street", "Back Lane",
+                     "Queens Road", "Kings Walk", "Willow Crescent", "Beech Drive", "Oak Court",
+                     "Riverside", "North Road", "South View", "West End", "Coronation Street",
+                     "Albert Road", "Alma Place", "Sycamore Rise", "Laurel Bank", "Holly Mews"])  # fmt: skip
+
+_POSITIVE = np.array(["The officer who came out was kind and explained everything.",
+                      "Kept me updated every week, could not ask for more.",
+                      "Quick response and very professional.",
+                      "Felt listened to, thank you.",
+                      "They checked on me afterwards which I appreciated."])  # fmt: skip
+_NEGATIVE = np.array(["Nobody called me back after the first visit.",
+                      "I had to chase for an update several times.",
+                      "It took two days for anyone to come out.",
+                      "Felt the case was closed without anyone looking into it.",
+                      "Hard to get through on 101."])  # fmt: skip
+# Comments carrying personal data (to exercise redaction later): (prefix, kind, suffix).
+_PII_TEMPLATES = (
+    ("PC ", "surname", " was brilliant, please pass on my thanks."),
+    ("You can call me on ", "phone", " if you need more details."),
+    ("My neighbour ", "fullname", " saw it all but nobody spoke to them."),
+    ("Please email ", "email", " with any update."),
+)
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _preset(force: str | ForcePreset) -> ForcePreset:
+    if isinstance(force, ForcePreset):
+        return force
+    if isinstance(force, str):
+        return load_force(force)
+    raise UsageError(f"force must be a preset name or a ForcePreset, got {type(force).__name__}")
+
+
+def _check_seed(seed: int) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise UsageError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def _check_scale(scale: float) -> float:
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0 < scale <= 1000:
+        raise UsageError(f"scale must be a number in (0, 1000], got {scale!r}")
+    return float(scale)
+
+
+_MONTH_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+
+
+def _parse_month(month: str) -> tuple[int, int]:
+    if not isinstance(month, str) or not _MONTH_RE.fullmatch(month.strip()):
+        raise UsageError(f"month must be YYYY-MM (e.g. 2025-03), got {month!r}")
+    y, m = month.strip().split("-")
+    return int(y), int(m)
+
+
+def months_range(spec: str) -> list[str]:
+    """Months from a ``YYYY-MM:YYYY-MM`` range (inclusive), or a single ``YYYY-MM``.
+
+    Arguments:
+        spec: e.g. ``"2025-01:2025-12"``.
+
+    Returns:
+        ``["2025-01", ..., "2025-12"]``.
+
+    Raises:
+        UsageError: malformed month, or a range that starts after it ends.
+    """
+    if not isinstance(spec, str):
+        raise UsageError(f"months must be a string YYYY-MM:YYYY-MM, got {spec!r}")
+    parts = spec.strip().split(":")
+    if len(parts) not in (1, 2):
+        raise UsageError(f"months must be YYYY-MM:YYYY-MM, got {spec!r}")
+    (y0, m0), (y1, m1) = _parse_month(parts[0]), _parse_month(parts[-1])
+    a, b = y0 * 12 + m0 - 1, y1 * 12 + m1 - 1
+    if a > b:
+        raise UsageError(f"month range starts after it ends: {spec!r} (write earliest:latest)")
+    return [f"{k // 12:04d}-{k % 12 + 1:02d}" for k in range(a, b + 1)]
+
+
+def _rng(seed: int, preset: ForcePreset, *parts: int) -> np.random.Generator:
+    code = zlib.crc32(preset.name.encode("utf-8"))
+    return np.random.default_rng(np.random.SeedSequence([seed, code, *parts]))
+
+
+def _categorical(rng: np.random.Generator, probs: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Draw one category per row from ``probs[rows]`` (inverse CDF, vectorised)."""
+    cdf = np.cumsum(probs, axis=1)
+    cdf[:, -1] = 1.0
+    u = rng.random(len(rows))
+    return (u[:, None] >= cdf[rows]).sum(axis=1)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser (Steele, Lea and Flood 2014; Vigna's splitmix64.c), on uint64."""
+    with np.errstate(over="ignore"):
+        z = x + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _row_keys(victims: pd.DataFrame) -> np.ndarray:
+    """A 64-bit key per (crime_ref, victim_id), stable across runs, machines and row order."""
+    h1 = pd.util.hash_array(np.asarray(victims["crime_ref"].astype(str), dtype=object))
+    h2 = pd.util.hash_array(np.asarray(victims["victim_id"].astype(str), dtype=object))
+    return _splitmix64(h1 ^ _splitmix64(h2))
+
+
+def _uniforms(keys: np.ndarray, seed: int, stream: int) -> np.ndarray:
+    """Counter-based uniforms in (0, 1) for each key: same (key, seed, stream) -> same value."""
+    base = _splitmix64(np.array([seed % 2**64, stream], dtype=np.uint64))
+    x = _splitmix64(keys ^ base[0] ^ _splitmix64(base[1:2]))
+    return ((x >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+
+
+# --------------------------------------------------------------------------- profiles as arrays
+
+
+def _survey_rules(s: SurveyDef) -> tuple[tuple[str, ...], int | None]:
+    return s.rule_names, s.min_age
+
+
+#: Exclusions assumed for offence groups the preset does not survey (for calibration only).
+_BASELINE_RULES: tuple[tuple[str, ...], int | None] = (("opted_out", "under_min_age"), 16)
+
+
+def _lhs_normal(rng: np.random.Generator, strata: np.ndarray) -> np.ndarray:
+    """Standard normal draws, Latin hypercube within strata (McKay, Beckman, Conover 1979).
+
+    Each draw is exactly N(0, 1); within a stratum of size m the draws fall one in each of the
+    m equiprobable intervals, in random order, so stratum means are close to 0 and a census of
+    the latent model stays close to its expectation.
+    """
+    n = len(strata)
+    if n == 0:
+        return np.zeros(0)
+    order = np.lexsort((rng.random(n), strata))
+    sizes = np.bincount(strata)
+    start = np.r_[0, np.cumsum(sizes)[:-1]]
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n) - start[strata[order]]
+    return ndtri((pos + rng.random(n)) / sizes[strata])
+
+
+@lru_cache(maxsize=32)
+def _tables(preset: ForcePreset) -> dict[str, np.ndarray]:
+    """Per-offence probability tables of the population model for ``preset``."""
+    prof = [PROFILES[g] for g in OFFENCE_GROUPS]
+    age = np.array([[*(np.array(p.age) / sum(p.age) * (1 - p.unknown_age)), p.unknown_age]
+                    for p in prof])  # fmt: skip
+    gender = np.array(
+        [
+            [
+                p.female,
+                1 - p.female - p.other_gender - p.unknown_gender,
+                p.other_gender,
+                p.unknown_gender,
+            ]
+            for p in prof
+        ]  # fmt: skip
+    )
+    mix = np.array([w for _, w in preset.ethnicity])  # white, mixed, asian, black, other
+    eth = []
+    for p in prof:
+        w = mix * np.r_[1.0, np.full(4, p.minority_odds)]
+        eth.append([*(w / w.sum() * (1 - p.unknown_ethnicity)), p.unknown_ethnicity])
+    district = np.array(preset.district_weights)
+    # Exclusion structure of the survey covering each group (baseline rules if none).
+    excl = np.zeros((_G, len(VICTIM_FLAGS)), dtype=bool)
+    min_age = np.full(_G, -1, dtype=np.int64)
+    for gi, g in enumerate(OFFENCE_GROUPS):
+        s = preset.survey_for_offence(g)
+        names, m = _survey_rules(s) if s is not None else _BASELINE_RULES
+        for r in names:
+            if r in FLAG_RULES:
+                excl[gi, VICTIM_FLAGS.index(FLAG_RULES[r])] = True
+        min_age[gi] = -1 if m is None else m
+    dist_eff = np.random.default_rng(
+        np.random.SeedSequence([zlib.crc32(preset.name.encode()), 5])
+    ).normal(0.0, _DISTRICT_SD, len(district))
+    return {
+        "age": age,
+        "gender": gender,
+        "eth": np.array(eth),
+        "district": district,
+        "district_effect": dist_eff,
+        "flags": np.array([p.flags for p in prof]),
+        "repeat": np.array([p.repeat for p in prof]),
+        "co_victim": np.array([p.co_victim for p in prof]),
+        "effect": np.array([p.effect for p in prof]),
+        "volume": np.array([preset.volume_map[g] for g in OFFENCE_GROUPS]),
+        "excl": excl,
+        "min_age": min_age,
+    }
+
+
+def _season(month: int) -> np.ndarray:
+    amp = np.array([PROFILES[g].season[0] for g in OFFENCE_GROUPS])
+    peak = np.array([PROFILES[g].season[1] for g in OFFENCE_GROUPS])
+    return 1.0 + amp * np.cos(2 * np.pi * (month - peak) / 12)
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def _age_weights_eligible(age_row: np.ndarray, min_age: int | None) -> np.ndarray:
+    """Band shares (7 bands + blank) left after ``under_min_age``; blank ages are kept."""
+    w = age_row.copy()
+    if min_age is not None:
+        keep = np.clip((_AGE_HI + 1 - np.maximum(_AGE_LO, min_age)) / (_AGE_HI + 1 - _AGE_LO), 0, 1)
+        w[:-1] *= keep
+    return w
+
+
+def _flag_keep(tables: dict, g: int, rules: Sequence[str]) -> float:
+    keep = 1.0
+    for r in rules:
+        if r in FLAG_RULES:
+            keep *= 1 - tables["flags"][g, VICTIM_FLAGS.index(FLAG_RULES[r])]
+    return keep
+
+
+def _collapse(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    u, inv = np.unique(np.round(values, 12), return_inverse=True)
+    return u, np.bincount(inv, weights=weights, minlength=len(u))
+
+
+def _unit_cells(
+    tables: dict, groups: Sequence[int], rules: dict[int, tuple[tuple[str, ...], int | None]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Linear predictors (without alpha and random effects) and weights of a unit's cells."""
+    etas, weights = [], []
+    d_val, d_w = _collapse(tables["district_effect"], tables["district"])
+    volume = tables["volume"][list(groups)]
+    if volume.sum() <= 0:  # the force records none of these groups: weight them equally
+        volume = np.ones(len(groups))
+    for g, vol in zip(groups, volume):
+        flag_rules, min_age = rules[g]
+        a_w = _age_weights_eligible(tables["age"][g], min_age)
+        a_val, a_w = _collapse(_B_AGE, a_w)
+        s_val, s_w = _collapse(_B_GENDER, tables["gender"][g])
+        e_val, e_w = _collapse(_B_ETH, tables["eth"][g])
+        eta = (a_val[:, None, None, None] + s_val[None, :, None, None]
+               + e_val[None, None, :, None] + d_val[None, None, None, :])  # fmt: skip
+        w = a_w[:, None, None, None] * s_w[None, :, None, None] * e_w[None, None, :, None]
+        w = w * d_w[None, None, None, :]
+        mass = vol * _flag_keep(tables, g, flag_rules) * a_w.sum()
+        etas.append(eta.ravel() + tables["effect"][g])
+        weights.append(w.ravel() / w.sum() * mass)
+    eta, w = np.concatenate(etas), np.concatenate(weights)
+    return _collapse(eta, w / w.sum())
+
+
+def _expected(alpha: float, eta: np.ndarray, w: np.ndarray, sigma: float) -> float:
+    """E[expit(alpha + eta + sigma Z)], Z ~ N(0, 1), averaged over cells (Gauss-Hermite)."""
+    z = np.sqrt(2.0) * _GH_NODES
+    p = expit(alpha + eta[:, None] + sigma * z[None, :]) @ (_GH_WEIGHTS / np.sqrt(np.pi))
+    return float(w @ p)
+
+
+@dataclass(frozen=True)
+class _Truth:
+    alpha: np.ndarray  # (offence groups, stages)
+    units: tuple  # (label, survey name or None, group indices, targets, shifts, expected)
+
+
+@lru_cache(maxsize=32)
+def _truth(preset: ForcePreset) -> _Truth:
+    """Solve the intercepts of every (unit, stage) so the expected census hits the target."""
+    tables = _tables(preset)
+    units = []
+    covered: set[int] = set()
+    for s in preset.surveys:
+        gs = [OFFENCE_GROUPS.index(g) for g in s.offence_groups]
+        covered |= set(gs)
+        units.append((s.name, s.name, gs, s.target_map, {g: _survey_rules(s) for g in gs}))
+    rest = [g for g in range(_G) if g not in covered]
+    if rest:
+        units.append(("not surveyed", None, rest, preset.target_map,
+                      {g: _BASELINE_RULES for g in rest}))  # fmt: skip
+    alpha = np.zeros((_G, _S))
+    solved = []
+    for label, sname, gs, targets, rules in units:
+        eta, w = _unit_cells(tables, gs, rules)
+        shifts, expected = {}, {}
+        for j, stage in enumerate(STAGES):
+            target = targets[stage] / 100.0
+            sig = _SIGMA[j]
+            shift = brentq(
+                lambda a, e=eta, w=w, s=sig, t=target: _expected(a, e, w, s) - t,
+                -30,
+                30,
+                xtol=1e-10,
+            )
+            shifts[stage] = shift
+            expected[stage] = 100 * _expected(shift, eta, w, sig)
+            alpha[gs, j] = shift + tables["effect"][gs]
+        solved.append((label, sname, tuple(gs), dict(targets), shifts, expected))
+    return _Truth(alpha=alpha, units=tuple(solved))
+
+
+def calibration_table(force: str | ForcePreset) -> pd.DataFrame:
+    """Targets and the calibrated model's expected census satisfaction, per unit and stage.
+
+    Arguments:
+        force: preset name or :class:`ForcePreset`.
+
+    Returns:
+        Columns ``unit`` (survey name, or ``not surveyed`` for the groups the force does not
+        survey), ``stage``, ``target`` and ``expected`` (percent), ``intercept`` (log-odds).
+    """
+    truth = _truth(_preset(force))
+    rows = [
+        (label, stage, targets[stage], expected[stage], shifts[stage])
+        for label, _, _, targets, shifts, expected in truth.units
+        for stage in STAGES
+    ]
+    return pd.DataFrame(rows, columns=["unit", "stage", "target", "expected", "intercept"])
+
+
+# --------------------------------------------------------------------------- victims
+
+
+def _draw_people(rng: np.random.Generator, g: np.ndarray, tables: dict) -> dict[str, np.ndarray]:
+    """Characteristics and fake contact details of one person per row of offence codes ``g``."""
+    n = len(g)
+    band = _categorical(rng, tables["age"], g)
+    lo, hi = _AGE_LO[np.minimum(band, 6)], _AGE_HI[np.minimum(band, 6)]
+    age = np.where(band == _UNKNOWN_AGE, -1, lo + np.floor(rng.random(n) * (hi - lo + 1)))
+    gender = _categorical(rng, tables["gender"], g)
+    eth = _categorical(rng, tables["eth"], g)
+    district = _categorical(rng, tables["district"][None, :], np.zeros(n, dtype=np.intp))
+    first_u, last_u = rng.random(n), rng.integers(0, len(_SURNAMES), n)
+    phone_missing_p = np.where(band == _UNKNOWN_AGE, 0.10, np.where(band == 6, 0.18, 0.06))
+    return {
+        "band": band,
+        "age": age.astype(np.int64),
+        "gender": gender,
+        "eth": eth,
+        "district": district,
+        "first_u": first_u,
+        "last": last_u,
+        "phone": np.where(rng.random(n) < phone_missing_p, -1, rng.integers(0, 1000, n)),
+        "email": np.where(rng.random(n) < 0.55, -1, rng.integers(1, 100, n)),
+        "house": rng.integers(1, 200, n),
+        "street": rng.integers(0, len(_STREETS), n),
+        "postcode": rng.integers(0, 10 * 26 * 26, n),
+        "address_missing": rng.random(n) < 0.03,
+        "name_missing": rng.random(n) < 0.01,
+    }
+
+
+@lru_cache(maxsize=16)
+def _pool(preset: ForcePreset, seed: int, scale: float) -> dict[str, np.ndarray]:
+    """The force's pool of repeat victims (fixed for a seed): people with their details."""
+    tables = _tables(preset)
+    size = np.round(tables["volume"] * scale * 12 * tables["repeat"] / 2.5).astype(np.int64)
+    size = np.where((tables["volume"] > 0) & (tables["repeat"] > 0), np.maximum(size, 1), 0)
+    g = np.repeat(np.arange(_G), size)
+    rng = _rng(seed, preset, 0, 0, _STREAM_POOL)
+    people = _draw_people(rng, g, tables)
+    people["u"], people["v"] = _lhs_normal(rng, g), _lhs_normal(rng, g)
+    people["start"] = np.r_[0, np.cumsum(size)[:-1]]
+    people["size"] = size
+    return people
+
+
+def _strings(n: int, *parts) -> np.ndarray:
+    out = np.full(n, "", dtype=object).astype(str)
+    for p in parts:
+        out = np.strings.add(out, p if isinstance(p, str) else np.asarray(p).astype(str))
+    return out
+
+
+def _zfill(x: np.ndarray, width: int) -> np.ndarray:
+    x = np.asarray(x, dtype=np.int64)
+    if x.size == 0:
+        return np.zeros(0, dtype=f"<U{width}")
+    return np.strings.zfill(x.astype(str), width)
+
+
+def _first_names(first_u: np.ndarray, gender: np.ndarray) -> np.ndarray:
+    f = _FEMALE[(first_u * len(_FEMALE)).astype(int)]
+    m = _MALE[(first_u * len(_MALE)).astype(int)]
+    x = _NEUTRAL[(first_u * len(_NEUTRAL)).astype(int)]
+    return np.where(gender == 0, f, np.where(gender == 1, m, x))
+
+
+def _phones(digits: np.ndarray) -> np.ndarray:
+    """Ofcom drama range: 07700 900000 to 07700 900999 only."""
+    return _strings(len(digits), "07700 900", _zfill(digits, 3))
+
+
+def generate_victims(
+    force: str | ForcePreset, month: str, seed: int, scale: float = 1.0
+) -> pd.DataFrame:
+    """One month's synthetic victim extract for a force, with the hidden latent truth.
+
+    Arguments:
+        force: preset name (see ``methods.config.list_forces``) or a :class:`ForcePreset`.
+        month: ``YYYY-MM``.
+        seed: non-negative integer; the same (seed, force, month, scale) gives identical rows.
+        scale: multiplies the preset's monthly volumes (e.g. 0.1 for a quick test).
+
+    Returns:
+        DataFrame with the DATA_CONTRACT.md section-1 columns in contract order
+        (``methods.schema.VICTIM_COLUMNS``; codes lower-case, ``reported_date`` as dates inside
+        the month, ``age`` nullable integer, flags boolean, personal data with some blanks),
+        sorted by ``crime_ref`` and ``victim_id``, then hidden columns the contract file never
+        holds: ``true_u``, ``true_v`` (the victim's random effects) and ``true_p_<stage>`` for
+        the five stages (probability of being satisfied, see the module notes).
+
+    Notes:
+        Vectorised; memory O(n). Crime references look like ``DU/25/012345`` (prefix, year,
+        serial in date order); victim ids like ``DU-P250100001234``.
+    """
+    preset = _preset(force)
+    seed, scale = _check_seed(seed), _check_scale(scale)
+    year, mon = _parse_month(month)
+    tables, truth = _tables(preset), _truth(preset)
+    rng = _rng(seed, preset, year, mon, _STREAM_VICTIMS)
+
+    counts = rng.poisson(tables["volume"] * scale * _season(mon))
+    g = np.repeat(np.arange(_G), counts)
+    n = len(g)
+    people = _draw_people(rng, g, tables)
+    flags = rng.random((n, len(VICTIM_FLAGS))) < tables["flags"][g]
+    # Random effects: Latin hypercube within (offence group, eligible for its survey).
+    age0 = people["age"]
+    eligible = ~(flags & tables["excl"][g]).any(axis=1)
+    eligible &= ~((age0 >= 0) & (age0 < tables["min_age"][g]))
+    strata = 2 * g + eligible
+    people["u"], people["v"] = _lhs_normal(rng, strata), _lhs_normal(rng, strata)
+    pid = np.int64((year % 100) * 100 + mon) * 10**8 + rng.permutation(n).astype(np.int64)
+
+    # Repeat victims: the same person (details and latent satisfaction) from the force's pool.
+    pool = _pool(preset, seed, scale)
+    rep = (rng.random(n) < tables["repeat"][g]) & (pool["size"][g] > 0)
+    pick = pool["start"][g] + np.floor(rng.random(n) * np.maximum(pool["size"][g], 1))
+    pick = pick.astype(np.int64)[rep]
+    for key, arr in people.items():
+        arr[rep] = pool[key][pick]
+    pid[rep] = pick
+
+    days = calendar.monthrange(year, mon)[1]
+    day = rng.integers(0, days, n)
+    # Co-victims: a few crimes have two victims (same crime, same date).
+    order = np.lexsort((rng.random(n), day, g))
+    g_o, pid_o = g[order], pid[order]
+    link = np.zeros(n, dtype=bool)
+    if n > 1:
+        cand = (g_o[1:] == g_o[:-1]) & (pid_o[1:] != pid_o[:-1])
+        want = rng.random(n - 1) < tables["co_victim"][g_o[1:]]
+        link[1:] = cand & want
+        link[1:] &= ~link[:-1]  # no chains: at most two victims per crime
+    crime_o = np.cumsum(~link) - 1
+    day_o = day[order]
+    day_o = day_o[np.flatnonzero(~link)][crime_o]  # a linked victim shares the crime's date
+    day[order] = day_o
+    crime = np.empty(n, dtype=np.int64)
+    crime[order] = crime_o
+    n_crimes = int(crime_o[-1]) + 1 if n else 0
+    # Serials in date order, drawn from this month's block so months never collide.
+    width = 6
+    while 10**width // 12 < max(n_crimes, 1):
+        width += 1
+    block = 10**width // 12
+    serials = np.sort(rng.choice(block, size=n_crimes, replace=False)) + (mon - 1) * block + 1
+    crime_day = np.zeros(n_crimes, dtype=np.int64)
+    crime_day[crime] = day
+    by_date = np.lexsort((rng.random(n_crimes), crime_day))
+    serial_of_crime = np.empty(n_crimes, dtype=np.int64)
+    serial_of_crime[by_date] = serials
+    prefix = preset.crime_ref_prefix
+    crime_ref = _strings(n, f"{prefix}/{year % 100:02d}/", _zfill(serial_of_crime[crime], width))
+    victim_id = _strings(n, f"{prefix}-P", _zfill(pid, 12))
+
+    first = _first_names(people["first_u"], people["gender"])
+    last = _SURNAMES[people["last"]]
+    district_names = np.array(preset.district_names)[people["district"]]
+    pc = people["postcode"]
+    letters = np.array(list("ABDEFGHJLNPQRSTUWXYZABDEFG"))
+    postcode = _strings(n, "ZZ99 ", pc // 676, letters[(pc // 26) % 26], letters[pc % 26])
+    personal = {
+        "name": np.where(people["name_missing"], None, _strings(n, first, " ", last)),
+        "phone": np.where(people["phone"] < 0, None, _phones(np.maximum(people["phone"], 0))),
+        "email": np.where(
+            people["email"] < 0,
+            None,
+            _strings(
+                n,
+                np.strings.lower(first),
+                ".",
+                np.strings.lower(last),
+                _zfill(np.maximum(people["email"], 0), 2),
+                "@example.org",
+            ),  # fmt: skip
+        ),
+        "address": np.where(
+            people["address_missing"],
+            None,
+            _strings(
+                n,
+                people["house"],
+                " ",
+                _STREETS[people["street"]],
+                ", ",
+                district_names,
+                ", ",
+                postcode,
+            ),  # fmt: skip
+        ),
+    }
+
+    eta = (truth.alpha[g] + (_B_AGE[people["band"]] + _B_GENDER[people["gender"]]
+           + _B_ETH[people["eth"]] + tables["district_effect"][people["district"]])[:, None]
+           + people["u"][:, None] * _LOAD_U + people["v"][:, None] * _LOAD_V)  # fmt: skip
+    start = np.datetime64(f"{year:04d}-{mon:02d}-01", "D")
+    df = pd.DataFrame(
+        {
+            "crime_ref": crime_ref,
+            "victim_id": victim_id,
+            "offence_group": np.array(OFFENCE_GROUPS)[g],
+            "reported_date": start + day.astype("timedelta64[D]"),
+            "age": pd.array(np.where(people["age"] < 0, None, people["age"]), dtype="Int64"),
+            "gender": np.array(GENDERS)[people["gender"]],
+            "ethnicity": np.array(ETHNICITIES)[people["eth"]],
+            "district": district_names,
+            **{k: pd.array(v, dtype="str") for k, v in personal.items()},
+            **{f: flags[:, j] for j, f in enumerate(VICTIM_FLAGS)},
+            "true_u": people["u"],
+            "true_v": people["v"],
+            **{f"true_p_{s}": expit(eta[:, j]) for j, s in enumerate(STAGES)},
+        }
+    )
+    assert tuple(df.columns[: len(VICTIM_COLUMNS)]) == VICTIM_COLUMNS
+    return df.sort_values(["crime_ref", "victim_id"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def draw_answers(
+    victims: pd.DataFrame,
+    seed: int,
+    mode: str | Sequence[str] | None = None,
+    mode_shift: float = 0.0,
+    stages: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Draw the five stage answers (1-8 scale) from the latent model.
+
+    Arguments:
+        victims: rows of :func:`generate_victims` (needs ``crime_ref``, ``victim_id`` and
+            ``true_p_<stage>`` for the stages asked).
+        seed: non-negative integer.
+        mode: interview mode of every row (a string), of each row (a sequence), or ``None`` to
+            use a ``mode`` column of ``victims`` when present.
+        mode_shift: log-odds added to the latent score of telephone answers (telephone answers
+            are more positive; Dillman et al. 2009). 0 = no measurement effect.
+        stages: stages asked (default all five); the others are blank (not asked).
+
+    Returns:
+        DataFrame on the same index: ``crime_ref``, ``victim_id``, ``mode`` (when known) and
+        the five stages as nullable integers: 1-3 satisfied, 4-7 not, 8 don't know, blank not
+        asked (DATA_CONTRACT.md section 2).
+
+    Notes:
+        Ordinal (cumulative logit) model: ``z = logit(true_p) + shift + e``, ``e`` standard
+        logistic, cut at 2.5, 1, 0, -1, -2, -3 into codes 1-7, so P(1-3) = ``true_p``
+        (before the shift). Don't know (8) is independent of satisfaction, so the share
+        satisfied over answers 1-7 is unbiased for ``true_p``. The random numbers are
+        counter-based (SplitMix64 of a hash of ``crime_ref``/``victim_id``, the seed and the
+        stage), so a victim's answer does not depend on which other victims are drawn or on
+        row order: a sample's answers are exactly the census answers of the sampled victims.
+    """
+    seed = _check_seed(seed)
+    asked = tuple(STAGES) if stages is None else tuple(stages)
+    bad = [s for s in asked if s not in STAGES]
+    if bad:
+        raise UsageError(f"unknown stage(s) {bad}; stages are: {', '.join(STAGES)}")
+    need = ["crime_ref", "victim_id", *(f"true_p_{s}" for s in asked)]
+    missing = [c for c in need if c not in victims.columns]
+    if missing:
+        raise UsageError(
+            f"draw_answers needs columns {', '.join(missing)}; pass rows of generate_victims()"
+        )
+    n = len(victims)
+    if mode is None and "mode" in victims.columns:
+        modes = victims["mode"].astype(str).to_numpy()
+    elif isinstance(mode, str):
+        modes = np.full(n, mode)
+    elif mode is not None:
+        modes = np.asarray(mode).astype(str)
+        if len(modes) != n:
+            raise UsageError(f"mode has {len(modes)} values for {n} rows")
+    else:
+        modes = None
+    tel = np.zeros(n) if modes is None else (modes == "telephone").astype(float)
+    keys = _row_keys(victims)
+    out = {
+        "crime_ref": victims["crime_ref"].to_numpy(),
+        "victim_id": victims["victim_id"].to_numpy(),
+    }
+    if modes is not None:
+        out["mode"] = modes
+    for j, s in enumerate(STAGES):
+        if s not in asked:
+            out[s] = pd.array(np.full(n, None), dtype="Int64")
+            continue
+        p = np.clip(victims[f"true_p_{s}"].to_numpy(dtype=float), 1e-12, 1 - 1e-12)
+        u = _uniforms(keys, seed, 2 * j)
+        z = np.log(p) - np.log1p(-p) + mode_shift * tel + np.log(u) - np.log1p(-u)
+        code = 1 + (z[:, None] <= _CUTS[None, :]).sum(axis=1)
+        code = np.where(_uniforms(keys, seed, 2 * j + 1) < _DONT_KNOW[j], 8, code)
+        out[s] = pd.array(code, dtype="Int64")
+    return pd.DataFrame(out, index=victims.index)
+
+
+def satisfied_share(answers: pd.Series | np.ndarray) -> tuple[float, int]:
+    """Percent satisfied (answers 1-3 over 1-7; 8 and blank excluded) and the base."""
+    a = pd.array(answers, dtype="Int64").to_numpy(dtype=float, na_value=np.nan)
+    valid = (a >= 1) & (a <= 7)
+    base = int(valid.sum())
+    sat = int((valid & (a <= 3)).sum())
+    return (100.0 * sat / base if base else float("nan")), base
+
+
+# --------------------------------------------------------------------------- eligibility/sample
+
+
+def simple_eligibility(
+    victims: pd.DataFrame,
+    survey: SurveyDef,
+    *,
+    optout_register: np.ndarray | None = None,
+    last_surveyed: pd.Series | None = None,
+    month_index: int | None = None,
+) -> np.ndarray:
+    """Eligible victims of ``survey``: in scope and not excluded by its rules (simple version).
+
+    Arguments:
+        victims: a month's extract (:func:`generate_victims`).
+        survey: the survey definition (a preset's, with overrides applied).
+        optout_register: victim ids on the force's opt-out register (``optout_register`` rule).
+        last_surveyed: victim id -> month index when last selected (``resurveyed_within_months``).
+        month_index: this month as ``year * 12 + month - 1`` (with ``last_surveyed``).
+
+    Returns:
+        Boolean array over the rows of ``victims``.
+
+    Notes:
+        Stand-in for ``methods.eligibility`` (which will replace it in ``write_synthetic``):
+        flags exclude when their rule is listed; ``under_min_age`` excludes known ages below
+        the minimum (blank ages are kept); ``outside_contact_window`` is not applied here
+        because synthetic fieldwork always contacts inside the window. The calibration of the
+        latent model uses the same flag and age rules.
+    """
+    mask = victims["offence_group"].isin(survey.offence_groups).to_numpy().copy()
+    for r in survey.exclusions:
+        if r.name in FLAG_RULES:
+            mask &= ~victims[FLAG_RULES[r.name]].to_numpy(dtype=bool)
+        elif r.name == "under_min_age":
+            age = victims["age"].to_numpy(dtype=float, na_value=np.nan)
+            mask &= ~(age < r.min_age)
+        elif r.name == "optout_register" and optout_register is not None:
+            mask &= ~victims["victim_id"].isin(optout_register).to_numpy()
+        elif r.name == "resurveyed_within_months" and last_surveyed is not None:
+            last = victims["victim_id"].map(last_surveyed).to_numpy(dtype=float, na_value=np.nan)
+            mask &= ~(last >= month_index - r.months)
+    return mask
+
+
+def _allocate(total: int, sizes: np.ndarray) -> np.ndarray:
+    """Proportional allocation with largest remainders (Hamilton), capped at the sizes."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    N = int(sizes.sum())
+    total = min(int(total), N)
+    if N == 0 or total == 0:
+        return np.zeros_like(sizes)
+    quota = total * sizes / N
+    n = np.floor(quota).astype(np.int64)
+    rest = total - int(n.sum())
+    if rest > 0:
+        order = np.lexsort((np.arange(len(sizes)), -(quota - n)))
+        n[order[:rest]] += 1
+    return np.minimum(n, sizes)
+
+
+def _monthly_n(annual: float, month: int) -> int:
+    """Month ``month``'s share of an annual number, rounded so a year sums exactly."""
+    return int(np.floor(annual * month / 12 + 0.5) - np.floor(annual * (month - 1) / 12 + 0.5))
+
+
+def _select(
+    rng: np.random.Generator, stratum: np.ndarray, n_h: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified simple random sampling without replacement: selected mask and pi per row."""
+    N_h = np.bincount(stratum, minlength=len(n_h))
+    order = np.lexsort((rng.random(len(stratum)), stratum))
+    start = np.r_[0, np.cumsum(N_h)[:-1]]
+    pos = np.empty(len(stratum), dtype=np.int64)
+    pos[order] = np.arange(len(stratum)) - start[stratum[order]]
+    pi = np.divide(n_h, N_h, out=np.zeros(len(n_h)), where=N_h > 0)
+    return pos < n_h[stratum], pi[stratum]
+
+
+# --------------------------------------------------------------------------- fieldwork (simple)
+
+
+def _contactable(v: pd.DataFrame, modes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """First mode of ``modes`` each victim can be reached by, and whether any can."""
+    need = {"telephone": "phone", "paper": "address", "web": "email"}
+    mode = np.full(len(v), modes[0], dtype=object)
+    ok = np.zeros(len(v), dtype=bool)
+    for m in reversed(modes):
+        has = v[need[m]].notna().to_numpy()
+        mode = np.where(has, m, mode)
+        ok |= has
+    return mode.astype(str), ok
+
+
+_NONRESPONSE = {  # AAPOR final dispositions of contactable non-respondents, by mode
+    "telephone": (("2.11", "2.12", "2.20", "2.30", "3.90", "4.10"),
+                  (0.32, 0.03, 0.50, 0.04, 0.03, 0.08)),
+    "paper": (("3.10", "2.11", "2.30", "4.10"), (0.85, 0.06, 0.03, 0.06)),
+    "web": (("3.10", "2.11", "2.12", "4.10"), (0.88, 0.04, 0.03, 0.05)),
+}  # fmt: skip
+_LATE_OPTOUT = 0.015  # share opting out between selection and transfer (before_transfer)
+_PARTIAL = 0.03
+_COMMENT = 0.20
+_COMMENT_PII = 0.25
+
+
+def _fieldwork(
+    v: pd.DataFrame,
+    survey: SurveyDef,
+    preset: ForcePreset,
+    rng: np.random.Generator,
+    seed: int,
+    mode_shift: float,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Simple synthetic fieldwork for the sampled victims ``v``.
+
+    Returns the DATA_CONTRACT section 2 rows and the ids of victims who opted out between
+    selection and transfer (``optout_timing = before_transfer``).
+    """
+    n = len(v)
+    mode, reachable = _contactable(v, survey.modes)
+    age = v["age"].to_numpy(dtype=float, na_value=np.nan)
+    band = np.where(np.isnan(age), _UNKNOWN_AGE, np.searchsorted(_AGE_LO, age, side="right") - 1)
+    x = (_R_AGE[band.astype(int)] + _R_GENDER[pd.Index(GENDERS).get_indexer(v["gender"])]
+         + _R_ETH[pd.Index(ETHNICITIES).get_indexer(v["ethnicity"])]
+         + _R_U * v["true_u"].to_numpy())  # fmt: skip
+    rho = np.zeros(n)
+    rates = preset.response_rate_map
+    for m in np.unique(mode):
+        sel = mode == m
+        ok = sel & reachable
+        target = rates[m] * sel.sum()
+        if ok.sum() <= target:
+            warnings.warn(
+                f"{preset.name}/{survey.name}: only {ok.sum()} of {sel.sum()} {m} cases are "
+                f"contactable, below the {rates[m]:.0%} response rate; all of them respond",
+                stacklevel=3,
+            )
+            rho[ok] = 1.0
+            continue
+        xs = x[ok]
+        a = brentq(lambda a, xs=xs, t=target: expit(a + xs).sum() - t, -30, 30, xtol=1e-10)
+        rho[ok] = expit(a + xs)
+    responded = rng.random(n) < rho
+    late = np.zeros(n, dtype=bool)
+    if preset.optout_timing == "before_transfer":
+        late = rng.random(n) < _LATE_OPTOUT
+        responded &= ~late
+    partial = responded & (rng.random(n) < _PARTIAL)
+    disp = np.full(n, "3.90", dtype=object)  # no contact details for any mode: unknown, other
+    u_nr = rng.random(n)
+    for m, (codes, probs) in _NONRESPONSE.items():
+        sel = (mode == m) & reachable & ~responded
+        cdf = np.cumsum(probs) / np.sum(probs)
+        k = np.minimum(np.searchsorted(cdf, u_nr[sel], side="right"), len(codes) - 1)
+        disp[sel] = np.array(codes)[k]
+    disp[late] = "2.11"
+    disp[responded] = "1.1"
+    disp[partial] = "1.2"
+    lo, hi = survey.contact_window_weeks
+    offset = rng.integers(7 * lo, 7 * hi + 1, n).astype("timedelta64[D]")
+    reported = v["reported_date"].to_numpy().astype("datetime64[D]")
+    interview = np.where(responded, np.datetime_as_string(reported + offset, unit="D"), None)
+
+    ans = draw_answers(v, seed, mode=mode, mode_shift=mode_shift, stages=survey.stages)
+    asked = list(survey.stages)
+    k = rng.integers(1, max(len(asked), 2), n)  # partials answer the first k stages asked
+    for i, s in enumerate(asked):
+        keep = responded & ~(partial & (i >= k))
+        ans[s] = ans[s].where(keep)
+    for s in STAGES:
+        if s not in asked:
+            ans[s] = ans[s].where(np.zeros(n, dtype=bool))
+
+    # Free-text comments, some with (fake) personal data to exercise redaction later.
+    has = responded & (rng.random(n) < _COMMENT)
+    pii = has & (rng.random(n) < _COMMENT_PII)
+    pick = rng.integers(0, 5, n)
+    whole = ans["whole_experience"].to_numpy(dtype=float, na_value=np.nan)
+    text = np.where(whole <= 3, _POSITIVE[pick], _NEGATIVE[pick]).astype(object)
+    t = rng.integers(0, len(_PII_TEMPLATES), n)
+    g = rng.integers(0, 2, n)
+    first = _first_names(rng.random(n), g)
+    last = _SURNAMES[rng.integers(0, len(_SURNAMES), n)]
+    values = {
+        "surname": last,
+        "phone": _phones(rng.integers(0, 1000, n)),
+        "fullname": _strings(n, first, " ", last),
+        "email": _strings(n, np.strings.lower(first), ".", np.strings.lower(last), "@example.org"),
+    }
+    for i, (pre, kind, post) in enumerate(_PII_TEMPLATES):
+        sel = pii & (t == i)
+        text[sel] = _strings(int(sel.sum()), pre, values[kind][sel], post)
+    comment = np.where(has, text, None)
+
+    out = pd.DataFrame(
+        {
+            "crime_ref": v["crime_ref"].to_numpy(),
+            "victim_id": v["victim_id"].to_numpy(),
+            "mode": mode,
+            "disposition": disp.astype(str),
+            "interview_date": pd.array(interview, dtype="str"),
+            **{s: ans[s].to_numpy() for s in STAGES},
+            "comment": pd.array(comment, dtype="str"),
+        }
+    )
+    for s in STAGES:
+        out[s] = pd.array(out[s], dtype="Int64")
+    assert tuple(out.columns) == RESPONSE_COLUMNS
+    return out, v["victim_id"].to_numpy()[late]
+
+
+# --------------------------------------------------------------------------- writing files
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    """Write a CSV deterministically: ISO dates, true/false, blanks for missing, LF endings."""
+    out = df.copy()
+    for c in out.columns:
+        col = out[c]
+        if pd.api.types.is_bool_dtype(col):
+            out[c] = np.where(col.to_numpy(), "true", "false")
+        elif pd.api.types.is_datetime64_any_dtype(col):
+            out[c] = col.dt.strftime("%Y-%m-%d")
+    out.to_csv(path, index=False, lineterminator="\n", encoding="utf-8", float_format="%.10g")
+
+
+def write_synthetic(
+    force: str | ForcePreset,
+    months: Sequence[str],
+    seed: int,
+    out_dir: str | Path,
+    *,
+    scale: float = 1.0,
+    mode_shift: float = 0.0,
+    eligibility: Callable[..., np.ndarray] | None = None,
+) -> dict[str, list[Path]]:
+    """Write synthetic extracts, samples and responses for a force, month by month.
+
+    Arguments:
+        force: preset name or :class:`ForcePreset`.
+        months: ``YYYY-MM`` strings in increasing order (see :func:`months_range`).
+        seed: non-negative integer; the same arguments give byte-identical files.
+        out_dir: folder to write into (created if needed; files are overwritten).
+        scale: multiplies volumes and annual sample sizes.
+        mode_shift: log-odds shift of telephone answers (see :func:`draw_answers`).
+        eligibility: function with the signature of :func:`simple_eligibility` (the default);
+            ``methods.eligibility`` will be plugged in here.
+
+    Returns:
+        ``{"victims": [paths], "samples": [paths], "responses": [paths]}``.
+
+    Files, per month ``YYYY-MM``:
+        ``victims_YYYY-MM.csv``: the contract extract (no ``true_`` columns).
+        ``sample_<survey>_YYYY-MM.csv``: ``crime_ref, victim_id, inclusion_prob, stratum`` from
+        a stratified (by offence group) simple random sample of the eligible victims at the
+        preset's selection rule: a fraction, an annual number (``annual_n / 12`` a month,
+        shared by proportional allocation, so every eligible victim of the surveys sharing it
+        has the same chance), or a census; ``inclusion_prob = n_h / N_h``.
+        ``responses_<survey>_YYYY-MM.csv``: one row per sampled case, DATA_CONTRACT section 2.
+
+    Notes:
+        State carried between months: the opt-out register (victims who opted out in an
+        earlier month, and late opt-outs under ``optout_timing = before_transfer``) and when
+        each victim was last selected (``resurveyed_within_months``); a survey applying that
+        rule also takes at most one crime per victim a month. Simple fieldwork: the first of
+        the survey's modes the victim has contact details for; response propensity logistic
+        in age band, gender, ethnicity and the victim's latent satisfaction (young and
+        minority-ethnic victims respond less), its intercept solved so the expected rate
+        equals the preset's rate for that mode; AAPOR dispositions (1.1, 1.2, 2.11, 2.12,
+        2.20, 2.30, 3.10, 3.90, 4.10); interview dates inside the contact window.
+    """
+    preset = _preset(force)
+    seed, scale = _check_seed(seed), _check_scale(scale)
+    months = list(months)
+    if not months:
+        raise UsageError("no months given; e.g. months_range('2025-01:2025-12')")
+    idx = [_parse_month(m) for m in months]
+    abs_idx = [y * 12 + m - 1 for y, m in idx]
+    if any(b <= a for a, b in zip(abs_idx, abs_idx[1:])):
+        raise UsageError(f"months must be distinct and in increasing order, got {months}")
+    eligibility = eligibility or simple_eligibility
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, list[Path]] = {"victims": [], "samples": [], "responses": []}
+    register = np.array([], dtype=object)
+    last_surveyed = pd.Series(dtype=float)
+    for month, (year, mon), mi in zip(months, idx, abs_idx):
+        v = generate_victims(preset, month, seed, scale)
+        path = out / f"victims_{month}.csv"
+        _write_csv(v[list(VICTIM_COLUMNS)], path)
+        written["victims"].append(path)
+
+        rng = _rng(seed, preset, year, mon, _STREAM_SAMPLE)
+        frames: dict[str, pd.DataFrame] = {}
+        for s in preset.surveys:
+            elig = eligibility(
+                v, s, optout_register=register, last_surveyed=last_surveyed, month_index=mi
+            )
+            e = v[elig]
+            if s.rule("resurveyed_within_months") is not None:
+                e = e.drop_duplicates("victim_id", keep="first")
+            frames[s.name] = e
+        # Sample sizes per stratum (offence group within survey).
+        n_h: dict[str, np.ndarray] = {}
+        shared = []
+        for s in preset.surveys:
+            sel, scope = preset.selection_for(s.name)
+            sizes = np.bincount(
+                pd.Index(OFFENCE_GROUPS).get_indexer(frames[s.name]["offence_group"]),
+                minlength=_G,
+            )
+            if sel.rule == "census":
+                n_h[s.name] = sizes
+            elif sel.rule == "fraction":
+                n_h[s.name] = _allocate(int(np.floor(sel.fraction * sizes.sum() + 0.5)), sizes)
+            elif scope == "survey":
+                n_h[s.name] = _allocate(_monthly_n(sel.annual_n * scale, mon), sizes)
+            else:
+                shared.append((s.name, sizes))
+        if shared:
+            total = _monthly_n(preset.selection.annual_n * scale, mon)
+            sizes = np.concatenate([sz for _, sz in shared])
+            if total > sizes.sum():
+                warnings.warn(
+                    f"{preset.name} {month}: {total} victims wanted but only {sizes.sum()} "
+                    "eligible; all are selected",
+                    stacklevel=2,
+                )
+            alloc = _allocate(total, sizes)
+            for i, (name, _) in enumerate(shared):
+                n_h[name] = alloc[i * _G : (i + 1) * _G]
+        fw_rng = _rng(seed, preset, year, mon, _STREAM_FIELDWORK)
+        selected_ids = []
+        for s in preset.surveys:
+            e = frames[s.name]
+            stratum = pd.Index(OFFENCE_GROUPS).get_indexer(e["offence_group"])
+            chosen, pi = _select(rng, stratum, n_h[s.name])
+            smp = e[chosen]
+            sample = pd.DataFrame(
+                {
+                    "crime_ref": smp["crime_ref"].to_numpy(),
+                    "victim_id": smp["victim_id"].to_numpy(),
+                    "inclusion_prob": pi[chosen],
+                    "stratum": smp["offence_group"].to_numpy(),
+                }
+            )
+            path = out / f"sample_{s.name}_{month}.csv"
+            _write_csv(sample, path)
+            written["samples"].append(path)
+            resp, late = _fieldwork(smp, s, preset, fw_rng, seed, mode_shift)
+            path = out / f"responses_{s.name}_{month}.csv"
+            _write_csv(resp, path)
+            written["responses"].append(path)
+            selected_ids.append(smp["victim_id"].to_numpy())
+            register = np.union1d(register.astype(str), late.astype(str)).astype(object)
+        ids = np.unique(np.concatenate(selected_ids).astype(str))
+        last_surveyed = pd.concat(
+            [last_surveyed[~last_surveyed.index.isin(ids)], pd.Series(float(mi), index=ids)]
+        )
+        opted = v.loc[v["opted_out"], "victim_id"].to_numpy()
+        register = np.union1d(register.astype(str), opted.astype(str)).astype(object)
+    return written
+
+
+# --------------------------------------------------------------------------- census check
+
+
+def census_satisfaction(
+    victims: pd.DataFrame, force: str | ForcePreset, answers: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Census satisfaction of each survey's eligible victims, against the preset's targets.
+
+    Arguments:
+        victims: one or more months of :func:`generate_victims` for the preset.
+        force: the preset.
+        answers: optional :func:`draw_answers` of ``victims`` (same index) for the realised
+            census; without it only the model's census (mean ``true_p``) is given.
+
+    Returns:
+        One row per (survey, stage asked): ``n`` eligible victims, ``target``, ``model`` (mean
+        of ``true_p`` over them, percent) and, with ``answers``, ``realised`` (percent of
+        answers 1-3 over 1-7) with its ``base`` and binomial standard error ``se``.
+    """
+    preset = _preset(force)
+    rows = []
+    for s in preset.surveys:
+        elig = simple_eligibility(victims, s)
+        for stage in s.stages:
+            row = {
+                "survey": s.name,
+                "stage": stage,
+                "n": int(elig.sum()),
+                "target": s.target_map[stage],
+                "model": 100 * float(victims.loc[elig, f"true_p_{stage}"].mean()),
+            }
+            if answers is not None:
+                pct, base = satisfied_share(answers.loc[elig, stage])
+                row |= {
+                    "realised": pct,
+                    "base": base,
+                    "se": 100 * np.sqrt(pct / 100 * (1 - pct / 100) / max(base, 1)),
+                }
+            rows.append(row)
+    return pd.DataFrame(rows)
