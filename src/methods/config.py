@@ -339,6 +339,8 @@ _TYPE_NAMES = {
 
 
 def _typename(types: tuple[type, ...]) -> str:
+    if float in types and int in types:
+        types = tuple(t for t in types if t is not int)
     return " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in types)
 
 
@@ -581,7 +583,6 @@ def _clean_name(name: Any, kind: str) -> str:
     return name.strip().lower()
 
 
-@lru_cache(maxsize=64)
 def load_survey(name: str) -> SurveyDef:
     """Load a built-in survey definition.
 
@@ -598,6 +599,11 @@ def load_survey(name: str) -> SurveyDef:
     known = list_surveys()
     if key not in known:
         raise ConfigError(f"unknown survey '{name}'; known surveys: {', '.join(known)}")
+    return _load_survey(key)
+
+
+@lru_cache(maxsize=64)
+def _load_survey(key: str) -> SurveyDef:
     res = _resource_dir(_SURVEY_DIR).joinpath(f"{key}.toml")
     path = f"configs/surveys/{key}.toml"
     return _parse_survey(_read_toml(path, res.read_bytes()), path, key)
@@ -899,7 +905,6 @@ def _parse_force(raw: Mapping[str, Any], path: str, expect_name: str | None) -> 
     )
 
 
-@lru_cache(maxsize=32)
 def load_force(name: str) -> ForcePreset:
     """Load a built-in force preset.
 
@@ -916,6 +921,11 @@ def load_force(name: str) -> ForcePreset:
     known = list_forces()
     if key not in known:
         raise ConfigError(f"unknown force '{name}'; known forces: {', '.join(known)}")
+    return _load_force(key)
+
+
+@lru_cache(maxsize=32)
+def _load_force(key: str) -> ForcePreset:
     res = _resource_dir(_FORCE_DIR).joinpath(f"{key}.toml")
     path = f"configs/forces/{key}.toml"
     return _parse_force(_read_toml(path, res.read_bytes()), path, key)
