@@ -1,0 +1,667 @@
+"""Design-based estimation: :class:`SurveyDesign`, the one object that carries data, design and
+weights, checked figure for figure against R's ``survey`` package (Lumley), the reference.
+
+Quick tour::
+
+    d = SurveyDesign(df, weights="w", strata="district", fpc="N_h")
+    d.proportion("satisfied")                      # logit CI on the design df, as svyciprop
+    d.by("offence_group").proportion("satisfied", ci="beta")
+    d.compare("satisfied", by="ethnic2", a="white", b="minority")
+    r = d.replicate("jkn"); r.by("offence_group").mean("score")
+
+Estimators return a DataFrame with columns ``estimate, se, ci_low, ci_high, deff, n``; ``n`` is
+the unweighted number of rows used (non-missing value, positive weight). ``df.attrs`` records the
+statistic, variance method, interval type, confidence level and degrees of freedom.
+
+Intervals, as R computes them (we checked R 4.2 / survey 4.1 sources and match them in tests):
+
+* ``mean``, ``total``, ``ratio``: ``confint()`` of ``svymean``/``svytotal``/``svyratio`` uses
+  **normal** quantiles (``df = Inf``); pass ``df="design"`` for t quantiles on the design
+  degrees of freedom, or a number.
+* ``proportion``: ``svyciprop`` uses **t** quantiles on ``degf(design)``: #PSUs - #strata among
+  the rows of the (domain) design with non-zero weight; for replicate designs the rank of the
+  replicate weights minus one. See :mod:`methods.design_ci` for every interval.
+* ``compare``: R's ``svyttest``: t on ``degf - 1`` of the two-domain subset.
+
+Missing values: every estimator drops rows whose value is missing, like R's ``na.rm=TRUE``;
+for domains this is done by zeroing (rows stay in the design), so strata and PSUs without a
+usable row still count where R counts them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from methods import design_ci as dci
+from methods import design_estimators as est
+from methods.design_columns import (
+    binary_column,
+    fpc_popsize,
+    numeric_column,
+    psu_codes,
+    psu_count_per_row,
+    readonly,
+    require_columns,
+    rows1,
+    strata_codes,
+    weights_array,
+)
+from methods.design_domains import DomainView, compare_independent, level_index
+from methods.design_replicate import make_replicate_design, replicate_degf
+from methods.errors import UsageError, ValidationError
+from methods.variance import (
+    SINGLE_PSU_MODES,
+    DomainInfluence,
+    SinglePSUStratum,
+    Structure,
+    replicate_variance,
+    taylor_variance,
+)
+
+__all__ = ["SurveyDesign", "DomainView", "SinglePSUError", "compare_independent"]
+
+COLUMNS = ["estimate", "se", "ci_low", "ci_high", "deff", "n"]
+
+
+class SinglePSUError(ValidationError):
+    """A stratum has a single PSU and ``single_psu="error"`` (R's ``survey.lonely.psu="fail"``)."""
+
+
+class SurveyDesign:
+    """A survey design: data, strata, PSUs, fpc and weights, immutable.
+
+    Arguments:
+        data: one row per respondent (row order is kept everywhere).
+        weights: column of sampling (or final) weights; default ``N_h / n_h`` from ``fpc``, or 1.
+        strata: column of strata.
+        psu: column of primary sampling units (clusters); default: each row is its own PSU.
+        fpc: column of population sizes (N_h per stratum for element samples, number of
+            population PSUs for cluster samples) or sampling fractions, by R's rule: values all
+            <= 1 (at least one < 1) are fractions, otherwise population counts. Must be constant
+            within a stratum.
+        nest: PSU labels are only unique within strata (R's ``nest=TRUE``).
+        single_psu: "error" (default, R's "fail"), "certainty", "remove", "average" or
+            "adjust": R's ``options(survey.lonely.psu=...)``.
+
+    Raises:
+        ValidationError: missing column, missing or negative weights, PSUs not nested in strata,
+            inconsistent or impossible fpc (the message names rows and columns).
+
+    Notes for code that derives new designs (``methods.weighting``) - stable internals:
+
+    * ``_replace(**changes) -> SurveyDesign``: a new design sharing everything not changed;
+      arrays passed are copied to float64 read-only arrays. Nothing is ever mutated in place.
+    * ``_data`` DataFrame (row order as given); ``_w`` float64 weights (n); ``_strata`` int
+      codes (n); ``_psu`` int codes (n), unique across strata; ``_fpc`` per-row population
+      size N_h (float, may be inf) or None; ``_single_psu``; ``_calibrations`` tuple (default
+      ``()``) of objects with ``adjust(z) -> z`` (n x k -> n x k).
+    * Replicate designs: ``_rep`` (n x R replicate weights, i.e. full weights times replicate
+      factors, or None), ``_rep_method`` ("jk1", "jkn", "bootstrap", "brr" or None),
+      ``_rep_scale`` (float), ``_rep_rscales`` (R), ``_rep_mse`` (bool, R's default False),
+      ``_rep_factors`` (P x R PSU factors when ``_rep == _w * factors[_psu]``, else None: set
+      it to None when you re-weight replicates, ``_replace`` does so automatically when
+      ``_rep`` changes without it). Estimates are recomputed for every column of ``_rep``;
+      a weighting step re-weights every column and returns ``_replace(_w=..., _rep=...)``.
+    * Linearisation: each estimator builds the weighted influence matrix z (n x k) exactly as
+      R's ``svyrecvar`` receives it (total: ``w y``; mean: ``w (y - ybar) / sum(w)``; ratio:
+      ``w (y - R x) / X``) and calls ``self._lin_variance(z)``, which first applies
+      ``z = cal.adjust(z)`` for each object in ``self._calibrations`` in order (R's
+      ``design$postStrata`` handling in ``svyrecvar``) and then computes the stratified
+      with-replacement PSU variance with fpc and single-PSU handling. Domain estimators pass a
+      sparse :class:`methods.variance.DomainInfluence`; ``_lin_variance`` densifies it before
+      calling ``adjust``, so ``adjust`` always receives an ndarray.
+    """
+
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        weights: str | None = None,
+        strata: str | None = None,
+        psu: str | None = None,
+        fpc: str | None = None,
+        *,
+        nest: bool = False,
+        single_psu: str = "error",
+    ):
+        if not isinstance(data, pd.DataFrame):
+            raise UsageError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+        if len(data) < 1:
+            raise ValidationError("the data have no rows", None)
+        if single_psu not in SINGLE_PSU_MODES:
+            raise UsageError(f"single_psu must be one of {SINGLE_PSU_MODES}, got {single_psu!r}")
+        require_columns(data, weights, strata, psu, fpc)
+        self._data = data.copy(deep=False)
+        self._names = {"weights": weights, "strata": strata, "psu": psu, "fpc": fpc}
+        self._single_psu = single_psu
+        self._calibrations: tuple = ()
+        self._rep = None
+        self._rep_method = None
+        self._rep_scale = None
+        self._rep_rscales = None
+        self._rep_mse = False
+        self._rep_factors = None
+        self._rep_seed = None
+        self._cache: dict = {}
+        self._strata, self._strata_labels = strata_codes(data, strata)
+        self._psu = psu_codes(data, psu, self._strata, nest)
+        n_h_rows = psu_count_per_row(self._strata, self._psu)
+        self._fpc = (
+            None
+            if fpc is None
+            else fpc_popsize(data, fpc, self._strata, self._strata_labels, n_h_rows)
+        )
+        self._w = weights_array(data, weights, self._fpc, n_h_rows)
+        self._strata = readonly(self._strata)
+        self._psu = readonly(self._psu)
+        self._derive()
+
+    def _derive(self) -> None:
+        """Recompute the structure (PSU strata, n_h, f_h) from ``_strata``, ``_psu``, ``_fpc``."""
+        n = self._strata.shape[0]
+        H = max(len(self._strata_labels), int(self._strata.max()) + 1)
+        P = int(self._psu.max()) + 1
+        ps = np.zeros(P, np.intp)
+        ps[self._psu] = self._strata
+        if not np.array_equal(ps[self._psu], self._strata):
+            raise ValidationError("PSU codes are not nested in strata codes", "psu")
+        n_h = np.bincount(ps, minlength=H)
+        if self._fpc is None:
+            f_h = np.ones(H)
+        else:
+            N = np.full(H, np.inf)
+            N[self._strata] = self._fpc
+            with np.errstate(invalid="ignore", divide="ignore"):
+                f_h = np.where(np.isinf(N), 1.0, (N - n_h) / N)
+        identity = P == n and np.array_equal(self._psu, np.arange(n))
+        self._struct = Structure(ps, n_h, f_h, identity)
+
+    def _replace(self, **changes: Any) -> SurveyDesign:
+        """A new design with some internals replaced (see the class docstring)."""
+        new = object.__new__(SurveyDesign)
+        new.__dict__.update(self.__dict__)
+        new._cache = {}
+        for key, value in changes.items():
+            if key not in self.__dict__:
+                raise UsageError(f"_replace: unknown attribute {key!r}")
+            if key in ("_w", "_fpc", "_rep") and value is not None:
+                value = readonly(np.array(value, dtype=float))
+            elif key in ("_strata", "_psu"):
+                value = readonly(np.array(value, dtype=np.intp))
+            elif key == "_calibrations":
+                value = tuple(value)
+            setattr(new, key, value)
+        n = self.n
+        if new._w.shape != (n,):
+            raise UsageError(f"_replace: _w must have shape ({n},), got {new._w.shape}")
+        if new._rep is not None:
+            if new._rep.ndim != 2 or new._rep.shape[0] != n:
+                raise UsageError(f"_replace: _rep must be n x R with n={n}")
+            if "_rep" in changes and "_rep_factors" not in changes:
+                new._rep_factors = None
+        if {"_strata", "_psu", "_fpc"} & changes.keys():
+            new._derive()
+        return new
+
+    # ------------------------------------------------------------------ public properties
+
+    @property
+    def n(self) -> int:
+        """Number of rows."""
+        return int(self._w.shape[0])
+
+    @property
+    def weights(self) -> np.ndarray:
+        """The weights as a float64 numpy array (a copy), in row order."""
+        return np.array(self._w)
+
+    @property
+    def data(self) -> pd.DataFrame:
+        """The data (a copy-on-write copy: changing it never changes the design)."""
+        return self._data.copy(deep=False)
+
+    @property
+    def variance_method(self) -> str:
+        """Either "taylor" or the replicate method."""
+        return self._rep_method or "taylor"
+
+    @property
+    def degf(self) -> float:
+        """Design degrees of freedom (R's ``degf``): #PSUs - #strata among rows with non-zero
+        weight, or for replicate designs the rank of the replicate weights minus one."""
+        return float(self._domain_degf(np.zeros(self.n, np.intp), 1)[0])
+
+    def __repr__(self) -> str:
+        s = self._struct
+        kind = self.variance_method
+        if self._rep is not None:
+            kind += f", {self._rep.shape[1]} replicates"
+        return (
+            f"SurveyDesign(n={self.n}, strata={s.n_strata}, psu={s.n_psu}, "
+            f"fpc={'yes' if self._fpc is not None else 'no'}, variance={kind}, "
+            f"single_psu={self._single_psu!r}, calibrations={len(self._calibrations)})"
+        )
+
+    # ------------------------------------------------------------------ variance machinery
+
+    def _lin_variance(self, z, present: np.ndarray | None = None) -> np.ndarray:
+        """Linearisation variance of the column totals of the influence matrix ``z``.
+
+        Arguments:
+            z: n x k (or n) weighted influence values, or a ``DomainInfluence``.
+            present: rows R would keep after subsetting (default all); matters only for
+                ``single_psu`` "error"/"average" (which strata count as present).
+
+        Returns:
+            k x k covariance matrix.
+
+        Notes:
+            Applies ``cal.adjust`` for each calibration in order, then
+            :func:`methods.variance.taylor_variance` (R ``svyrecvar``). R keeps every row when
+            it subsets a calibrated design, so ``present`` is all rows then.
+        """
+        if isinstance(z, DomainInfluence) and self._calibrations:
+            z = z.dense()
+        if not isinstance(z, DomainInfluence):
+            z = np.asarray(z, dtype=float)
+            if z.ndim == 1:
+                z = z[:, None]
+            if z.shape[0] != self.n:
+                raise UsageError(f"_lin_variance: z has {z.shape[0]} rows, design has {self.n}")
+            for cal in self._calibrations:
+                z = np.asarray(cal.adjust(z), dtype=float)
+            if self._calibrations:
+                present = None
+        try:
+            return taylor_variance(
+                z, self._strata, self._psu, self._struct, self._single_psu, present
+            )
+        except SinglePSUStratum as exc:
+            raise self._single_psu_error(exc.stratum) from None
+
+    def _single_psu_error(self, h: int) -> SinglePSUError:
+        return SinglePSUError(
+            f"stratum {self._strata_labels[h]!r} has only one PSU, so its sampling variance "
+            "cannot be estimated. Choose single_psu='certainty' or 'remove' (no contribution), "
+            "'average' (average of the other strata) or 'adjust' (centre at the grand mean), "
+            "as R's options(survey.lonely.psu=...), or merge the stratum with a neighbour",
+            self._names["strata"],
+            rows1(self._strata == h),
+        )
+
+    def _domain_degf(self, dom: np.ndarray, K: int) -> np.ndarray:
+        """R's ``degf`` of the design restricted to each domain's rows (``dom == d``)."""
+        if self._rep is not None:
+            out = []
+            for d in range(K):
+                mask = dom == d
+                key = ("rdf", d, K, hash(mask.tobytes()))
+                if key not in self._cache:
+                    self._cache[key] = replicate_degf(self, mask)
+                out.append(self._cache[key])
+            return np.array(out, dtype=float)
+        member = (dom >= 0) & (self._w != 0)
+        dm = dom[member]
+        if self._struct.psu_identity:
+            npsu = np.bincount(dm, minlength=K)
+        else:
+            key = self._psu[member] * K + dm
+            npsu = np.bincount(np.unique(key) % K, minlength=K)
+        H = self._struct.n_strata
+        present = np.bincount(self._strata[member] * K + dm, minlength=H * K).reshape(H, K)
+        return (npsu - (present > 0).sum(axis=0)).astype(float)
+
+    def _rep_var(self, thetas: np.ndarray, estimate: np.ndarray) -> np.ndarray:
+        V, dropped = replicate_variance(
+            thetas, estimate, self._rep_scale, self._rep_rscales, self._rep_mse
+        )
+        if dropped.any() and (dropped < thetas.shape[0]).any():
+            warnings.warn(
+                f"{int(dropped.max())} replicate(s) gave no estimate (an empty domain in the "
+                "replicate) and were discarded, as R does",
+                UserWarning,
+                stacklevel=4,
+            )
+        return V
+
+    # ------------------------------------------------------------------ replicate designs
+
+    def replicate(
+        self,
+        method: str,
+        replicates: int | None = None,
+        seed: int | None = None,
+        fay: float = 0.0,
+        mse: bool = False,
+    ) -> SurveyDesign:
+        """A replicate-weight version of this design (R's ``as.svrepdesign``).
+
+        Arguments:
+            method: "jk1" (unstratified delete-one-PSU jackknife), "jkn" (stratified
+                jackknife), "bootstrap" (Rao-Wu rescaling bootstrap, R's "subbootstrap") or
+                "brr" (balanced repeated replication; Fay's method when ``fay > 0``; needs
+                exactly two PSUs per stratum).
+            replicates: number of bootstrap replicates (default 50, R's default); the
+                jackknives and BRR fix their own number.
+            seed: seed for the bootstrap (numpy Generator); a fresh one is drawn and kept in
+                ``_rep_seed`` when None.
+            fay: Fay's rho in [0, 1) for "brr".
+            mse: centre the replicate variance on the full-sample estimate instead of the
+                replicate mean (R's ``mse=``; default False as R's
+                ``survey.replicates.mse``).
+
+        Returns:
+            A new design; every estimator then uses the replicate variance.
+
+        Notes:
+            Factors and scales follow R's ``jk1weights``, ``jknweights``, ``subbootweights``
+            and ``brrweights`` (formulas and references in :mod:`methods.variance`). The fpc
+            enters JK1 and JKn as in R; the bootstrap and BRR drop it with a warning. Our BRR
+            uses the smallest Sylvester/Paley Hadamard matrix of order > #strata, which can be
+            larger than R's choice; any full orthogonal balanced set gives the same variance
+            for linear estimators.
+        """
+        return make_replicate_design(self, method, replicates, seed, fay, mse)
+
+    # ------------------------------------------------------------------ core estimation
+
+    def _estimate(
+        self,
+        kind: str,
+        y: np.ndarray,
+        dom: np.ndarray,
+        index: pd.Index,
+        *,
+        x: np.ndarray | None = None,
+        ci: str = "normal",
+        df: Any = None,
+        conf_level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Estimates for every domain (``dom`` codes, -1 = none) as the output DataFrame."""
+        if not 0.0 < conf_level < 1.0:
+            raise UsageError(f"conf_level must be in (0, 1), got {conf_level}")
+        if kind == "proportion" and ci not in dci.CI_METHODS:
+            raise UsageError(f"ci must be one of {dci.CI_METHODS}, got {ci!r}")
+        K = len(index)
+        c = est.usable_codes(dom, y, x)
+        base = "mean" if kind == "proportion" else kind
+        pr = est.point_estimates(base, y, self._w, c, K, x)
+        estimate = pr.estimate.copy()
+        th = None
+        if self._rep is None:
+            var = np.diag(self._lin_variance(pr.influence)).copy()
+            m = pr.nonzero
+        else:
+            th = est.replicate_estimates(base, self._rep, y, c, K, x)
+            var = np.diag(self._rep_var(th, estimate)).copy()
+            m = pr.rows_used
+        se = np.sqrt(np.maximum(var, 0.0))
+        vsrs = est.srs_variance(base, y, self._w, c, K, pr, m, x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            deff = var / vsrs
+        attrs: dict[str, Any] = {
+            "statistic": kind,
+            "variance": self.variance_method,
+            "conf_level": conf_level,
+        }
+        if kind == "proportion":
+            ddf = self._domain_degf(dom, K)
+            lo, hi = self._proportion_ci(ci, estimate, se, th, ddf, dom, c, y, K, conf_level)
+            attrs.update(ci=ci, df=ddf.tolist())
+        else:
+            if df is None:
+                dfv = np.full(K, np.inf)
+            elif isinstance(df, str):
+                if df != "design":
+                    raise UsageError(f"df must be None, 'design' or a number, got {df!r}")
+                dfv = self._domain_degf(dom, K)
+            else:
+                dfv = np.full(K, float(df))
+            lo, hi = dci.wald_interval(estimate, se, dfv, conf_level)
+            attrs.update(ci="normal" if df is None else "t", df=dfv.tolist())
+        n = pr.n
+        small = n <= 1
+        if small.any():
+            lab = ", ".join(str(index[i]) for i in np.flatnonzero(small))
+            warnings.warn(
+                f"domain(s) {lab} have fewer than two respondents: SE and interval set to NaN",
+                UserWarning,
+                stacklevel=3,
+            )
+            se, lo, hi, deff = (np.where(small, np.nan, a) for a in (se, lo, hi, deff))
+            estimate = np.where(n == 0, 0.0 if kind == "total" else np.nan, estimate)
+        out = pd.DataFrame(
+            {
+                "estimate": estimate,
+                "se": se,
+                "ci_low": lo,
+                "ci_high": hi,
+                "deff": deff,
+                "n": n.astype(np.int64),
+            },
+            index=index,
+        )
+        out.attrs.update(attrs)
+        return out
+
+    def _proportion_ci(self, ci, p, se, th, ddf, dom, c, y, K, conf_level):
+        """Interval for proportions; see :func:`methods.design_ci.proportion_interval`."""
+        used = (c >= 0) & (self._w > 0)
+        cnt = np.bincount(c[used], minlength=K).astype(float)
+        succ = np.bincount(c[used], weights=y[used], minlength=K)
+        se_logit = None
+        if ci == "logit":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if th is None:
+                    se_logit = se / (p * (1.0 - p))
+                else:  # svyglm.svyrep.design: replicate SE of logit(p_r)
+                    lth = np.log(th / (1.0 - th))
+                    lth[~np.isfinite(lth)] = np.nan
+                    lp = np.log(p / (1.0 - p))
+                    se_logit = np.sqrt(np.diag(self._rep_var(lth, lp)))
+        elif ci == "clopper-pearson":
+            wpos = self._w[self._w > 0]
+            if not (self._struct.psu_identity and np.ptp(wpos) <= 1e-12 * wpos.max()):
+                raise UsageError(
+                    "ci='clopper-pearson' is for simple random samples (equal weights, no "
+                    "clusters); use ci='beta', its design-based form (Korn-Graubard)"
+                )
+        if self._calibrations and self._rep is None:
+            n_rows = np.full(K, float(self.n))  # R keeps every row of a calibrated subset
+        else:
+            n_rows = np.bincount(dom[dom >= 0], minlength=K).astype(float)
+        lo, hi, degenerate = dci.proportion_interval(
+            ci, p, se, se_logit, ddf, n_rows, succ, cnt, conf_level
+        )
+        if degenerate.any():
+            warnings.warn(
+                f"{int(degenerate.sum())} estimate(s) are 0 or 1 (no sampling variance): "
+                "Clopper-Pearson bounds on the unweighted n are used (Korn and Graubard 1998)",
+                UserWarning,
+                stacklevel=4,
+            )
+        return lo, hi
+
+    # ------------------------------------------------------------------ public estimators
+
+    def _whole(self) -> np.ndarray:
+        return np.zeros(self.n, np.intp)
+
+    def mean(self, col: str, *, df: Any = None, conf_level: float = 0.95) -> pd.DataFrame:
+        """Weighted mean of a numeric column (R ``svymean(..., na.rm=TRUE, deff=TRUE)``).
+
+        Arguments:
+            col: numeric column; missing values are dropped (zeroed out, R's na.rm=TRUE).
+            df: None (normal quantiles, R's ``confint`` default), "design" (t on the design
+                df) or a number.
+            conf_level: confidence level.
+
+        Returns:
+            One-row DataFrame ``estimate, se, ci_low, ci_high, deff, n`` indexed by ``col``.
+
+        Notes:
+            ybar = sum w y / sum w; influence ``w (y - ybar) / sum w`` (Woodruff 1971, JASA
+            66:411-414; R ``svymean.survey.design2``). deff = v / v_srswor with
+            ``v_srswor = s2 (W - m)/(W m)`` (Kish 1965; R ``deff=TRUE``), NaN when the weights
+            do not sum to more than the sample size (R: NA with a warning).
+        """
+        y = numeric_column(self._data, col)
+        return self._estimate(
+            "mean", y, self._whole(), pd.Index([col]), df=df, conf_level=conf_level
+        )
+
+    def total(self, col: str, *, df: Any = None, conf_level: float = 0.95) -> pd.DataFrame:
+        """Weighted total (R ``svytotal``); arguments and return as :meth:`mean`.
+
+        Notes:
+            Y = sum w y, influence ``w y`` (Horvitz and Thompson 1952, JASA 47:663-685); deff
+            denominator ``s2 W^2 (W - m)/(W m)`` (R ``svytotal(deff=TRUE)``; NaN where R
+            would give a non-positive figure because W <= m).
+        """
+        y = numeric_column(self._data, col)
+        return self._estimate(
+            "total", y, self._whole(), pd.Index([col]), df=df, conf_level=conf_level
+        )
+
+    def ratio(
+        self, num: str, den: str, *, df: Any = None, conf_level: float = 0.95
+    ) -> pd.DataFrame:
+        """Ratio of two totals (R ``svyratio``); rows missing either value are dropped.
+
+        Notes:
+            R = Y / X; influence ``w (y - R x) / X`` (Cochran 1977, Sampling Techniques,
+            sec. 6.4; R ``svyratio.survey.design2``). deff as R: that of ``svytotal`` of
+            ``(y - R x)/X``.
+        """
+        y, x = numeric_column(self._data, num), numeric_column(self._data, den)
+        return self._estimate(
+            "ratio", y, self._whole(), pd.Index([f"{num}/{den}"]), x=x, df=df, conf_level=conf_level
+        )
+
+    def proportion(
+        self, col: str, ci: str = "logit", level: Any = None, *, conf_level: float = 0.95
+    ) -> pd.DataFrame:
+        """Proportion with a design-based interval (R ``svyciprop``).
+
+        Arguments:
+            col: 0/1 or boolean column, or a categorical/coded column with ``level=``.
+            ci: "logit" (default), "beta" (Korn-Graubard), "wilson" (effective sample size)
+                or "clopper-pearson" (simple random samples only); see :mod:`methods.design_ci`.
+            level: the category whose proportion is wanted.
+            conf_level: confidence level.
+
+        Returns:
+            One-row DataFrame; ``se`` and ``deff`` are those of ``svymean`` of the indicator;
+            ``attrs["df"]`` the design degrees of freedom used.
+
+        Notes:
+            Intervals use t quantiles on the design degrees of freedom, as ``svyciprop`` does.
+            Under linearisation the logit SE is ``se / (p (1 - p))`` (the intercept-only
+            ``svyglm`` sandwich); for replicate designs it is the replicate SE of logit(p_r),
+            as ``svyglm.svyrep.design``.
+        """
+        y = binary_column(self._data, col, level)
+        name = col if level is None else f"{col}=={level}"
+        return self._estimate(
+            "proportion", y, self._whole(), pd.Index([name]), ci=ci, conf_level=conf_level
+        )
+
+    def by(self, col: str | Sequence[str]) -> DomainView:
+        """Domain estimation by the levels of ``col`` (or several columns): R's ``svyby``.
+
+        The whole design is kept (rows outside a domain are zeroed out, never dropped).
+        Categorical columns give one row per category, used or not; otherwise the observed
+        values, sorted; several columns give their observed combinations.
+        """
+        return DomainView(self, col)
+
+    def compare(
+        self,
+        col: str,
+        by: str,
+        a: Any,
+        b: Any,
+        *,
+        level: Any = None,
+        conf_level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Difference between the means (or proportions) of domains ``a`` and ``b``.
+
+        Arguments:
+            col: numeric, 0/1 or boolean column (or categorical with ``level=``).
+            by: domain column; a, b: two of its levels.
+            level: category of ``col`` whose proportion is compared.
+            conf_level: confidence level.
+
+        Returns:
+            One-row DataFrame: ``estimate`` (a - b), ``se``, ``ci_low``, ``ci_high``,
+            ``statistic`` (t), ``df``, ``p_value``, ``estimate_a``, ``estimate_b``, ``n_a``,
+            ``n_b``.
+
+        Notes:
+            The variance comes from the joint influence ``z_a - z_b`` of the two domain means,
+            so the covariance of domains sharing strata and PSUs is included (Lumley 2010,
+            Complex Surveys, sec. 2.3; R ``svycontrast`` of ``svyratio(covmat=TRUE)``); for
+            replicate designs from the replicate differences. t statistic, df = degf of the
+            two-domain design - 1, p-value and interval as R's
+            ``svyttest(y ~ group, subset(design, by %in% c(a, b)))``.
+        """
+        require_columns(self._data, col)
+        column = self._data[col]
+        numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+        if level is None and numeric:
+            y = numeric_column(self._data, col)
+        else:
+            y = binary_column(self._data, col, level)
+        codes, labels = DomainView(self, by)._codes, DomainView(self, by)._index
+        ia, ib = level_index(labels, a, by), level_index(labels, b, by)
+        dom = np.where(codes == ia, 0, np.where(codes == ib, 1, -1))
+        c = est.usable_codes(dom, y)
+        pr = est.point_estimates("mean", y, self._w, c, 2)
+        diff = pr.estimate[0] - pr.estimate[1]
+        joint = np.where(c >= 0, 0, -1)
+        if self._rep is None:
+            sign = np.where(c == 0, 1.0, -1.0)
+            z = DomainInfluence(pr.influence.values * sign, joint, 1)
+            var = float(self._lin_variance(z)[0, 0])
+        else:
+            th = est.replicate_estimates("mean", self._rep, y, c, 2)
+            var = float(self._rep_var(th[:, [0]] - th[:, [1]], np.array([diff]))[0, 0])
+        se = float(np.sqrt(max(var, 0.0)))
+        ddf = float(self._domain_degf(joint, 1)[0]) - 1.0
+        q = float(dci.t_quantile(1.0 - (1.0 - conf_level) / 2.0, ddf))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tstat = diff / se
+        p_value = float(2.0 * stats.t.sf(abs(tstat), ddf)) if ddf > 0 else np.nan
+        if (pr.n <= 1).any():
+            warnings.warn(
+                "a compared domain has fewer than two respondents: SE set to NaN",
+                UserWarning,
+                stacklevel=2,
+            )
+            se = tstat = p_value = np.nan
+        out = pd.DataFrame(
+            {
+                "estimate": [diff],
+                "se": [se],
+                "ci_low": [diff - q * se],
+                "ci_high": [diff + q * se],
+                "statistic": [tstat],
+                "df": [ddf],
+                "p_value": [p_value],
+                "estimate_a": [pr.estimate[0]],
+                "estimate_b": [pr.estimate[1]],
+                "n_a": [int(pr.n[0])],
+                "n_b": [int(pr.n[1])],
+            },
+            index=pd.Index([f"{a} - {b}"], name=by),
+        )
+        out.attrs.update(
+            statistic="difference", variance=self.variance_method, ci="t", conf_level=conf_level
+        )
+        return out

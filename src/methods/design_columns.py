@@ -1,0 +1,277 @@
+"""Validation and integer coding of the columns a :class:`methods.design.SurveyDesign` uses.
+
+All checks happen here, up front, with messages that name the column, the 1-based data rows
+(first 20) and the rule broken (:class:`methods.errors.ValidationError`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from methods.errors import UsageError, ValidationError
+
+
+def rows1(mask: np.ndarray) -> list[int]:
+    """1-based row numbers where ``mask`` is true."""
+    return (np.flatnonzero(mask) + 1).tolist()
+
+
+def readonly(a: np.ndarray) -> np.ndarray:
+    """``a`` as a read-only array (copied if it is a view of someone else's memory)."""
+    a = np.asarray(a)
+    if a.flags.writeable:
+        if not a.flags.owndata:
+            a = a.copy()
+        a.flags.writeable = False
+    return a
+
+
+def require_columns(data: pd.DataFrame, *names: str | None) -> None:
+    for name in names:
+        if name is not None and name not in data.columns:
+            raise ValidationError(
+                f"column not found in data (columns: {', '.join(map(str, data.columns))})", name
+            )
+
+
+def strata_codes(data: pd.DataFrame, name: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Stratum code per row (sorted labels) and the labels."""
+    n = len(data)
+    if name is None:
+        return np.zeros(n, np.intp), np.array(["(all)"], dtype=object)
+    col = data[name]
+    bad = col.isna().to_numpy()
+    if bad.any():
+        raise ValidationError("strata must not be missing", name, rows1(bad))
+    codes, labels = pd.factorize(col, sort=True)
+    return codes.astype(np.intp), np.asarray(labels, dtype=object)
+
+
+def psu_codes(data: pd.DataFrame, name: str | None, strata: np.ndarray, nest: bool) -> np.ndarray:
+    """PSU code per row, unique across strata and ordered by stratum (R's ``ids``/``nest``)."""
+    n = len(data)
+    if name is None:
+        return np.arange(n, dtype=np.intp)
+    col = data[name]
+    bad = col.isna().to_numpy()
+    if bad.any():
+        raise ValidationError("PSU must not be missing", name, rows1(bad))
+    raw, _ = pd.factorize(col, sort=True)
+    m = int(raw.max()) + 1
+    ukey, inv = np.unique(strata * m + raw, return_inverse=True)
+    if not nest:
+        per_psu = np.bincount(ukey % m, minlength=m)
+        if (per_psu > 1).any():
+            raise ValidationError(
+                "PSU labels appear in more than one stratum (R: 'Clusters not nested in "
+                "strata'); if PSU labels are only unique within strata pass nest=True",
+                name,
+                rows1(np.isin(raw, np.flatnonzero(per_psu > 1))),
+            )
+    return inv.astype(np.intp).reshape(-1)
+
+
+def psu_count_per_row(strata: np.ndarray, psu: np.ndarray) -> np.ndarray:
+    """n_h, the number of PSUs of each row's stratum."""
+    ps = np.zeros(int(psu.max()) + 1, np.intp)
+    ps[psu] = strata
+    n_h = np.bincount(ps, minlength=int(strata.max()) + 1)
+    return n_h[strata].astype(float)
+
+
+def fpc_popsize(
+    data: pd.DataFrame, name: str, strata: np.ndarray, labels: np.ndarray, n_h_rows: np.ndarray
+) -> np.ndarray:
+    """R's ``as.fpc``: population counts or sampling fractions -> per-row population size N_h.
+
+    Notes:
+        R's rule: if any value exceeds 1 all are population counts (and must be >= 1);
+        otherwise they are sampling fractions n_h / N_h (and at least one must be < 1), giving
+        ``N_h = n_h / f`` (fraction 0: infinite population). N_h < n_h is refused ("FPC
+        implies >100% sampling"). Unlike R, which only warns, an fpc that varies within a
+        stratum is refused.
+    """
+    col = data[name]
+    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        raise ValidationError("fpc must be numeric (population sizes or fractions)", name)
+    f = col.to_numpy(dtype=float, na_value=np.nan)
+    bad = np.isnan(f) | (f < 0)
+    if bad.any():
+        raise ValidationError("fpc must be present and non-negative", name, rows1(bad))
+    H = len(labels)
+    lo = np.full(H, np.inf)
+    hi = np.full(H, -np.inf)
+    np.minimum.at(lo, strata, f)
+    np.maximum.at(hi, strata, f)
+    varies = hi > lo
+    if varies.any():
+        h = int(np.flatnonzero(varies)[0])
+        raise ValidationError(
+            f"fpc varies within stratum {labels[h]!r}; give one population size (or fraction) "
+            "per stratum",
+            name,
+            rows1(strata == h),
+        )
+    is_count = bool((f > 1).any())
+    if is_count and not (f >= 1).all():
+        raise ValidationError(
+            "fpc mixes population counts (> 1) and fractions (< 1); use one or the other",
+            name,
+            rows1(f < 1),
+        )
+    if not is_count and (f >= 1).all():
+        raise ValidationError(
+            "fpc is 1 everywhere: ambiguous (count or fraction), and R refuses it too; give "
+            "population sizes or sampling fractions",
+            name,
+        )
+    if is_count:
+        popsize = f
+    else:
+        with np.errstate(divide="ignore"):
+            popsize = np.where(f > 0, n_h_rows / np.where(f > 0, f, 1.0), np.inf)
+    too_small = popsize < n_h_rows * (1 - 1e-9)
+    if too_small.any():
+        i = int(np.flatnonzero(too_small)[0])
+        raise ValidationError(
+            f"fpc implies more than 100% sampling in stratum {labels[strata[i]]!r} (population "
+            f"{popsize[i]:g} < {int(n_h_rows[i])} PSUs sampled)",
+            name,
+            rows1(too_small),
+        )
+    return readonly(popsize)
+
+
+def weights_array(
+    data: pd.DataFrame, name: str | None, popsize: np.ndarray | None, n_h_rows: np.ndarray
+) -> np.ndarray:
+    """The weights column, or ``N_h / n_h`` from the fpc (R ``svydesign``), or 1."""
+    if name is None:
+        if popsize is None:
+            return readonly(np.ones(len(data)))
+        w = popsize / n_h_rows
+        if not np.isfinite(w).all():
+            raise ValidationError(
+                "an fpc fraction of 0 (infinite population) cannot supply weights; pass weights=",
+                None,
+                rows1(~np.isfinite(w)),
+            )
+        return readonly(w)
+    col = data[name]
+    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        raise ValidationError("weights must be numeric", name)
+    w = col.to_numpy(dtype=float, na_value=np.nan, copy=True)
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise ValidationError(
+            "weights must be finite and non-negative (missing, infinite or negative found)",
+            name,
+            rows1(bad),
+        )
+    if not (w > 0).any():
+        raise ValidationError("all weights are zero", name)
+    return readonly(w)
+
+
+def numeric_column(data: pd.DataFrame, name: str) -> np.ndarray:
+    """A numeric (or boolean) column as float64 with NaN for missing values."""
+    require_columns(data, name)
+    col = data[name]
+    if not pd.api.types.is_numeric_dtype(col):
+        raise ValidationError(
+            f"needs numeric values, found dtype {col.dtype}; for a categorical column use "
+            "proportion(col, level=...)",
+            name,
+        )
+    return col.to_numpy(dtype=float, na_value=np.nan, copy=True)
+
+
+def binary_column(data: pd.DataFrame, name: str, level: Any = None) -> np.ndarray:
+    """0/1 float column (NaN where missing) from 0/1, boolean, or a category ``level``."""
+    require_columns(data, name)
+    col = data[name]
+    missing = col.isna().to_numpy()
+    if level is not None:
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            known = level in col.cat.categories
+        else:
+            known = bool((col == level).any())
+        if not known:
+            values = pd.unique(col.dropna())[:20]
+            raise UsageError(
+                f"level {level!r} does not occur in column '{name}' (values: "
+                f"{', '.join(map(repr, values))})"
+            )
+        y = (col == level).to_numpy(dtype=float, na_value=0.0, copy=True)
+    elif pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+        y = col.to_numpy(dtype=float, na_value=np.nan, copy=True)
+        bad = ~np.isnan(y) & (y != 0) & (y != 1)
+        if bad.any():
+            found = ", ".join(map(repr, np.unique(y[bad])[:5].tolist()))
+            raise ValidationError(
+                f"proportion needs 0/1 or boolean values (found {found}); for a coded column "
+                "pass level=",
+                name,
+                rows1(bad),
+            )
+    else:
+        raise UsageError(
+            f"column '{name}' is not 0/1 or boolean: pass level= to estimate the proportion of "
+            "one category"
+        )
+    y[missing] = np.nan
+    return y
+
+
+def domain_codes(data: pd.DataFrame, by: str | Sequence[str]) -> tuple[np.ndarray, pd.Index]:
+    """Domain code per row (-1 where a by value is missing) and the domain labels.
+
+    A categorical column gives every category (used or not); otherwise the observed values,
+    sorted. Several columns give their observed combinations (a MultiIndex). Rows with a missing
+    by value belong to no domain, with a warning (R's ``svyby`` leaves them out too).
+    """
+    cols = [by] if isinstance(by, str) else list(by)
+    if not cols:
+        raise UsageError("by needs at least one column")
+    require_columns(data, *cols)
+    n = len(data)
+    parts = []
+    for c in cols:
+        s = data[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            parts.append((s.cat.codes.to_numpy().astype(np.intp), pd.Index(s.cat.categories)))
+        else:
+            codes, uniq = pd.factorize(s, sort=True)
+            parts.append((codes.astype(np.intp), pd.Index(uniq)))
+    if len(parts) == 1:
+        codes, labels = parts[0]
+        index = pd.Index(labels, name=cols[0])
+    else:
+        missing = np.zeros(n, bool)
+        key = np.zeros(n, np.int64)
+        for part, labels in parts:
+            missing |= part < 0
+            key = key * max(len(labels), 1) + np.maximum(part, 0)
+        ukey, inv = np.unique(key[~missing], return_inverse=True)
+        codes = np.full(n, -1, np.intp)
+        codes[~missing] = inv.reshape(-1)
+        arrays = []
+        rem = ukey
+        for _, labels in reversed(parts):
+            size = max(len(labels), 1)
+            arrays.append(np.asarray(labels)[rem % size])
+            rem = rem // size
+        index = pd.MultiIndex.from_arrays(arrays[::-1], names=cols)
+    nmiss = int((codes < 0).sum())
+    if nmiss:
+        warnings.warn(
+            f"{nmiss} row(s) have a missing value in {', '.join(cols)} and belong to no domain",
+            UserWarning,
+            stacklevel=4,
+        )
+    return codes, index

@@ -1,0 +1,154 @@
+"""Building replicate-weight designs and their degrees of freedom (R ``as.svrepdesign``,
+``degf.svyrep.design``). The weight formulas live in :mod:`methods.variance`."""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from methods.design_columns import readonly, rows1
+from methods.errors import UsageError, ValidationError
+from methods.variance import (
+    MAX_REPLICATE_CELLS,
+    ReplicateFactors,
+    SinglePSUStratum,
+    bootstrap_factors,
+    brr_factors,
+    jk1_factors,
+    jkn_factors,
+)
+
+if TYPE_CHECKING:
+    from methods.design import SurveyDesign
+
+REPLICATE_METHODS = ("jk1", "jkn", "bootstrap", "brr")
+DEFAULT_BOOTSTRAP_REPLICATES = 50  # R's as.svrepdesign default
+
+
+def make_replicate_design(
+    design: SurveyDesign,
+    method: str,
+    replicates: int | None,
+    seed: int | None,
+    fay: float,
+    mse: bool,
+) -> SurveyDesign:
+    """See :meth:`methods.design.SurveyDesign.replicate`."""
+    if method not in REPLICATE_METHODS:
+        raise UsageError(f"replicate method must be one of {REPLICATE_METHODS}, got {method!r}")
+    s = design._struct
+    stratified = design._names["strata"] is not None
+    if method != "bootstrap" and replicates is not None:
+        raise UsageError(f"'{method}' fixes its own number of replicates; drop replicates=")
+    if method != "brr" and fay:
+        raise UsageError("fay= only applies to method='brr'")
+    lonely = np.flatnonzero((s.n_h == 1) & (s.f_h != 0))
+    seed_used = None
+    if method == "jk1":
+        if stratified:
+            raise UsageError("JK1 ignores strata and this design is stratified: use 'jkn'")
+        _check_size(design, s.n_psu)
+        rf = jk1_factors(s)
+    elif method == "jkn":
+        if not stratified:
+            raise UsageError("JKn needs strata; use 'jk1' or 'bootstrap' for this design")
+        _check_size(design, s.n_psu)
+        try:
+            rf, _ = jkn_factors(s, design._single_psu)
+        except SinglePSUStratum as exc:
+            raise design._single_psu_error(exc.stratum) from None
+    elif method == "bootstrap":
+        replicates = DEFAULT_BOOTSTRAP_REPLICATES if replicates is None else int(replicates)
+        if replicates < 2:
+            raise UsageError("the bootstrap needs at least 2 replicates")
+        _check_size(design, replicates)
+        if lonely.size and design._single_psu == "error":
+            raise design._single_psu_error(int(lonely[0]))
+        if lonely.size and design._single_psu in ("average", "adjust"):
+            warnings.warn(
+                f"{lonely.size} single-PSU stratum(s) keep factor 1 in every bootstrap "
+                f"replicate (no variance contribution), not single_psu='{design._single_psu}'",
+                UserWarning,
+                stacklevel=3,
+            )
+        if design._fpc is not None:
+            warnings.warn(
+                "the Rao-Wu bootstrap ignores the finite population correction (R drops it too)",
+                UserWarning,
+                stacklevel=3,
+            )
+        seed_used = int(np.random.SeedSequence().entropy % (2**63)) if seed is None else seed
+        rf, _ = bootstrap_factors(s, replicates, np.random.default_rng(seed_used))
+    else:
+        if not stratified:
+            raise UsageError("BRR needs strata with two PSUs each")
+        if not 0.0 <= fay < 1.0:
+            raise UsageError(f"fay must be in [0, 1), got {fay}")
+        bad = np.flatnonzero(s.n_h != 2)
+        if bad.size:
+            h = int(bad[0])
+            raise ValidationError(
+                f"BRR needs exactly two PSUs per stratum; stratum {design._strata_labels[h]!r} "
+                f"has {int(s.n_h[h])}. Pair PSUs into variance strata first, or use 'jkn' or "
+                "'bootstrap'",
+                design._names["strata"],
+                rows1(design._strata == h),
+            )
+        if design._fpc is not None:
+            warnings.warn(
+                "BRR drops the finite population correction (as R does)", UserWarning, stacklevel=3
+            )
+        _check_size(design, s.n_strata + 1)
+        rf = brr_factors(s, fay)
+    return _with_factors(design, rf, mse, seed_used)
+
+
+def _check_size(design: SurveyDesign, n_rep: int) -> None:
+    if design.n * n_rep > MAX_REPLICATE_CELLS:
+        raise UsageError(
+            f"{n_rep} replicates x {design.n} rows is too many replicate weights to hold (limit "
+            f"{MAX_REPLICATE_CELLS:,} cells); use the bootstrap with fewer replicates or group "
+            "PSUs"
+        )
+
+
+def _with_factors(design: SurveyDesign, rf: ReplicateFactors, mse: bool, seed) -> SurveyDesign:
+    rep = design._w[:, None] * rf.factors[design._psu]
+    return design._replace(
+        _rep=rep,
+        _rep_method=rf.method,
+        _rep_scale=float(rf.scale),
+        _rep_rscales=readonly(np.asarray(rf.rscales, float)),
+        _rep_mse=bool(mse),
+        _rep_seed=seed,
+        _rep_factors=readonly(rf.factors),
+    )
+
+
+def replicate_degf(design: SurveyDesign, rows: np.ndarray) -> float:
+    """Rank of the replicate analysis weights of ``rows`` minus one (R ``degf.svyrep.design``,
+    which R recomputes for every domain subset).
+
+    Notes:
+        Scaling a row by its weight leaves the rank unchanged, so the rank is that of the
+        replicate factors; when they are PSU-level (``_rep_factors``) one row per PSU suffices.
+        Any R linearly independent rows prove full rank, so an evenly spread subset of 3R rows
+        is tried first and the full Gram matrix only when that subset is rank deficient.
+    """
+    R = design._rep.shape[1]
+    rows = rows & (design._w != 0)
+    if design._rep_factors is not None:
+        X = design._rep_factors[np.unique(design._psu[rows])]
+    else:
+        idx = np.flatnonzero(rows)
+        X = design._rep[idx] / design._w[idx, None]
+    if X.shape[0] == 0:
+        return -1.0
+    take = np.unique(np.linspace(0, X.shape[0] - 1, min(X.shape[0], 3 * R)).astype(int))
+    rank = int(np.linalg.matrix_rank(X[take]))
+    if rank < R and take.size < X.shape[0]:
+        ev = np.linalg.eigvalsh(X.T @ X)
+        rank = int((ev > ev.max() * 1e-12).sum())
+    return float(rank - 1)

@@ -1,0 +1,474 @@
+"""Variance kernels behind :class:`methods.design.SurveyDesign`.
+
+Two families, both written over integer codes with ``np.bincount`` so that a million rows cost a
+few passes over memory:
+
+* Taylor linearisation: the stratified, with-replacement, ultimate-cluster variance of a matrix
+  of weighted influence values (R ``survey``: ``svyrecvar`` -> ``multistage`` -> ``onestage`` ->
+  ``onestrat``), with R's finite population correction and single-PSU ("lonely PSU") rules.
+* Replicate weights: JK1, JKn, Rao-Wu rescaling bootstrap and BRR / Fay, generated as PSU-level
+  factors exactly as R's ``jk1weights``, ``jknweights``, ``subbootweights`` and ``brrweights``
+  do, and the replicate variance of R's ``svrVar``.
+
+Nothing here knows about data frames; :mod:`methods.design` owns validation and user messages.
+
+References:
+    Lumley T (2004). Analysis of complex survey samples. J Stat Software 9(8); R package
+    ``survey`` 4.1 sources (svyrecvar, onestrat, svrVar, jknweights, subbootweights, brrweights).
+    Wolter K (2007). Introduction to Variance Estimation, 2nd ed., Springer: ch. 3 (BRR, Fay),
+    ch. 4 (jackknife), ch. 5 (bootstrap).
+    Rao JNK, Wu CFJ (1988). Resampling inference with complex survey data. JASA 83:231-241.
+    Judkins DR (1990). Fay's method for variance estimation. J Official Statistics 6:223-239.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SINGLE_PSU_MODES = ("error", "certainty", "remove", "average", "adjust")
+
+#: Largest replicate-weight matrix (rows x replicates) we agree to build (about 3.2 GB of float64).
+MAX_REPLICATE_CELLS = 400_000_000
+
+
+class SinglePSUStratum(Exception):
+    """Internal signal: a stratum with one PSU met ``single_psu="error"`` (index in ``.stratum``)."""
+
+    def __init__(self, stratum: int):
+        super().__init__(stratum)
+        self.stratum = stratum
+
+
+@dataclass(frozen=True)
+class Structure:
+    """Design structure derived once from strata, PSU codes and fpc.
+
+    Attributes:
+        psu_stratum: stratum code of each PSU (length P).
+        n_h: number of PSUs per stratum (length H).
+        f_h: R's finite population factor ``(N_h - n_h) / N_h`` per stratum (1 without fpc or
+            with an infinite population), length H.
+        psu_identity: True when every row is its own PSU and ``psu == arange(n)``.
+    """
+
+    psu_stratum: np.ndarray
+    n_h: np.ndarray
+    f_h: np.ndarray
+    psu_identity: bool
+
+    @property
+    def n_psu(self) -> int:
+        return int(self.psu_stratum.shape[0])
+
+    @property
+    def n_strata(self) -> int:
+        return int(self.n_h.shape[0])
+
+
+@dataclass(frozen=True)
+class DomainInfluence:
+    """A sparse n x k influence matrix in which each row has at most one non-zero column.
+
+    Domain estimators produce this shape (row i only influences the estimate of its own domain),
+    which lets the variance be computed in O(n) without materialising n x k zeros.
+
+    Attributes:
+        values: influence value of each row (length n; ignored where ``column < 0``).
+        column: column (domain) of each row, -1 for rows outside every domain or with a missing
+            value. Rows with ``column == j`` are also the rows "present" in domain j in R's sense
+            (the rows R keeps when it subsets the design for that domain).
+        k: number of columns.
+    """
+
+    values: np.ndarray
+    column: np.ndarray
+    k: int
+
+    def dense(self) -> np.ndarray:
+        """The same influence as a dense n x k float64 matrix."""
+        z = np.zeros((self.values.shape[0], self.k))
+        rows = np.flatnonzero(self.column >= 0)
+        z[rows, self.column[rows]] = self.values[rows]
+        return z
+
+
+def stratum_scales(structure: Structure) -> np.ndarray:
+    """Per-stratum multiplier ``(1 - f) n_h / (n_h - 1)`` (``f`` alone when ``n_h == 1``).
+
+    Notes:
+        R ``survey:::onestrat``: ``f <- (fpc - nPSU) / fpc``; ``scale <- f * nPSU / (nPSU - 1)``;
+        a stratum with ``f < 1e-7`` (sampled completely) contributes nothing.
+    """
+    n_h = structure.n_h.astype(float)
+    f = structure.f_h
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(n_h > 1, f * n_h / (n_h - 1.0), f)
+    scale[f < 1e-7] = 0.0
+    return scale
+
+
+def taylor_variance(
+    z: np.ndarray | DomainInfluence,
+    strata: np.ndarray,
+    psu: np.ndarray,
+    structure: Structure,
+    single_psu: str,
+    present: np.ndarray | None = None,
+) -> np.ndarray:
+    """Stratified with-replacement PSU variance of the column totals of ``z``.
+
+    Arguments:
+        z: n x k weighted influence values (or a :class:`DomainInfluence`).
+        strata, psu: integer codes per row; PSU codes unique across strata.
+        structure: derived design structure (see :class:`Structure`).
+        single_psu: one of ``SINGLE_PSU_MODES`` (R's ``options(survey.lonely.psu)``; "error" is
+            R's "fail").
+        present: for a dense ``z``, boolean row mask of the rows R would keep after subsetting
+            (default: all rows). Ignored for :class:`DomainInfluence`, whose column codes say it.
+
+    Returns:
+        k x k covariance matrix.
+
+    Raises:
+        SinglePSUStratum: a present stratum has one PSU, is not sampled completely and
+        ``single_psu == "error"``.
+
+    Notes:
+        For stratum h with n_h PSUs, PSU totals t_hi of z and their mean t_h,
+        ``V = sum_h (1 - f_h) n_h / (n_h - 1) sum_i (t_hi - t_h)(t_hi - t_h)'`` (Cochran 1977,
+        eq. 5A.x; Wolter 2007 eq. 1.4.2 with the ultimate-cluster approximation). Single-PSU
+        strata follow R ``survey:::onestrat``/``onestage`` exactly: "certainty" and "remove"
+        give zero, "adjust" centres the stratum at zero (the grand mean of an influence
+        function) instead of its own mean, "average" drops the stratum and multiplies the sum by
+        (present strata) / (present strata with two or more PSUs).
+    """
+    H = structure.n_strata
+    n_h = structure.n_h
+    scale = stratum_scales(structure)
+    lonely = (n_h == 1) & (structure.f_h >= 1e-7)
+
+    if isinstance(z, DomainInfluence):
+        k = z.k
+        col = z.column
+        inrow = col >= 0
+        # Which strata are present in which column (R subsets the design per domain).
+        pres = np.bincount(strata[inrow] * k + col[inrow], minlength=H * k).reshape(H, k) > 0
+    else:
+        z = np.asarray(z, dtype=float)
+        if z.ndim == 1:
+            z = z[:, None]
+        k = z.shape[1]
+        rows = np.ones(z.shape[0], bool) if present is None else np.asarray(present, bool)
+        pres_h = np.bincount(strata[rows], minlength=H) > 0
+        pres = np.repeat(pres_h[:, None], k, axis=1)
+
+    lonely_present = lonely[:, None] & pres
+    if single_psu == "error" and lonely_present.any():
+        raise SinglePSUStratum(int(np.flatnonzero(lonely_present.any(axis=1))[0]))
+
+    # Effective per-stratum scale and centring switch.
+    eff_scale = scale.copy()
+    centre = np.ones(H)
+    if single_psu in ("certainty", "remove", "average", "error"):
+        eff_scale[lonely] = 0.0
+    elif single_psu == "adjust":
+        centre[lonely] = 0.0
+
+    if isinstance(z, DomainInfluence) and structure.psu_identity:
+        V = _sparse_identity_variance(z, strata, H, n_h, eff_scale, centre)
+    else:
+        if isinstance(z, DomainInfluence):
+            P = structure.n_psu
+            inrow = z.column >= 0
+            T = np.bincount(
+                psu[inrow] * z.k + z.column[inrow], weights=z.values[inrow], minlength=P * z.k
+            ).reshape(P, z.k)
+        elif structure.psu_identity:
+            T = z
+        else:
+            T = np.empty((structure.n_psu, k))
+            for j in range(k):
+                T[:, j] = np.bincount(psu, weights=z[:, j], minlength=structure.n_psu)
+        V = _dense_variance(T, structure.psu_stratum, H, n_h, eff_scale, centre)
+
+    if single_psu == "average":
+        nstrat = pres.sum(axis=0).astype(float)
+        nok = (pres & ~lonely[:, None]).sum(axis=0).astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = np.where(nok > 0, nstrat / nok, np.nan)
+        V = V * np.sqrt(np.outer(a, a))
+    return V
+
+
+def _dense_variance(T, psu_stratum, H, n_h, eff_scale, centre):
+    """``sum_h scale_h sum_i (T_hi - c_h m_h)(T_hi - c_h m_h)'`` over PSU totals ``T`` (P x k)."""
+    k = T.shape[1]
+    M = np.empty((H, k))
+    nh = np.maximum(n_h, 1).astype(float)
+    for j in range(k):
+        M[:, j] = np.bincount(psu_stratum, weights=T[:, j], minlength=H) / nh
+    D = T - (M * centre[:, None])[psu_stratum]
+    s = eff_scale[psu_stratum]
+    keep = s > 0
+    if not keep.all():
+        D = D[keep]
+        s = s[keep]
+    return (D * s[:, None]).T @ D
+
+
+def _sparse_identity_variance(z: DomainInfluence, strata, H, n_h, eff_scale, centre):
+    """Exact two-pass variance when every row is a PSU and each row feeds one column.
+
+    Notes:
+        Within stratum h, with column sums S_hj over its n_h rows (zeros included) and means
+        m_hj = S_hj / n_h: the diagonal is ``sum_{rows in j} (v_i - m_hj)^2 + (n_h - c_hj) m_hj^2``
+        (c_hj rows feed column j) and the off-diagonal is ``-n_h m_hj m_hl``, because no row
+        feeds two columns. Summed with the stratum scales this equals the dense formula.
+    """
+    k = z.k
+    inrow = z.column >= 0
+    key = strata[inrow] * k + z.column[inrow]
+    v = z.values[inrow]
+    S = np.bincount(key, weights=v, minlength=H * k).reshape(H, k)
+    C = np.bincount(key, minlength=H * k).reshape(H, k).astype(float)
+    nh = np.maximum(n_h, 1).astype(float)[:, None]
+    m = S / nh * centre[:, None]
+    dev = v - m.reshape(-1)[key]
+    SS = np.bincount(key, weights=dev * dev, minlength=H * k).reshape(H, k)
+    SS = SS + (nh - C) * m * m
+    w = eff_scale[:, None]
+    V = -(m * nh * w).T @ m
+    np.fill_diagonal(V, (SS * w).sum(axis=0))
+    return V
+
+
+# --------------------------------------------------------------------------------------------
+# Replicate weights (PSU-level factors, P x R) and the replicate variance
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplicateFactors:
+    """PSU-level replicate factors: replicate weight of row i = w_i * factors[psu_i, r]."""
+
+    factors: np.ndarray  # P x R
+    scale: float
+    rscales: np.ndarray  # R
+    method: str
+
+
+def jk1_factors(structure: Structure) -> ReplicateFactors:
+    """Delete-one-PSU jackknife for an unstratified design (R ``jk1weights``).
+
+    Notes:
+        Replicate r drops PSU r and multiplies the others by n / (n - 1); the variance is
+        ``(1 - f)(n - 1)/n sum_r (theta_r - mean theta)^2`` (Wolter 2007, sec. 4.2), with
+        ``f = n / N`` when an fpc was given (R: ``scale = fpc * (n - 1) / n``).
+    """
+    n = structure.n_psu
+    F = np.full((n, n), n / (n - 1.0))
+    np.fill_diagonal(F, 0.0)
+    f = float(structure.f_h[0])
+    return ReplicateFactors(F, f * (n - 1.0) / n, np.ones(n), "jk1")
+
+
+def jkn_factors(structure: Structure, single_psu: str) -> tuple[ReplicateFactors, list[int]]:
+    """Stratified delete-one-PSU jackknife (R ``jknweights``), one replicate per PSU.
+
+    Returns:
+        The factors, and the strata with one PSU that were skipped or adjusted.
+
+    Notes:
+        Dropping PSU i of stratum h: factor 0 for it, n_h / (n_h - 1) for the rest of h, 1
+        elsewhere; ``rscale = (1 - f_h)(n_h - 1)/n_h``, ``scale = 1`` (Wolter 2007, sec. 4.5).
+        Completely sampled strata (f_h = 0) give no replicates (R's default
+        ``survey.drop.replicates = TRUE``). Strata with one PSU: "error" raises, "certainty" and
+        "remove" skip, "average" skips and multiplies ``scale`` by (PSUs) / (replicates kept),
+        "adjust" adds one replicate that zeroes the stratum and multiplies every other PSU by
+        H / (H - 1) with rscale (H - 1)/H, all as R does.
+    """
+    P = structure.n_psu
+    H = structure.n_strata
+    ps = structure.psu_stratum
+    n_h = structure.n_h
+    f_h = structure.f_h
+    cols: list[np.ndarray] = []
+    rsc: list[float] = []
+    lonely_seen: list[int] = []
+    order = np.argsort(ps, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(n_h)])
+    for h in range(H):
+        if f_h[h] == 0:
+            continue  # R: a completely sampled stratum gives no replicate columns
+        members = order[starts[h] : starts[h + 1]]
+        nh = int(n_h[h])
+        if nh == 1:
+            lonely_seen.append(h)
+            if single_psu == "error":
+                raise SinglePSUStratum(h)
+            if single_psu == "adjust":
+                col = np.full(P, H / (H - 1.0))
+                col[ps == h] = 0.0
+                cols.append(col)
+                rsc.append((H - 1.0) / H)
+            continue
+        for i in members:
+            col = np.ones(P)
+            col[members] = nh / (nh - 1.0)
+            col[i] = 0.0
+            cols.append(col)
+            rsc.append(f_h[h] * (nh - 1.0) / nh)
+    if not cols:
+        raise ValueError("every stratum was sampled completely: there is no sampling variance")
+    F = np.column_stack(cols)
+    scale = 1.0
+    if single_psu == "average" and F.shape[1] < P:
+        scale = P / F.shape[1]
+    return ReplicateFactors(F, scale, np.asarray(rsc), "jkn"), lonely_seen
+
+
+def bootstrap_factors(
+    structure: Structure, replicates: int, rng: np.random.Generator
+) -> tuple[ReplicateFactors, list[int]]:
+    """Rao-Wu rescaling bootstrap with m_h = n_h - 1 (R ``subbootweights``).
+
+    Notes:
+        In each stratum draw n_h - 1 of its n_h PSUs with replacement; PSU i drawn m_hi times
+        gets factor ``m_hi n_h / (n_h - 1)``. Variance ``1/(R - 1) sum_r (theta_r - mean)^2``
+        (Rao and Wu 1988; Rao, Wu and Yue 1992, Survey Methodology 18:209-217). Strata with one
+        PSU keep factor 1 (no contribution); the caller decides whether that is allowed.
+    """
+    P = structure.n_psu
+    ps = structure.psu_stratum
+    F = np.ones((P, replicates))
+    order = np.argsort(ps, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(structure.n_h)])
+    lonely = []
+    for h in range(structure.n_strata):
+        nh = int(structure.n_h[h])
+        if nh < 2:
+            lonely.append(h)
+            continue
+        members = order[starts[h] : starts[h + 1]]
+        counts = rng.multinomial(nh - 1, np.full(nh, 1.0 / nh), size=replicates)  # R x nh
+        F[members, :] = counts.T * (nh / (nh - 1.0))
+    return (
+        ReplicateFactors(F, 1.0 / (replicates - 1.0), np.ones(replicates), "bootstrap"),
+        lonely,
+    )
+
+
+def brr_factors(structure: Structure, fay: float) -> ReplicateFactors:
+    """Balanced repeated replication with Fay's factor for designs with two PSUs per stratum.
+
+    Notes:
+        Stratum h is assigned row h + 1 of a Hadamard matrix of order m > H (the first, all-ones
+        row is skipped, as R's ``brrweights`` does); in replicate r its first PSU (lower code)
+        gets factor 2 - rho and the second rho when the entry is +1, the reverse when -1.
+        Variance ``1 / (m (1 - rho)^2) sum_r (theta_r - mean)^2`` (McCarthy 1969; Judkins 1990;
+        Wolter 2007 sec. 3.5). Plain BRR is rho = 0.
+    """
+    H = structure.n_strata
+    Had = hadamard(H + 1)
+    m = Had.shape[0]
+    ps = structure.psu_stratum
+    order = np.argsort(ps, kind="stable")
+    first = order[0::2]
+    second = order[1::2]
+    sign = Had[1 : H + 1, :]  # H x m
+    F = np.empty((structure.n_psu, m))
+    hi, lo = 2.0 - fay, fay
+    F[first, :] = np.where(sign > 0, hi, lo)
+    F[second, :] = np.where(sign > 0, lo, hi)
+    return ReplicateFactors(F, 1.0 / (m * (1.0 - fay) ** 2), np.ones(m), "brr")
+
+
+def hadamard(min_order: int) -> np.ndarray:
+    """A +/-1 Hadamard matrix of the smallest order >= ``min_order`` we can build.
+
+    Orders available: 2^k (Sylvester 1867) and 2^k (q + 1) for primes q = 3 mod 4 (Paley 1933
+    construction I followed by Sylvester doubling), which covers every multiple of 4 up to 92
+    except 92 itself falls back to 128. The first row and column are all +1.
+
+    Notes:
+        H H' = m I, which is what makes the BRR half-samples balanced (Wolter 2007, sec. 3.3).
+    """
+    best = 1 << max(0, int(np.ceil(np.log2(max(min_order, 1)))))
+    best_q = None
+    q = 3
+    while q + 1 < best:
+        if _is_prime(q) and q % 4 == 3:
+            order = q + 1
+            while order < min_order:
+                order *= 2
+            if order < best:
+                best, best_q = order, q
+        q += 4
+    if best_q is None:
+        H = np.ones((1, 1))
+        while H.shape[0] < best:
+            H = np.block([[H, H], [H, -H]])
+        return H
+    H = _paley(best_q)
+    while H.shape[0] < best:
+        H = np.block([[H, H], [H, -H]])
+    return H
+
+
+def _is_prime(q: int) -> bool:
+    if q < 2:
+        return False
+    return all(q % d for d in range(2, int(q**0.5) + 1))
+
+
+def _paley(q: int) -> np.ndarray:
+    """Paley construction I: order q + 1 for a prime q = 3 mod 4 (normalised)."""
+    residues = {(i * i) % q for i in range(1, q)}
+    chi = np.array([0] + [1 if a in residues else -1 for a in range(1, q)])
+    idx = (np.arange(q)[None, :] - np.arange(q)[:, None]) % q
+    Q = chi[idx]  # Jacobsthal matrix, Q[i, j] = chi(j - i)
+    S = np.zeros((q + 1, q + 1))
+    S[0, 1:] = 1
+    S[1:, 0] = -1
+    S[1:, 1:] = Q
+    H = S + np.eye(q + 1)
+    # Normalise: first row and column all +1.
+    H = H * H[0][None, :]
+    H = H * H[:, 0][:, None]
+    return H
+
+
+def replicate_variance(
+    thetas: np.ndarray, estimate: np.ndarray, scale: float, rscales: np.ndarray, mse: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """R's ``svrVar`` for each column of ``thetas`` (R x k), dropping NaN replicates per column.
+
+    Returns:
+        (k x k covariance, number of replicates dropped per column).
+
+    Notes:
+        ``v = scale sum_r rscales_r (theta_r - c)(theta_r - c)'`` with c the mean of the
+        replicates that have ``rscales > 0`` (``mse=False``, R's default) or the full-sample
+        estimate (``mse=True``). Replicates giving NaN are discarded as R's ``na.omit`` does;
+        for covariances the pairwise-complete replicates are used.
+    """
+    thetas = np.asarray(thetas, float)
+    if thetas.ndim == 1:
+        thetas = thetas[:, None]
+    ok = np.isfinite(thetas)
+    dropped = (~ok).sum(axis=0)
+    pos = (rscales > 0)[:, None] & ok
+    if mse:
+        centre = np.asarray(estimate, float).reshape(-1)
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            centre = np.where(pos, thetas, 0.0).sum(axis=0) / pos.sum(axis=0)
+    D = np.where(ok, thetas - centre[None, :], 0.0) * np.sqrt(rscales)[:, None]
+    V = scale * (D.T @ D)
+    allnan = ok.sum(axis=0) == 0
+    if allnan.any():
+        V[allnan, :] = np.nan
+        V[:, allnan] = np.nan
+    return V, dropped

@@ -1,0 +1,99 @@
+"""Helpers for tests that compare against R's survey package (scripts live in tests/r/).
+
+R writes its reference figures as a long CSV (case, key, est, se, lo, hi, deff, df, p) at test
+time; nothing R produces is committed. Tests that need R are marked ``pytest.mark.r`` and skip
+with a reason only when ``Rscript`` is absent.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+R_DIR = Path(__file__).parent / "r"
+RSCRIPT = shutil.which("Rscript")
+
+requires_r = pytest.mark.skipif(
+    RSCRIPT is None,
+    reason="Rscript not found: install r-base-core, r-cran-survey and r-cran-mass to run the "
+    "cross-checks against R's survey package",
+)
+
+#: Tolerances of the acceptance criteria: estimates 1e-8 relative; SEs, CI bounds 1e-5.
+RTOL_EST = 1e-8
+RTOL_SE = 1e-5
+
+
+def run_r(script: str, *args: object, timeout: float = 120) -> None:
+    """Run ``tests/r/<script>`` with Rscript; fail the test with R's stderr if it fails."""
+    assert RSCRIPT is not None
+    proc = subprocess.run(
+        [RSCRIPT, "--vanilla", str(R_DIR / script), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"Rscript {script} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+
+
+def load_reference(path: Path) -> dict[str, pd.DataFrame]:
+    """Read the long reference CSV into ``{case: frame indexed by key}``."""
+    df = pd.read_csv(path, keep_default_na=True, dtype={"key": str})
+    df["key"] = df["key"].fillna("")
+    return {case: g.set_index("key") for case, g in df.groupby("case", sort=False)}
+
+
+def export_api(out_dir: Path) -> dict[str, pd.DataFrame]:
+    """Export R's api data (apistrat, apiclus1, apisrs) to CSV in ``out_dir`` and read them."""
+    run_r("export_api.R", out_dir)
+    return {nm: pd.read_csv(out_dir / f"{nm}.csv") for nm in ("apistrat", "apiclus1", "apisrs")}
+
+
+def assert_matches(ours: pd.DataFrame, ref: pd.DataFrame, *, fields=None) -> None:
+    """Compare estimator output with R's figures.
+
+    Arguments:
+        ours: our estimator output (estimate, se, ci_low, ci_high, deff; index = domains).
+        ref: R's rows for the case (index = key, "" for a single statistic).
+        fields: subset of ("est", "se", "lo", "hi", "deff", "df", "p") to compare; default all
+            that R reported (non-missing).
+    """
+    mapping = {
+        "est": ("estimate", RTOL_EST),
+        "se": ("se", RTOL_SE),
+        "lo": ("ci_low", RTOL_SE),
+        "hi": ("ci_high", RTOL_SE),
+        "deff": ("deff", RTOL_SE),
+        "p": ("p_value", RTOL_SE),
+    }
+    tab = ours.copy()
+    if "df" not in tab.columns and ours.attrs.get("df") is not None:
+        tab["df"] = ours.attrs["df"]
+    if len(ref) == 1 and len(tab) == 1:
+        keys = [ref.index[0]]
+        mine = tab.iloc[[0]].set_axis(keys)
+    else:
+        mine = tab.set_axis([str(k) for k in tab.index])
+        keys = list(ref.index)
+        missing = set(keys) - set(mine.index)
+        assert not missing, f"domains in R but not ours: {missing}"
+        mine = mine.loc[keys]
+    fields = fields or [f for f in mapping if ref[f].notna().any()] + (
+        ["df"] if ref["df"].notna().any() else []
+    )
+    for f in fields:
+        r = ref[f].to_numpy(float)
+        if f == "df":
+            m = mine["df"].to_numpy(float)
+            np.testing.assert_allclose(m, r, rtol=0, atol=1e-9, err_msg="df differs from R")
+            continue
+        col, rtol = mapping[f]
+        m = mine[col].to_numpy(float)
+        ok = ~np.isnan(r)
+        np.testing.assert_allclose(m[ok], r[ok], rtol=rtol, atol=0, err_msg=f"{col} differs from R")
