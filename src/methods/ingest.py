@@ -1,0 +1,368 @@
+"""The data contract's rules, file by file (DATA_CONTRACT.md sections 1 and 2).
+
+Each ``check_*`` function reads one input (CSV, Parquet, DataFrame), applies every rule that can
+be decided from the file alone, vectorised in DuckDB, and returns the *clean* table ready to be
+written: codes lower-cased, dates and numbers typed, booleans decoded, and the keyed pseudonyms
+``case_id`` / ``person_id`` computed. Rules that need the store (a month already loaded, a
+sampled case that does not exist) are applied by :class:`methods.store.Store`, which also does
+the writing.
+
+Any broken rule raises :class:`methods.validation.IngestError` (a
+:class:`methods.errors.ValidationError`) naming the column, the first 20 data rows and the
+rule; all problems found in one pass are listed together.
+
+Notes:
+    Pseudonyms are HMAC-SHA256 (RFC 2104; FIPS 198-1) under the store's secret key, computed in
+    DuckDB as ``H((K xor opad) || H((K xor ipad) || m))`` with DuckDB's ``sha256`` over BLOBs;
+    the tests check them against Python's :mod:`hmac`. ``case_id`` hashes
+    ``crime_ref + "\\x1f" + victim_id``; ``person_id`` hashes ``"victim:" + victim_id``. Both
+    are the first 32 hex digits (128 bits) of the MAC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from methods.schema import ETHNICITIES, GENDERS, MODES, OFFENCE_GROUPS, STAGES
+from methods.validation import (
+    RAW,
+    Column,
+    IngestError,
+    Problem,
+    RawInput,
+    Rule,
+    bool_sql,
+    column_rules,
+    int_sql,
+    read_input,
+    run_rules,
+    v,
+)
+
+#: Number of hex digits kept from each HMAC-SHA256 (128 bits).
+PSEUDONYM_HEX = 32
+
+VICTIM_SPEC: tuple[Column, ...] = (
+    Column("crime_ref", "key", required=True),
+    Column("victim_id", "key", required=True),
+    Column("offence_group", "code", required=True, codes=OFFENCE_GROUPS),
+    Column("reported_date", "date", required=True),
+    Column("age", "int", lo=0, hi=120, label=", or blank when unknown"),
+    Column("gender", "code", required=True, codes=GENDERS),
+    Column("ethnicity", "code", required=True, codes=ETHNICITIES),
+    Column("district", "text", required=True),
+    Column("name", "personal"),
+    Column("phone", "personal"),
+    Column("email", "personal"),
+    Column("address", "personal"),
+    Column("opted_out", "bool"),
+    Column("vulnerable", "bool"),
+    Column("no_further_action_requested", "bool"),
+    Column("uncooperative", "bool"),
+    Column("sensitive", "bool"),
+    Column("police_victim", "bool"),
+)
+VICTIM_FLAG_COLUMNS = tuple(c.name for c in VICTIM_SPEC if c.kind == "bool")
+PERSONAL = ("name", "phone", "email", "address")
+
+SAMPLE_SPEC: tuple[Column, ...] = (
+    Column("crime_ref", "key", required=True),
+    Column("victim_id", "key", required=True),
+    Column("inclusion_prob", "prob", required=True),
+    Column("stratum", "text", optional_column=True),
+)
+
+RESPONSE_SPEC: tuple[Column, ...] = (
+    Column("crime_ref", "key", required=True),
+    Column("victim_id", "key", required=True),
+    Column("mode", "code", required=True, codes=MODES),
+    Column("disposition", "disposition", required=True),
+    Column("interview_date", "date"),
+    *(Column(s, "int", lo=1, hi=8, label=" (8 = don't know / n.a.), or blank") for s in STAGES),
+    Column("comment", "free"),
+)
+
+#: AAPOR final disposition codes, as text. Structure per AAPOR *Standard Definitions* (10th ed.,
+#: 2023), Tables 1-5: 1.0/1.1/1.2 interviews; 2.x eligible non-interviews; 3.x unknown
+#: eligibility; 4.x not eligible; sub-codes have two digits (2.10, 2.11, 2.20, ...) and may have
+#: a third (2.111). Spreadsheets drop trailing zeros, so "2.1" is read as 2.10 and "3" as 3.0.
+DISPOSITION_PATTERN = r"1\.[012]|[2-4]\.(0|[1-9][0-9]{1,2})"
+
+
+def _disp_sql() -> str:
+    d = v("disposition")
+    return (
+        f"(CASE WHEN regexp_full_match({d}, '[1-4]') THEN {d} || '.0'"
+        f" WHEN regexp_full_match({d}, '[2-4]\\.[1-9]') THEN {d} || '0' ELSE {d} END)"
+    )
+
+
+@dataclass
+class Checked:
+    """A validated input: its canonical raw form and the clean table to write."""
+
+    raw: RawInput
+    clean: pa.Table
+
+    @property
+    def rows(self) -> int:
+        """Number of data rows."""
+        return self.clean.num_rows
+
+
+def _checked(raw: RawInput, clean: pa.Table) -> Checked:
+    """Pair ``raw`` with ``clean`` and release the raw text columns (memory: 1M rows ~ 250 MB)."""
+    raw.table = raw.table.select(["_row"]).slice(0, 0)
+    return Checked(raw, clean)
+
+
+def hmac_sql(msg: str) -> str:
+    """SQL for the keyed pseudonym of the text expression ``msg``.
+
+    Needs the named parameters ``$ipad`` and ``$opad`` (see :func:`hmac_pads`).
+    """
+    return (
+        f"left(sha256($opad::BLOB || unhex(sha256($ipad::BLOB || encode({msg})))), {PSEUDONYM_HEX})"
+    )
+
+
+def hmac_pads(secret: bytes) -> dict[str, bytes]:
+    """HMAC inner and outer padded keys (RFC 2104, block size 64 bytes for SHA-256)."""
+    import hashlib
+
+    key = secret if len(secret) <= 64 else hashlib.sha256(secret).digest()
+    key = key.ljust(64, b"\0")
+    return {
+        "ipad": bytes(b ^ 0x36 for b in key),
+        "opad": bytes(b ^ 0x5C for b in key),
+    }
+
+
+CASE_ID_SQL = hmac_sql(f"{v('crime_ref')} || chr(31) || {v('victim_id')}")
+PERSON_ID_SQL = hmac_sql(f"'victim:' || {v('victim_id')}")
+
+
+def month_bounds(month: str) -> tuple[dt.date, dt.date]:
+    """First day of ``month`` and first day of the next month."""
+    y, m = (int(p) for p in month.split("-"))
+    start = dt.date(y, m, 1)
+    end = dt.date(y + (m == 12), m % 12 + 1, 1)
+    return start, end
+
+
+def _duplicate_keys(con: Any, raw: RawInput, what: str) -> list[Problem]:
+    q = (
+        f"SELECT _row, count(*) OVER () AS n FROM (SELECT _row, count(*) OVER "
+        f"(PARTITION BY {v('crime_ref')}, {v('victim_id')}) AS c FROM {RAW} "
+        f"WHERE {v('crime_ref')} <> '' AND {v('victim_id')} <> '') WHERE c > 1 "
+        "ORDER BY _row LIMIT 20"
+    )
+    res = con.execute(q).fetchall()
+    if not res:
+        return []
+    return [
+        raw.problem(
+            f"duplicate key: (crime_ref, victim_id) must be unique in the {what}; every row "
+            "sharing a key is listed",
+            "crime_ref",
+            [r[0] for r in res],
+            res[0][1],
+        )
+    ]
+
+
+def _run(con: Any, raw: RawInput, rules: list[Rule], extra, what: str) -> None:
+    """Register ``raw`` and raise one IngestError listing every broken rule."""
+    personal = [c for c in raw.table.column_names if c in PERSONAL or c == "comment"]
+    problems = run_rules(con, raw, rules, personal)
+    for f in extra:
+        problems += f()
+    if problems:
+        raise IngestError(problems, raw.name, what)
+
+
+def check_victims(con: Any, source: Any, month: str, secret: bytes, today: dt.date) -> Checked:
+    """Read and validate a monthly victim extract (DATA_CONTRACT.md section 1).
+
+    Arguments:
+        con: DuckDB connection (only read from; the input is registered as a view).
+        source: CSV or Parquet path, or a DataFrame / pyarrow Table.
+        month: ``YYYY-MM`` the extract covers.
+        secret: the store's pseudonym key.
+        today: reported dates after this day are refused.
+
+    Returns:
+        :class:`Checked` whose ``clean`` table has ``case_id, person_id, month`` and the typed
+        analysis columns, the personal columns and ``_row``.
+
+    Raises:
+        IngestError: any rule broken (all problems listed).
+    """
+    what = "victim extract"
+    raw = read_input(source, VICTIM_SPEC, what)
+    start, end = month_bounds(month)
+    rules = [r for c in VICTIM_SPEC for r in column_rules(c)]
+    d = v("reported_date")
+    valid_date = f"regexp_full_match({d}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') AND try_cast({d} AS DATE) IS NOT NULL"
+    rules.append(
+        Rule(
+            "reported_date",
+            f"date is outside the month being ingested ({month}: {start} to "
+            f"{end - dt.timedelta(days=1)}); is this the right file for --month {month}?",
+            f"{valid_date} AND NOT (try_cast({d} AS DATE) >= DATE '{start}' AND "
+            f"try_cast({d} AS DATE) < DATE '{end}')",
+            d,
+        )
+    )
+    rules.append(
+        Rule(
+            "reported_date",
+            f"date is in the future (today is {today})",
+            f"{valid_date} AND try_cast({d} AS DATE) > DATE '{today}'",
+            d,
+        )
+    )
+    con.register(RAW, raw.table)
+    try:
+        _run(con, raw, rules, [lambda: _duplicate_keys(con, raw, what)], what)
+        flags = ", ".join(f"{bool_sql(f)} AS {f}" for f in VICTIM_FLAG_COLUMNS)
+        personal = ", ".join(f"NULLIF({v(p)}, '') AS {p}" for p in PERSONAL)
+        clean = con.sql(
+            f"""
+            SELECT {CASE_ID_SQL} AS case_id, {PERSON_ID_SQL} AS person_id,
+                   $month AS month,
+                   lower({v("offence_group")}) AS offence_group,
+                   CAST({d} AS DATE) AS reported_date,
+                   {int_sql("age")} AS age,
+                   lower({v("gender")}) AS gender,
+                   lower({v("ethnicity")}) AS ethnicity,
+                   {v("district")} AS district,
+                   {flags},
+                   {v("crime_ref")} AS crime_ref, {v("victim_id")} AS victim_id,
+                   {personal},
+                   _row
+            FROM {RAW} ORDER BY _row
+            """,
+            params={**hmac_pads(secret), "month": month},
+        ).to_arrow_table()
+    finally:
+        con.unregister(RAW)
+    return _checked(raw, clean)
+
+
+def check_sample(con: Any, source: Any, survey: str, month: str, secret: bytes) -> Checked:
+    """Read and validate a survey sample: which cases of ``month`` were drawn for ``survey``.
+
+    Arguments:
+        con: DuckDB connection.
+        source: CSV/Parquet path or DataFrame with ``crime_ref, victim_id, inclusion_prob`` and
+            optionally ``stratum``.
+        survey: survey name.
+        month: ``YYYY-MM`` of the victims sampled.
+        secret: the store's pseudonym key.
+
+    Returns:
+        :class:`Checked` with ``survey, month, case_id, inclusion_prob, stratum, _row``.
+    """
+    what = "sample"
+    raw = read_input(source, SAMPLE_SPEC, what)
+    rules = [r for c in SAMPLE_SPEC for r in column_rules(c)]
+    con.register(RAW, raw.table)
+    try:
+        _run(con, raw, rules, [lambda: _duplicate_keys(con, raw, what)], what)
+        clean = con.sql(
+            f"""
+            SELECT $survey AS survey, $month AS month, {CASE_ID_SQL} AS case_id,
+                   CAST({v("inclusion_prob")} AS DOUBLE) AS inclusion_prob,
+                   NULLIF({v("stratum")}, '') AS stratum, _row
+            FROM {RAW} ORDER BY _row
+            """,
+            params={**hmac_pads(secret), "survey": survey, "month": month},
+        ).to_arrow_table()
+    finally:
+        con.unregister(RAW)
+    return _checked(raw, clean)
+
+
+def check_responses(con: Any, source: Any, survey: str, secret: bytes, today: dt.date) -> Checked:
+    """Read and validate survey responses (DATA_CONTRACT.md section 2).
+
+    Arguments:
+        con: DuckDB connection.
+        source: CSV/Parquet path or DataFrame.
+        survey: survey name.
+        secret: the store's pseudonym key.
+        today: interview dates after this day are refused.
+
+    Returns:
+        :class:`Checked` with ``survey, case_id, mode, disposition, interview_date``, the five
+        stages (TINYINT, NULL = not asked), ``comment`` and ``_row``.
+
+    Notes:
+        Rules beyond the column types: the disposition must be an AAPOR final code
+        (:data:`DISPOSITION_PATTERN`); ``interview_date`` and stage answers are blank unless
+        the disposition is an interview (1.x); answers are 1-8.
+    """
+    what = "responses file"
+    raw = read_input(source, RESPONSE_SPEC, what)
+    rules = [r for c in RESPONSE_SPEC for r in column_rules(c)]
+    nd = _disp_sql()
+    d = v("disposition")
+    rules.append(
+        Rule(
+            "disposition",
+            "not an AAPOR final disposition code (e.g. 1.1 complete, 1.2 partial, 2.11 "
+            "refusal, 2.12 break-off, 2.20 non-contact, 2.30 other, 3.10 unknown household, "
+            "3.90 unknown other, 4.10 not eligible)",
+            f"{d} <> '' AND NOT regexp_full_match({nd}, '{DISPOSITION_PATTERN}')",
+            d,
+        )
+    )
+    # only judged when the disposition itself is valid (else that is the one problem to report)
+    interview = f"(starts_with({nd}, '1.') OR NOT regexp_full_match({nd}, '{DISPOSITION_PATTERN}'))"
+    idate = v("interview_date")
+    rules.append(
+        Rule(
+            "interview_date",
+            "interview_date must be blank unless the disposition is an interview (1.x)",
+            f"{idate} <> '' AND {d} <> '' AND NOT {interview}",
+        )
+    )
+    rules.append(
+        Rule(
+            "interview_date",
+            f"date is in the future (today is {today})",
+            f"{idate} <> '' AND try_cast({idate} AS DATE) > DATE '{today}'",
+            idate,
+        )
+    )
+    for s in STAGES:
+        rules.append(
+            Rule(
+                s,
+                "answers must be blank unless the disposition is an interview (1.x)",
+                f"{v(s)} <> '' AND {d} <> '' AND NOT {interview}",
+            )
+        )
+    con.register(RAW, raw.table)
+    try:
+        _run(con, raw, rules, [lambda: _duplicate_keys(con, raw, what)], what)
+        stages = ", ".join(f"{int_sql(s, 'TINYINT')} AS {s}" for s in STAGES)
+        clean = con.sql(
+            f"""
+            SELECT $survey AS survey, {CASE_ID_SQL} AS case_id,
+                   lower({v("mode")}) AS mode, {nd} AS disposition,
+                   CAST(NULLIF({idate}, '') AS DATE) AS interview_date,
+                   {stages},
+                   NULLIF({v("comment")}, '') AS comment, _row
+            FROM {RAW} ORDER BY _row
+            """,
+            params={**hmac_pads(secret), "survey": survey},
+        ).to_arrow_table()
+    finally:
+        con.unregister(RAW)
+    return _checked(raw, clean)
