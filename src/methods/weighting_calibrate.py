@@ -80,7 +80,7 @@ def _match_totals(levels, codes, totals: Mapping, what: str, col: str) -> np.nda
             f"{what}: level(s) {missing[:20]!r} occur in the data but have no population total "
             f"(totals given for {sorted(map(str, known))[:20]}); add them, or recode the data",
             column=col,
-            rows=(np.flatnonzero(np.isin(codes, idx)) + 1),
+            rows=(np.flatnonzero(np.isin(codes, idx)) + 1).tolist(),
         )
     present = set(levels)
     absent = [k for k, v in totals.items() if k not in present and float(v) != 0.0]
@@ -397,7 +397,7 @@ def _calibration_system(design, population: Mapping, population_size):
                 raise ValidationError(
                     "missing values in a calibration variable; impute them first",
                     column=c,
-                    rows=np.flatnonzero(np.isnan(v)) + 1,
+                    rows=(np.flatnonzero(np.isnan(v)) + 1).tolist(),
                 )
             cols.append(v)
             tots.append(float(spec))

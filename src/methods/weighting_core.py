@@ -244,6 +244,33 @@ def _df(distance: str, u: np.ndarray, lo: float, hi: float) -> np.ndarray:
     )
 
 
+def _psi(distance: str, u: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``integral_0^u (F(t) - 1) dt``: the convex dual objective's per-unit term.
+
+    Its gradient in ``eta`` is ``X' D (F(X eta) - 1)``, so Newton on the calibration equations
+    is Newton on the dual ``sum_i d_i psi(x_i' eta) - eta' (T - X'd)`` (Deville and Sarndal
+    1992, section 3); the line search uses it as a merit function.
+    """
+    if distance == "logit":
+        a = (hi - lo) / ((hi - 1.0) * (1.0 - lo))
+        lse = np.logaddexp(np.log(hi - 1.0), np.log(1.0 - lo) + a * u)
+        return (lo - 1.0) * u + (hi - 1.0) * (1.0 - lo) * (lse - np.log(hi - lo))
+    if distance == "linear":
+        a, b = lo - 1.0, hi - 1.0
+        uc = np.clip(u, a, b)
+        out = uc * uc / 2.0
+    else:
+        a = np.log(lo) if lo > 0 else -np.inf
+        b = np.log(hi) if np.isfinite(hi) else np.inf
+        uc = np.clip(u, a, b)
+        out = np.expm1(uc) - uc
+    if np.isfinite(b):
+        out = out + (hi - 1.0) * np.maximum(u - b, 0.0)
+    if np.isfinite(a):
+        out = out + (lo - 1.0) * np.minimum(u - a, 0.0)
+    return out
+
+
 def _ginv(m: np.ndarray) -> np.ndarray:
     """Moore-Penrose inverse with ``MASS::ginv``'s tolerance (256 machine epsilons)."""
     u, s, vt = np.linalg.svd(m)
@@ -361,7 +388,10 @@ def calibration_factors(
         Transcribes ``survey:::grake`` (Lumley; Deville and Sarndal 1992): ``g = 1 + F(x'eta)``
         with R's ``cal.linear``/``cal.raking`` (truncated at the bounds) and ``cal.logit``;
         Newton steps ``eta += ginv(X' D F'(x'eta) X) misfit``; step halving while ``g`` is not
-        finite. When every population/sample ratio exceeds 20, R rescales the weights by their
+        finite. One safeguard R lacks: a full Newton step is kept only if it lowers the convex
+        dual objective (Armijo) or the misfit; otherwise it is halved. R's truncated (bounded)
+        linear and raking iterations can cycle without it; where R converges both reach the
+        same unique solution. When every population/sample ratio exceeds 20, R rescales the weights by their
         mean ratio first and interprets the bounds after that rescaling; so do we, with a
         warning when bounds were set. Memory O(n p): X'DX is p x p.
     """
@@ -389,30 +419,43 @@ def calibration_factors(
             )
     _check_ranges(x, d, totals, lo, hi, labels, scale)
 
+    rhs = totals - sample_total
     eta = np.zeros(p)
     xeta = np.zeros(len(d))
     it = 1
     with np.errstate(over="ignore", invalid="ignore"):
         g1 = _fm1(distance, xeta, lo, hi)
         deriv = _df(distance, xeta, lo, hi)
-        while True:
+        phi = 0.0
+        misfit = rhs - x.T @ (d * g1)
+        rel = np.abs(misfit) / (1.0 + np.abs(totals))
+        gap = float(np.max(rel))
+        while gap >= tol:
             tmat = x.T @ (x * (d * deriv)[:, None])
-            misfit = totals - sample_total - x.T @ (d * g1)
             deta = _ginv(tmat) @ misfit
-            eta = eta + deta
-            xeta = x @ eta
-            g1 = _fm1(distance, xeta, lo, hi)
-            deriv = _df(distance, xeta, lo, hi)
-            while it < max_iter and not (np.isfinite(g1).all() and np.isfinite(deriv).all()):
-                it += 1
-                deta = deta / 2
-                eta = eta - deta
-                xeta = x @ eta
-                g1 = _fm1(distance, xeta, lo, hi)
-                deriv = _df(distance, xeta, lo, hi)
-            misfit = totals - sample_total - x.T @ (d * g1)
-            rel = np.abs(misfit) / (1.0 + np.abs(totals))
-            gap = float(np.max(rel)) if np.isfinite(rel).all() else np.inf
+            slope = float(misfit @ deta)
+            if not slope > 0:  # singular Hessian along the misfit: steepest descent instead
+                deta = misfit.copy()
+                slope = float(misfit @ misfit)
+            step = 1.0
+            while True:
+                cand = eta + step * deta
+                xc = x @ cand
+                g1c = _fm1(distance, xc, lo, hi)
+                derivc = _df(distance, xc, lo, hi)
+                if np.isfinite(g1c).all() and np.isfinite(derivc).all():
+                    phic = float(d @ _psi(distance, xc, lo, hi) - cand @ rhs)
+                    misc = rhs - x.T @ (d * g1c)
+                    relc = np.abs(misc) / (1.0 + np.abs(totals))
+                    gapc = float(np.max(relc))
+                    if phic <= phi - 1e-4 * step * slope or (step == 1.0 and gapc < gap):
+                        break
+                step /= 2
+                if step < 2.0**-40:  # no progress possible along this direction
+                    break
+            if step >= 2.0**-40:
+                eta, xeta, g1, deriv = cand, xc, g1c, derivc
+                phi, misfit, rel, gap = phic, misc, relc, gapc
             if gap < tol:
                 break
             it += 1

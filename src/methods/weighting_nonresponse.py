@@ -47,7 +47,7 @@ def _responded(design, responded) -> np.ndarray:
             "response indicator is missing; code every sampled unit 1/True (responded) or "
             "0/False (did not)",
             column=name,
-            rows=np.flatnonzero(s.isna().to_numpy()) + 1,
+            rows=(np.flatnonzero(s.isna().to_numpy()) + 1).tolist(),
         )
     v = s.to_numpy()
     if v.dtype != bool:
@@ -57,7 +57,7 @@ def _responded(design, responded) -> np.ndarray:
             raise ValidationError(
                 "response indicator must be boolean or 0/1",
                 column=name,
-                rows=np.flatnonzero(bad) + 1,
+                rows=(np.flatnonzero(bad) + 1).tolist(),
             )
         v = vals.to_numpy() == 1
     if not v.any():
@@ -78,7 +78,7 @@ def _main_effects(data: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarray
                 raise ValidationError(
                     "missing covariate values; impute them first",
                     column=c,
-                    rows=np.flatnonzero(np.isnan(v)) + 1,
+                    rows=(np.flatnonzero(np.isnan(v)) + 1).tolist(),
                 )
             cols.append(v)
             names.append(c)
