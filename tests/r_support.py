@@ -79,7 +79,9 @@ def assert_matches(ours: pd.DataFrame, ref: pd.DataFrame, *, fields=None) -> Non
         keys = [ref.index[0]]
         mine = tab.iloc[[0]].set_axis(keys)
     else:
-        mine = tab.set_axis([str(k) for k in tab.index])
+        # R names svyby rows by the level, or "a.b" for several by variables
+        keys_ours = [".".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in tab.index]
+        mine = tab.set_axis(keys_ours)
         keys = list(ref.index)
         missing = set(keys) - set(mine.index)
         assert not missing, f"domains in R but not ours: {missing}"
@@ -95,5 +97,66 @@ def assert_matches(ours: pd.DataFrame, ref: pd.DataFrame, *, fields=None) -> Non
             continue
         col, rtol = mapping[f]
         m = mine[col].to_numpy(float)
+        np.testing.assert_array_equal(np.isnan(m), np.isnan(r), err_msg=f"{col}: NaN pattern")
         ok = ~np.isnan(r)
         np.testing.assert_allclose(m[ok], r[ok], rtol=rtol, atol=0, err_msg=f"{col} differs from R")
+
+
+OFFENCES = ("burglary", "vehicle", "violent", "hate", "asb", "fraud")
+
+
+def make_victim_survey(seed: int = 20240501, rate: float = 0.12) -> pd.DataFrame:
+    """A victim-satisfaction survey shaped like the workbench's (a few thousand respondents).
+
+    Eight districts (strata) with population sizes ``N_h`` (the fpc); a stratified sample of
+    about ``rate`` of each; respondents answer by telephone or paper, and their weights are
+    ``N_h / n_h`` divided by a mode response rate (so weights vary within strata). Columns:
+    district, N_h, w, offence (6 groups, categorical), ethnic2 (white/minority, missing when
+    unknown), mode, sat (whole experience satisfied 0/1, missing for "don't know"), sat0,
+    answered, score (treatment 1-7, some missing), age, half (two pseudo-PSUs per district,
+    labels reused across districts) and batch (interviewer batches of about 25, labels reused).
+    """
+    rng = np.random.default_rng(seed)
+    H = 8
+    N_h = rng.integers(900, 7000, size=H)
+    n_h = np.maximum(np.round(N_h * rate).astype(int), 40)
+    district = np.repeat([f"d{h + 1}" for h in range(H)], n_h)
+    n = district.size
+    Nrow = np.repeat(N_h, n_h)
+    nrow = np.repeat(n_h, n_h)
+    mode = np.where(rng.random(n) < 0.6, "telephone", "paper")
+    rr = np.where(mode == "telephone", 0.5, 0.22)
+    w = Nrow / nrow / rr * rng.uniform(0.9, 1.1, n) * 0.4
+    offence = rng.choice(OFFENCES, size=n, p=[0.2, 0.2, 0.25, 0.05, 0.2, 0.1])
+    eth = rng.choice(["white", "minority", None], size=n, p=[0.82, 0.15, 0.03])
+    off_eff = dict(zip(OFFENCES, [0.9, 1.2, 0.6, 0.2, 0.4, 0.8]))
+    eta = (
+        np.vectorize(off_eff.get)(offence)
+        + 0.5 * (mode == "telephone")
+        - 0.3 * (eth == "minority")
+        + rng.normal(0, 0.3, H)[np.repeat(np.arange(H), n_h)]
+    )
+    sat = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+    sat[rng.random(n) < 0.05] = np.nan
+    score = np.clip(np.round(4 - 1.5 * eta + rng.normal(0, 1.2, n)), 1, 7)
+    score[rng.random(n) < 0.03] = np.nan
+    half = np.concatenate([rng.permutation(np.arange(m) % 2 + 1) for m in n_h])
+    batch = np.concatenate([np.arange(m) // 25 + 1 for m in n_h])
+    df = pd.DataFrame(
+        {
+            "district": district,
+            "N_h": Nrow,
+            "w": w,
+            "offence": pd.Categorical(offence, categories=list(OFFENCES)),
+            "ethnic2": pd.array(eth, dtype="object"),
+            "mode": mode,
+            "sat": sat,
+            "sat0": np.nan_to_num(sat, nan=0.0),
+            "answered": (~np.isnan(sat)).astype(float),
+            "score": score,
+            "age": rng.integers(16, 91, n),
+            "half": half,
+            "batch": batch,
+        }
+    )
+    return df

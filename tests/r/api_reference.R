@@ -38,7 +38,7 @@ emit_by("strat_by_stype_ratio",
         svyby(~api00, ~stype, dstrat, svyratio, denominator = ~api99, deff = TRUE, vartype = vt))
 emit_ciprop("strat_prop_logit", svyciprop(~yes, dstrat, method = "logit"), dstrat)
 emit_ciprop("strat_prop_beta", svyciprop(~yes, dstrat, method = "beta"), dstrat)
-emit_ciprop("strat_prop_ed3_logit_na", svyciprop(~ed3, dstrat, method = "logit"), dstrat)
+emit_ciprop("strat_prop_ed3_logit_na", svyciprop(~ed3, dstrat, method = "logit", na.rm = TRUE), dstrat)
 emit_ciprop("strat_prop_ed3_beta_na", svyciprop(~ed3, dstrat, method = "beta", na.rm = TRUE), dstrat)
 emit_by("strat_by_stype_prop_logit", svyby(~both_yes, ~stype, dstrat, svyciprop, vartype = vt, method = "logit"))
 emit_by("strat_by_yrrnd_prop_beta", svyby(~both_yes, ~yr.rnd, dstrat, svyciprop, vartype = vt, method = "beta"))
