@@ -70,6 +70,7 @@ def D(api):
         "clus0": SurveyDesign(cl, weights="pw", psu="dnum"),
         "srs": SurveyDesign(srs, fpc="fpc"),
     }
+    d["ps"] = post_stratify(d["clus"], "stype", {"E": 4421, "H": 755, "M": 1018})
     d["jkn"] = d["strat"].replicate("jkn")
     d["jkn0"] = d["strat0"].replicate("jkn")
     d["jk1"] = d["clus"].replicate("jk1")
@@ -81,6 +82,35 @@ def D(api):
         )
         d[f"lonely_{mode}_jkn"] = d[f"lonely_{mode}"].replicate("jkn")
     return d
+
+
+class PostStratification:
+    """Minimal post-stratification hook, written from R's ``svyrecvar``: within each
+    post-stratum g, ``z <- z - w * sum_g(z) / sum_g(w)`` with the post-stratified weights w.
+    (The real one lives in methods.weighting; this one tests the SurveyDesign side.)"""
+
+    def __init__(self, cells: np.ndarray, w: np.ndarray):
+        self.cells, self.w = cells, w
+
+    def adjust(self, z: np.ndarray) -> np.ndarray:
+        G = self.cells.max() + 1
+        W = np.bincount(self.cells, weights=self.w, minlength=G)
+        out = np.empty_like(z)
+        for j in range(z.shape[1]):
+            S = np.bincount(self.cells, weights=z[:, j], minlength=G)
+            out[:, j] = z[:, j] - self.w * (S / W)[self.cells]
+        return out
+
+
+def post_stratify(design: SurveyDesign, col: str, totals: dict) -> SurveyDesign:
+    cells, labels = pd.factorize(design.data[col], sort=True)
+    w = design.weights
+    what = np.bincount(cells, weights=w)
+    target = np.array([totals[k] for k in labels], float)
+    w_new = w * (target / what)[cells]
+    return design._replace(
+        _w=w_new, _calibrations=(*design._calibrations, PostStratification(cells, w_new))
+    )
 
 
 def _quiet(f):
@@ -155,6 +185,16 @@ CASES = {
     "jk10_mean_api00": lambda D: D["jk10"].mean("api00"),
     "jk1mse_mean_api00": lambda D: D["jk1mse"].mean("api00"),
     "jk1mse_ratio": lambda D: D["jk1mse"].ratio("api00", "api99"),
+    # post-stratified (calibration hook)
+    "ps_mean_api00": lambda D: D["ps"].mean("api00"),
+    "ps_total_enroll": lambda D: D["ps"].total("enroll"),
+    "ps_by_awards_mean": lambda D: D["ps"].by("awards").mean("api00"),
+    "ps_by_stype_mean": lambda D: D["ps"].by("stype").mean("api00"),
+    "ps_prop_beta": lambda D: D["ps"].proportion("both_yes", ci="beta"),
+    "ps_prop_logit": lambda D: D["ps"].proportion("both_yes"),
+    "ps_by_yrrnd_prop_beta": lambda D: D["ps"].by("yr.rnd").proportion("both_yes", ci="beta"),
+    "ps_by_yrrnd_prop_logit": lambda D: D["ps"].by("yr.rnd").proportion("both_yes"),
+    "ps_ttest_awards": lambda D: D["ps"].compare("api00", "awards", "Yes", "No"),
     # apisrs
     "srs_mean_api00": lambda D: D["srs"].mean("api00"),
     "srs_total_enroll": lambda D: D["srs"].total("enroll"),

@@ -117,6 +117,19 @@ rclus1m <- as.svrepdesign(dclus1n, type = "JK1", mse = TRUE)
 emit_stat("jk1mse_mean_api00", svymean(~api00, rclus1m))
 emit_stat("jk1mse_ratio", {r <- svyratio(~api00, ~api99, rclus1m); r})
 
+# post-stratified to the school-type counts: exercises the calibration hook of svyrecvar
+pop <- data.frame(stype = c("E", "H", "M"), Freq = c(4421, 755, 1018))
+dps <- postStratify(dclus1, ~stype, pop)
+emit_stat("ps_mean_api00", svymean(~api00, dps, deff = TRUE))
+emit_stat("ps_total_enroll", svytotal(~enroll, dps, deff = TRUE))
+emit_by("ps_by_awards_mean", svyby(~api00, ~awards, dps, svymean, deff = TRUE, vartype = vt))
+emit_by("ps_by_stype_mean", svyby(~api00, ~stype, dps, svymean, vartype = vt))
+emit_ciprop("ps_prop_beta", svyciprop(~both_yes, dps, method = "beta"), dps)
+emit_ciprop("ps_prop_logit", svyciprop(~both_yes, dps, method = "logit"), dps)
+emit_by("ps_by_yrrnd_prop_beta", svyby(~both_yes, ~yr.rnd, dps, svyciprop, vartype = vt, method = "beta"))
+emit_by("ps_by_yrrnd_prop_logit", svyby(~both_yes, ~yr.rnd, dps, svyciprop, vartype = vt, method = "logit"))
+emit_ttest("ps_ttest_awards", svyttest(api00 ~ I(awards == "Yes"), dps))
+
 # ---- single-PSU strata: apiclus1 with strata lstr (stratum s0 holds one district) ------------
 for (mode in c("certainty", "remove", "average", "adjust")) {
   options(survey.lonely.psu = mode)
