@@ -27,18 +27,17 @@ from typing import Any
 
 import pyarrow as pa
 
+from methods.readers import RawInput, read_input
 from methods.schema import ETHNICITIES, GENDERS, MODES, OFFENCE_GROUPS, STAGES
 from methods.validation import (
     RAW,
     Column,
     IngestError,
     Problem,
-    RawInput,
     Rule,
     bool_sql,
     column_rules,
     int_sql,
-    read_input,
     run_rules,
     v,
 )

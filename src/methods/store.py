@@ -16,10 +16,20 @@ One file holds a force's data. Tables (schema version 1):
 ``audit``             every ingest, replace and refusal: what, how many rows, when. Never
                       personal data: refusal messages are built not to quote it.
 
-Every ingest validates everything first (:mod:`methods.ingest`, :mod:`methods.validation`),
-then writes in one transaction; any error leaves the data tables unchanged (a refusal adds one
+Every ingest reads and validates everything first (:mod:`methods.readers`,
+:mod:`methods.validation`, :mod:`methods.ingest`), then writes in one transaction
+(:mod:`methods.store_ingest`); any error leaves the data tables unchanged (a refusal adds one
 line to ``audit``). DuckDB's write-ahead log makes a commit atomic, so a process killed at any
-point leaves either the old or the new state, never a mixture.
+point leaves either the old or the new state, never a mixture (``tests/test_ingest_kill.py``).
+
+No primary-key constraints are declared: uniqueness of ``case_id`` is enforced by validation
+(within a file and against other months), which also avoids DuckDB's restrictions on deleting
+and re-inserting the same key in one transaction. ``case_id`` values depend on the store's own
+secret, so two stores built from the same files hold different pseudonyms; readers return rows
+in file order (``row_no``), never in pseudonym order, so results do not depend on the key.
+
+The secret lives in the same file as the personal data it pseudonymises: the pseudonyms protect
+the analysis tables and everything derived from them, not the file itself.
 """
 
 from __future__ import annotations
@@ -35,23 +45,18 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from methods.errors import InputRefused, UsageError, ValidationError
+from methods.errors import InputRefused, UsageError
 from methods.ingest import (
     CASE_ID_SQL,
     PERSON_ID_SQL,
     STAGES,
     VICTIM_FLAG_COLUMNS,
-    Checked,
-    check_responses,
-    check_sample,
-    check_victims,
     hmac_pads,
     hmac_sql,
 )
-from methods.validation import IngestError, Problem
+from methods.store_ingest import IngestMixin, check_month, check_survey, utc_now
 
 SCHEMA_VERSION = 1
-_CLEAN = "_vsw_clean"
 _FLAGS_DDL = ", ".join(f"{f} BOOLEAN NOT NULL" for f in VICTIM_FLAG_COLUMNS)
 _STAGES_DDL = ", ".join(f"{s} TINYINT" for s in STAGES)
 
@@ -117,28 +122,6 @@ ANALYSIS_COLUMNS: tuple[str, ...] = (
     *VICTIM_FLAG_COLUMNS,
 )
 PERSONAL_COLUMNS: tuple[str, ...] = ("crime_ref", "victim_id", "name", "phone", "email", "address")
-_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
-_SURVEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
-_HASH = re.compile(r"[0-9a-f]{32,64}")
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-
-
-def _check_month(month: str) -> str:
-    if not isinstance(month, str) or not _MONTH.fullmatch(month):
-        raise UsageError(f"month must be YYYY-MM (e.g. 2025-01), got {month!r}")
-    return month
-
-
-def _check_survey(survey: str) -> str:
-    if not isinstance(survey, str) or not _SURVEY.fullmatch(survey.strip().lower()):
-        raise UsageError(
-            f"survey name must be lower-case letters, digits and '_' (e.g. burglary), "
-            f"got {survey!r}"
-        )
-    return survey.strip().lower()
 
 
 def _months_list(months: str | Iterable[str] | None) -> list[str] | None:
@@ -146,10 +129,10 @@ def _months_list(months: str | Iterable[str] | None) -> list[str] | None:
         return None
     if isinstance(months, str):
         months = [months]
-    return [_check_month(m) for m in months]
+    return [check_month(m) for m in months]
 
 
-class Store:
+class Store(IngestMixin):
     """A force's DuckDB store.
 
     Arguments:
@@ -233,7 +216,7 @@ class Store:
                     [str(SCHEMA_VERSION).encode()],
                 )
                 con.execute(
-                    "INSERT INTO meta VALUES ('created_at', ?)", [_now().isoformat().encode()]
+                    "INSERT INTO meta VALUES ('created_at', ?)", [utc_now().isoformat().encode()]
                 )
             con.execute("COMMIT")
         except BaseException:
@@ -316,558 +299,6 @@ class Store:
         out = self._keyed(sql, pa.table({"value": b}))
         return str(out[0]) if scalar else out
 
-    # ------------------------------------------------------------------ write helpers
-
-    def _phase(self, name: str) -> None:
-        if self._on_phase is not None:
-            self._on_phase(name)
-
-    def _require_writable(self) -> None:
-        if self.read_only:
-            raise UsageError(f"the store {self.path} was opened read-only")
-
-    def _next_id(self, table: str, col: str) -> int:
-        return int(
-            self.con.execute(f"SELECT coalesce(max({col}), 0) + 1 FROM {table}").fetchall()[0][0]
-        )
-
-    def _audit(
-        self,
-        action: str,
-        outcome: str,
-        rows: int | None = None,
-        survey: str | None = None,
-        month: str | None = None,
-        file_name: str | None = None,
-        sha: str | None = None,
-        detail: str | None = None,
-    ) -> None:
-        self.con.execute(
-            "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                self._next_id("audit", "entry_id"),
-                _now(),
-                action,
-                outcome,
-                survey,
-                month,
-                rows,
-                file_name,
-                sha,
-                detail,
-            ],
-        )
-
-    def _refused(self, action: str, exc: Exception, survey=None, month=None, source=None) -> None:
-        """Record a refusal in the audit log (its own tiny transaction)."""
-        if self.read_only or self._closed:
-            return
-        name = Path(str(source)).name if isinstance(source, str | Path) else None
-        rows = getattr(exc, "n_rows", None) or None
-        try:
-            self._audit(action, "refused", rows, survey, month, name, None, str(exc)[:4000])
-        except Exception:  # noqa: BLE001 - the refusal itself must reach the user
-            pass
-
-    def _transaction(self, body: Callable[[], None]) -> None:
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            self._phase("writing")
-            body()
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        self._phase("committed")
-        try:
-            con.execute("CHECKPOINT")
-        except Exception:  # noqa: BLE001 - data is committed; the WAL will be folded in later
-            pass
-
-    def _cross_problem(self, checked: Checked, sql: str, params: dict, rule: str, column: str):
-        res = self.con.execute(
-            f"SELECT _row, count(*) OVER () FROM ({sql}) ORDER BY _row LIMIT 20", params
-        ).fetchall()
-        if not res:
-            return None
-        return checked.raw.problem(rule, column, [r[0] for r in res], res[0][1])
-
-    def _fail(self, checked: Checked, problems: list, what: str) -> None:
-        problems = [p for p in problems if p is not None]
-        if problems:
-            raise IngestError(problems, checked.raw.name, what)
-
-    # ------------------------------------------------------------------ ingest: victims
-
-    def ingest_victims(self, file: Any, month: str, replace: bool = False) -> dict:
-        """Validate and load a monthly victim extract (DATA_CONTRACT.md section 1).
-
-        Arguments:
-            file: CSV or Parquet path (or a DataFrame / pyarrow Table of the same columns).
-            month: ``YYYY-MM`` the extract covers; every reported_date must fall inside it.
-            replace: swap an already loaded month atomically; without it a second load of
-                the same month is refused.
-
-        Returns:
-            ``{"month", "rows", "replaced", "sha256", "dropped_sampled_cases"}``;
-            ``dropped_sampled_cases`` counts sampled cases (and their responses) of that month
-            that the new extract no longer contains (only possible with ``replace``).
-
-        Raises:
-            ValidationError: a contract rule is broken (nothing written).
-            InputRefused: the month is already loaded, or the file cannot be read.
-
-        Notes:
-            A (crime_ref, victim_id) already loaded under another month is refused: each case
-            belongs to one month.
-        """
-        self._require_writable()
-        month = _check_month(month)
-        try:
-            return self._ingest_victims(file, month, replace)
-        except InputRefused as exc:
-            self._refused("ingest_victims", exc, month=month, source=file)
-            raise
-
-    def _ingest_victims(self, file: Any, month: str, replace: bool) -> dict:
-        con = self.con
-        found = con.execute(
-            "SELECT rows, file_name, loaded_at FROM months WHERE month = ?", [month]
-        ).fetchall()
-        prev = found[0] if found else None
-        if prev is not None and not replace:
-            raise IngestError(
-                [
-                    Problem(
-                        f"month {month} is already loaded ({prev[0]} rows from {prev[1]}, "
-                        f"at {prev[2]:%Y-%m-%d %H:%M} UTC): loading it twice is refused; use "
-                        "--replace (replace=True) to swap it for this file"
-                    )
-                ],
-                _name(file),
-                "victim extract",
-            )
-        checked = check_victims(con, file, month, self.secret, self.today)
-        clean = checked.clean
-        con.register(_CLEAN, clean)
-        try:
-            other = con.execute(
-                f"SELECT string_agg(DISTINCT v.month, ', ' ORDER BY v.month) FROM {_CLEAN} c "
-                "JOIN victims v USING (case_id) WHERE v.month <> $m",
-                {"m": month},
-            ).fetchall()[0][0]
-            problems = []
-            if other:
-                problems.append(
-                    self._cross_problem(
-                        checked,
-                        f"SELECT c._row FROM {_CLEAN} c JOIN victims v USING (case_id) "
-                        "WHERE v.month <> $m",
-                        {"m": month},
-                        f"this (crime_ref, victim_id) is already loaded under month(s) {other}: "
-                        "each case belongs to the month it was reported",
-                        "crime_ref",
-                    )
-                )
-            self._fail(checked, problems, "victim extract")
-            orphans = con.sql(
-                f"SELECT survey, case_id FROM samples WHERE month = $m AND case_id NOT IN "
-                f"(SELECT case_id FROM {_CLEAN})",
-                params={"m": month},
-            ).to_arrow_table()
-            self._phase("validated")
-            load_id = self._next_id("loads", "load_id")
-            now = _now()
-            flags = ", ".join(VICTIM_FLAG_COLUMNS)
-
-            def body() -> None:
-                if prev is not None:
-                    self._drop_cases(orphans)
-                    con.execute("DELETE FROM victims WHERE month = ?", [month])
-                    con.execute("DELETE FROM personal WHERE month = ?", [month])
-                    con.execute("DELETE FROM months WHERE month = ?", [month])
-                con.execute(
-                    f"""INSERT INTO victims SELECT case_id, person_id, month, _row,
-                        offence_group, reported_date, age, gender, ethnicity, district, {flags},
-                        {load_id} FROM {_CLEAN}"""
-                )
-                con.execute(
-                    f"""INSERT INTO personal SELECT case_id, month, crime_ref, victim_id, name,
-                        phone, email, address FROM {_CLEAN}"""
-                )
-                con.execute(
-                    "INSERT INTO months VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        month,
-                        checked.rows,
-                        checked.raw.name,
-                        checked.raw.sha256,
-                        checked.raw.fmt,
-                        now,
-                        load_id,
-                    ],
-                )
-                self._record_load(load_id, "victims", None, month, checked, prev is not None, now)
-                detail = f"{len(checked.raw.extra_columns)} extra column(s) ignored"
-                if orphans.num_rows:
-                    detail += (
-                        f"; {orphans.num_rows} sampled case(s) absent from the new extract "
-                        "dropped with their responses"
-                    )
-                self._audit(
-                    "replace_victims" if prev is not None else "ingest_victims",
-                    "ok",
-                    checked.rows,
-                    None,
-                    month,
-                    checked.raw.name,
-                    checked.raw.sha256,
-                    detail,
-                )
-
-            self._transaction(body)
-        finally:
-            con.unregister(_CLEAN)
-        if orphans.num_rows:
-            import warnings
-
-            warnings.warn(
-                f"replacing {month}: {orphans.num_rows} sampled case(s) are not in the new "
-                "extract; they were dropped from their samples together with their responses",
-                stacklevel=3,
-            )
-        return {
-            "month": month,
-            "rows": checked.rows,
-            "replaced": prev is not None,
-            "sha256": checked.raw.sha256,
-            "dropped_sampled_cases": orphans.num_rows,
-        }
-
-    def _drop_cases(self, cases: pa.Table) -> None:
-        """Delete sampled cases ``(survey, case_id)`` with their responses (in a transaction)."""
-        if not cases.num_rows:
-            return
-        self.con.register("_vsw_drop", cases)
-        try:
-            for table in ("response_comments", "responses", "samples"):
-                self.con.execute(
-                    f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _vsw_drop d "
-                    "WHERE d.survey = t.survey AND d.case_id = t.case_id)"
-                )
-        finally:
-            self.con.unregister("_vsw_drop")
-
-    def _record_load(self, load_id, kind, survey, month, checked: Checked, replaced, now) -> None:
-        self.con.execute(
-            "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                load_id,
-                kind,
-                survey,
-                month,
-                checked.rows,
-                checked.raw.name,
-                checked.raw.sha256,
-                checked.raw.fmt,
-                replaced,
-                now,
-            ],
-        )
-
-    # ------------------------------------------------------------------ ingest: samples
-
-    def ingest_sample(
-        self, file_or_df: Any, survey: str, month: str, replace: bool = False
-    ) -> dict:
-        """Record which cases ``survey`` sampled among ``month``'s victims.
-
-        Arguments:
-            file_or_df: CSV/Parquet path or DataFrame with ``crime_ref, victim_id,
-                inclusion_prob`` (0 < p <= 1) and optionally ``stratum``.
-            survey: survey name (lower-case identifier, e.g. ``burglary``).
-            month: ``YYYY-MM``; the month's victims must be loaded and hold every key.
-            replace: swap an existing sample of the same survey and month.
-
-        Returns:
-            ``{"survey", "month", "rows", "replaced", "dropped_responses"}``.
-        """
-        self._require_writable()
-        survey, month = _check_survey(survey), _check_month(month)
-        try:
-            return self._ingest_sample(file_or_df, survey, month, replace)
-        except InputRefused as exc:
-            self._refused("ingest_sample", exc, survey=survey, month=month, source=file_or_df)
-            raise
-
-    def _ingest_sample(self, src: Any, survey: str, month: str, replace: bool) -> dict:
-        con = self.con
-        what = "sample"
-        loaded = con.execute("SELECT count(*) FROM months WHERE month = ?", [month]).fetchall()[0][
-            0
-        ]
-        if not loaded:
-            raise IngestError(
-                [Problem(f"no victims are loaded for {month}: ingest that month's extract first")],
-                _name(src),
-                what,
-            )
-        prev = con.execute(
-            "SELECT count(*) FROM samples WHERE survey = ? AND month = ?", [survey, month]
-        ).fetchall()[0][0]
-        if prev and not replace:
-            raise IngestError(
-                [
-                    Problem(
-                        f"a sample of {prev} cases is already recorded for survey {survey}, "
-                        f"{month}: use replace=True to swap it"
-                    )
-                ],
-                _name(src),
-                what,
-            )
-        checked = check_sample(con, src, survey, month, self.secret)
-        con.register(_CLEAN, checked.clean)
-        try:
-            p = self._cross_problem(
-                checked,
-                f"SELECT _row FROM {_CLEAN} c WHERE NOT EXISTS (SELECT 1 FROM victims v "
-                "WHERE v.case_id = c.case_id AND v.month = $m)",
-                {"m": month},
-                f"no victim with this (crime_ref, victim_id) is loaded for {month}: a sample "
-                "must be drawn from that month's victims",
-                "crime_ref",
-            )
-            self._fail(checked, [p], what)
-            orphans = con.sql(
-                f"SELECT survey, case_id FROM samples WHERE survey = $s AND month = $m AND "
-                f"case_id NOT IN (SELECT case_id FROM {_CLEAN})",
-                params={"s": survey, "m": month},
-            ).to_arrow_table()
-            n_resp = 0
-            if orphans.num_rows:
-                con.register("_vsw_o", orphans)
-                n_resp = con.execute(
-                    "SELECT count(*) FROM responses r JOIN _vsw_o o USING (survey, case_id)"
-                ).fetchall()[0][0]
-                con.unregister("_vsw_o")
-            self._phase("validated")
-            load_id = self._next_id("loads", "load_id")
-            now = _now()
-
-            def body() -> None:
-                if prev:
-                    self._drop_cases(orphans)
-                    con.execute(
-                        "DELETE FROM samples WHERE survey = ? AND month = ?", [survey, month]
-                    )
-                con.execute(
-                    f"INSERT INTO samples SELECT survey, month, case_id, _row, inclusion_prob, "
-                    f"stratum, {load_id} FROM {_CLEAN}"
-                )
-                self._record_load(load_id, "sample", survey, month, checked, bool(prev), now)
-                detail = f"{n_resp} response(s) of dropped cases removed" if n_resp else None
-                self._audit(
-                    "replace_sample" if prev else "ingest_sample",
-                    "ok",
-                    checked.rows,
-                    survey,
-                    month,
-                    checked.raw.name,
-                    checked.raw.sha256,
-                    detail,
-                )
-
-            self._transaction(body)
-        finally:
-            con.unregister(_CLEAN)
-        if n_resp:
-            import warnings
-
-            warnings.warn(
-                f"replacing the {survey} sample of {month}: {n_resp} response(s) of cases no "
-                "longer sampled were removed",
-                stacklevel=3,
-            )
-        return {
-            "survey": survey,
-            "month": month,
-            "rows": checked.rows,
-            "replaced": bool(prev),
-            "dropped_responses": int(n_resp),
-        }
-
-    # ------------------------------------------------------------------ ingest: responses
-
-    def ingest_responses(self, file: Any, survey: str, replace: bool = False) -> dict:
-        """Validate and load survey responses (DATA_CONTRACT.md section 2).
-
-        Arguments:
-            file: CSV/Parquet path or DataFrame.
-            survey: survey name; every (crime_ref, victim_id) must be a sampled case of it.
-            replace: let this file's rows replace responses already loaded for the same
-                cases (others are kept); without it such rows are refused.
-
-        Returns:
-            ``{"survey", "rows", "replaced" (number of responses swapped), "months"}``.
-        """
-        self._require_writable()
-        survey = _check_survey(survey)
-        try:
-            return self._ingest_responses(file, survey, replace)
-        except InputRefused as exc:
-            self._refused("ingest_responses", exc, survey=survey, source=file)
-            raise
-
-    def _ingest_responses(self, file: Any, survey: str, replace: bool) -> dict:
-        con = self.con
-        what = "responses file"
-        if not con.execute("SELECT count(*) FROM samples WHERE survey = ?", [survey]).fetchall()[0][
-            0
-        ]:
-            raise IngestError(
-                [
-                    Problem(
-                        f"no sample is recorded for survey {survey}: responses must match "
-                        "sampled cases (ingest the sample first)"
-                    )
-                ],
-                _name(file),
-                what,
-            )
-        checked = check_responses(con, file, survey, self.secret, self.today)
-        con.register(_CLEAN, checked.clean)
-        try:
-            problems = [
-                self._cross_problem(
-                    checked,
-                    f"SELECT _row FROM {_CLEAN} c WHERE NOT EXISTS (SELECT 1 FROM samples s "
-                    "WHERE s.survey = $s AND s.case_id = c.case_id)",
-                    {"s": survey},
-                    f"this (crime_ref, victim_id) is not a sampled case of survey {survey}",
-                    "crime_ref",
-                ),
-                self._cross_problem(
-                    checked,
-                    f"SELECT c._row FROM {_CLEAN} c JOIN victims v USING (case_id) "
-                    "WHERE c.interview_date < v.reported_date",
-                    {},
-                    "interview_date is before the crime was reported (the victim's reported_date)",
-                    "interview_date",
-                ),
-            ]
-            if not replace:
-                problems.append(
-                    self._cross_problem(
-                        checked,
-                        f"SELECT _row FROM {_CLEAN} c WHERE EXISTS (SELECT 1 FROM responses r "
-                        "WHERE r.survey = $s AND r.case_id = c.case_id)",
-                        {"s": survey},
-                        "a response is already loaded for this case: use replace=True to swap it",
-                        "crime_ref",
-                    )
-                )
-            self._fail(checked, problems, what)
-            n_swap = con.execute(
-                f"SELECT count(*) FROM responses r JOIN {_CLEAN} c USING (survey, case_id)"
-            ).fetchall()[0][0]
-            months = [
-                r[0]
-                for r in con.execute(
-                    f"SELECT DISTINCT s.month FROM {_CLEAN} c JOIN samples s "
-                    "USING (survey, case_id) ORDER BY 1"
-                ).fetchall()
-            ]
-            self._phase("validated")
-            load_id = self._next_id("loads", "load_id")
-            now = _now()
-            stages = ", ".join(STAGES)
-
-            def body() -> None:
-                if n_swap:
-                    for table in ("response_comments", "responses"):
-                        con.execute(
-                            f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM {_CLEAN} c "
-                            "WHERE c.survey = t.survey AND c.case_id = t.case_id)"
-                        )
-                con.execute(
-                    f"INSERT INTO responses SELECT survey, case_id, _row, mode, disposition, "
-                    f"interview_date, {stages}, {load_id} FROM {_CLEAN}"
-                )
-                con.execute(
-                    f"INSERT INTO response_comments SELECT survey, case_id, comment "
-                    f"FROM {_CLEAN} WHERE comment IS NOT NULL"
-                )
-                self._record_load(load_id, "responses", survey, None, checked, bool(n_swap), now)
-                self._audit(
-                    "replace_responses" if n_swap else "ingest_responses",
-                    "ok",
-                    checked.rows,
-                    survey,
-                    ",".join(months) or None,
-                    checked.raw.name,
-                    checked.raw.sha256,
-                    f"{n_swap} existing response(s) replaced" if n_swap else None,
-                )
-
-            self._transaction(body)
-        finally:
-            con.unregister(_CLEAN)
-        return {"survey": survey, "rows": checked.rows, "replaced": int(n_swap), "months": months}
-
-    # ------------------------------------------------------------------ opt-out register
-
-    def add_optout_hashes(self, hashes: Iterable[str], source: str | None = None) -> int:
-        """Add keyed hashes (see :meth:`optout_hash`) to the opt-out register.
-
-        Arguments:
-            hashes: lower-case hex strings, 32 to 64 digits; duplicates are ignored.
-            source: where the list came from (a file name), for the audit log.
-
-        Returns:
-            how many hashes were new.
-        """
-        self._require_writable()
-        items = [str(h).strip().lower() for h in hashes]
-        bad = [i + 1 for i, h in enumerate(items) if not _HASH.fullmatch(h)]
-        if bad:
-            exc = ValidationError(
-                "opt-out entries must be keyed hashes (32-64 hex digits), never raw "
-                "identifiers: hash them with Store.optout_hash",
-                "hash",
-                bad,
-            )
-            self._refused("add_optout", exc, source=source)
-            raise exc
-        table = pa.table({"hash": pa.array(sorted(set(items)), pa.string())})
-        con = self.con
-        con.register("_vsw_h", table)
-        try:
-            new = con.execute(
-                "SELECT count(*) FROM _vsw_h WHERE hash NOT IN (SELECT hash FROM optout)"
-            ).fetchall()[0][0]
-            now = _now()
-
-            def body() -> None:
-                con.execute(
-                    "INSERT INTO optout SELECT hash, ? FROM _vsw_h "
-                    "WHERE hash NOT IN (SELECT hash FROM optout)",
-                    [now],
-                )
-                self._audit(
-                    "add_optout",
-                    "ok",
-                    int(new),
-                    file_name=source,
-                    detail=f"{len(items)} given, {new} new",
-                )
-
-            self._transaction(body)
-        finally:
-            con.unregister("_vsw_h")
-        return int(new)
-
     def optout_count(self) -> int:
         """Number of entries in the opt-out register."""
         return int(self.con.execute("SELECT count(*) FROM optout").fetchall()[0][0])
@@ -949,7 +380,7 @@ class Store:
 
     def sample(self, survey: str, month: str) -> pd.DataFrame:
         """The cases ``survey`` sampled in ``month`` (``case_id, inclusion_prob, stratum``)."""
-        survey, month = _check_survey(survey), _check_month(month)
+        survey, month = check_survey(survey), check_month(month)
         return self._df(
             "SELECT survey, month, case_id, inclusion_prob, stratum FROM samples "
             "WHERE survey = ? AND month = ? ORDER BY row_no",
@@ -979,7 +410,7 @@ class Store:
         conds, params = [], {}
         if survey is not None:
             conds.append("r.survey = $s")
-            params["s"] = _check_survey(survey)
+            params["s"] = check_survey(survey)
         if ms is not None:
             conds.append("s.month IN (SELECT unnest($ms::VARCHAR[]))")
             params["ms"] = ms
@@ -1025,7 +456,7 @@ class Store:
             ``{label: sha256}``, e.g. ``{"victims 2025-01 (victims_2025-01.csv)": "ab12..."}``;
             in-memory inputs (DataFrames) have no hash and are left out.
         """
-        month = _check_month(month)
+        month = check_month(month)
         rows = self.con.execute(
             """
             SELECT 'victims ' || month || ' (' || file_name || ')', file_sha256
@@ -1060,12 +491,6 @@ class Store:
             ).fetchall()[0]
             out[t] = f"{n}:{digest}"
         return out
-
-
-def _name(src: Any) -> str:
-    if isinstance(src, str | Path):
-        return Path(src).name
-    return f"<{type(src).__name__}>"
 
 
 __all__: Sequence[str] = ("Store", "TABLES", "ANALYSIS_COLUMNS", "PERSONAL_COLUMNS")
