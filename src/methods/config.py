@@ -211,9 +211,12 @@ class ForcePreset:
             ``other_force``, ``in_house``); a survey may name its own.
         selection: the force-wide selection rule (surveys with their own rule are excluded
             from it); ``None`` when every survey has its own.
-        modes: fieldwork modes in order of preference.
+        modes: fieldwork modes in order of preference (applied to every survey unless its
+            ``[surveys.<name>]`` table names its own).
         response_rates: expected response rate by mode (fraction), for synthetic fieldwork.
         contact_window_weeks: the preset's contact window when it overrides the surveys'.
+            (The TOML key ``add_exclusions`` adds rules to every survey before the surveys'
+            own overrides; a survey's full ``exclusions`` list replaces everything.)
         optout_timing: ``before_selection`` or ``before_transfer`` (opt-outs recorded after
             selection are still honoured before details leave the force).
         diversity_monitoring: the force monitors the respondent profile against all reporters.

@@ -44,6 +44,15 @@ survey's eligible victims equals the preset's target. The expectation is exact o
 the population model (offence x age band x gender x ethnicity x district) and over the random
 effects by Gauss-Hermite quadrature (Abramowitz and Stegun 1964, 25.4.46). Offence groups a
 preset does not survey are calibrated together to the preset's default targets.
+
+A generated year is a finite population, so its census differs from the target by sampling
+noise. To keep that noise small the random effects ``(u, v)`` are drawn as a randomised
+low-discrepancy set within each (month, offence group, eligible for its survey) stratum
+(:func:`_stratified_normals`): every victim's pair is still exactly N(0, I) and independent of
+their characteristics. Measured on a year (tests/test_synthetic.py): the model's census is
+within 0.6 points of every target of every preset; the census of drawn answers adds binomial
+noise (1.4 points standard error for Durham's hate crime survey, 800 eligible victims a year)
+and is within 1 point of the targets when pooled over a force's surveys.
 """
 
 from __future__ import annotations
@@ -716,7 +725,7 @@ def generate_victims(
                 np.strings.lower(last),
                 _zfill(np.maximum(people["email"], 0), 2),
                 "@example.org",
-            ),  # fmt: skip
+            ),
         ),
         "address": np.where(
             people["address_missing"],
@@ -730,7 +739,7 @@ def generate_victims(
                 district_names,
                 ", ",
                 postcode,
-            ),  # fmt: skip
+            ),
         ),
     }
 
