@@ -541,6 +541,7 @@ def test_row_numbers_follow_the_file_when_values_span_lines(base, tmp_path):
         st.ingest_victims(path, month=M2)
     assert info.value.rows == [6]
     assert "row 6 (line 8)" in str(info.value)  # header + one extra physical line above
+    assert "counted from 1 under the header" in str(info.value)
 
 
 def test_all_problems_are_listed_together(base, tmp_path):

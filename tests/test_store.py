@@ -197,6 +197,19 @@ def test_parquet_typed_and_text_load_the_same_as_csv(st, scenario, tmp_path):
     pd.testing.assert_frame_equal(st.victims(personal=True), ref)
 
 
+def test_old_mac_line_ends_and_trailing_commas_load(st, tmp_path):
+    df = ex.victims(6)
+    text = df.to_csv(index=False)
+    cr = tmp_path / "cr.csv"
+    cr.write_bytes(text.replace("\n", "\r").encode())
+    assert st.ingest_victims(cr, month="2025-01")["rows"] == 6
+    ref = st.victims(personal=True)
+    trailing = tmp_path / "trailing.csv"  # every line ends with a comma: an unnamed extra column
+    trailing.write_text(text.replace("\n", ",\n"))
+    st.ingest_victims(trailing, month="2025-01", replace=True)
+    pd.testing.assert_frame_equal(st.victims(personal=True), ref)
+
+
 def test_blank_lines_between_rows_are_ignored(st, tmp_path):
     df = ex.victims(5)
     text = df.to_csv(index=False)

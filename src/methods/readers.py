@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -280,7 +281,7 @@ def _read_csv(path: Path, columns: Sequence[Column], what: str, info: dict) -> R
     with path.open("rb") as f:
         first = f.readline(1 << 20)
     try:
-        header_line = first.decode("utf-8-sig").rstrip("\r\n")
+        header_line = re.split(r"\r\n|\r|\n", first.decode("utf-8-sig"), maxsplit=1)[0]
     except UnicodeDecodeError:
         raise _refuse(
             name,
