@@ -96,7 +96,8 @@ class SurveyDesign:
     Notes for code that derives new designs (``methods.weighting``) - stable internals:
 
     * ``_replace(**changes) -> SurveyDesign``: a new design sharing everything not changed;
-      arrays passed are copied to float64 read-only arrays. Nothing is ever mutated in place.
+      writeable arrays passed are copied to private float64 read-only arrays (read-only
+      float64 arrays are taken as they are). Nothing is ever mutated in place.
     * ``_data`` DataFrame (row order as given); ``_w`` float64 weights (n); ``_strata`` int
       codes (n); ``_psu`` int codes (n), unique across strata; ``_fpc`` per-row population
       size N_h (float, may be inf) or None; ``_single_psu``; ``_calibrations`` tuple (default
@@ -190,7 +191,10 @@ class SurveyDesign:
             if key not in self.__dict__:
                 raise UsageError(f"_replace: unknown attribute {key!r}")
             if key in ("_w", "_fpc", "_rep") and value is not None:
-                value = readonly(np.array(value, dtype=float))
+                a = np.asarray(value)
+                if not (a.dtype == np.float64 and not a.flags.writeable):
+                    a = readonly(np.array(a, dtype=float))  # a private, read-only copy
+                value = a
             elif key in ("_strata", "_psu"):
                 value = readonly(np.array(value, dtype=np.intp))
             elif key == "_calibrations":
@@ -234,7 +238,7 @@ class SurveyDesign:
     def degf(self) -> float:
         """Design degrees of freedom (R's ``degf``): #PSUs - #strata among rows with non-zero
         weight, or for replicate designs the rank of the replicate weights minus one."""
-        return float(self._domain_degf(np.zeros(self.n, np.intp), 1)[0])
+        return float(self._domain_degf(self._whole(), 1, self._cache.setdefault("whole_c", {}))[0])
 
     def __repr__(self) -> str:
         s = self._struct
@@ -294,19 +298,26 @@ class SurveyDesign:
             rows1(self._strata == h),
         )
 
-    def _domain_degf(self, dom: np.ndarray, K: int) -> np.ndarray:
-        """R's ``degf`` of the design restricted to each domain's rows (``dom == d``)."""
+    def _domain_degf(self, dom: np.ndarray, K: int, cache: dict | None = None) -> np.ndarray:
+        """R's ``degf`` of the design restricted to each domain's rows (``dom == d``), kept in
+        ``cache`` when given (a dict owned by whoever owns ``dom``: this design for the whole
+        sample, a :class:`DomainView` for its domains)."""
+        if cache is not None and ("degf", K) in cache:
+            return cache[("degf", K)]
+        out = self._domain_degf_uncached(dom, K)
+        if cache is not None:
+            cache[("degf", K)] = out
+        return out
+
+    def _domain_degf_uncached(self, dom: np.ndarray, K: int) -> np.ndarray:
         if self._rep is not None:
-            out = []
-            for d in range(K):
-                mask = dom == d
-                key = ("rdf", d, K, hash(mask.tobytes()))
-                if key not in self._cache:
-                    self._cache[key] = replicate_degf(self, mask)
-                out.append(self._cache[key])
-            return np.array(out, dtype=float)
-        member = (dom >= 0) & (self._w != 0)
-        dm = dom[member]
+            return np.array([replicate_degf(self, dom == d) for d in range(K)], dtype=float)
+        if dom.min() >= 0 and self._w_all_positive():
+            member = slice(None)
+            dm = dom
+        else:
+            member = (dom >= 0) & (self._w != 0)
+            dm = dom[member]
         if self._struct.psu_identity:
             npsu = np.bincount(dm, minlength=K)
         else:
@@ -315,6 +326,11 @@ class SurveyDesign:
         H = self._struct.n_strata
         present = np.bincount(self._strata[member] * K + dm, minlength=H * K).reshape(H, K)
         return (npsu - (present > 0).sum(axis=0)).astype(float)
+
+    def _w_all_positive(self) -> bool:
+        if "wpos" not in self._cache:
+            self._cache["wpos"] = bool(self._w.min() > 0)
+        return self._cache["wpos"]
 
     def _rep_var(self, thetas: np.ndarray, estimate: np.ndarray) -> np.ndarray:
         V, dropped = replicate_variance(
@@ -381,8 +397,12 @@ class SurveyDesign:
         ci: str = "normal",
         df: Any = None,
         conf_level: float = 0.95,
+        cache: dict | None = None,
     ) -> pd.DataFrame:
-        """Estimates for every domain (``dom`` codes, -1 = none) as the output DataFrame."""
+        """Estimates for every domain (``dom`` codes, -1 = none) as the output DataFrame;
+        ``cache`` holds what depends on ``dom`` alone (see :meth:`_domain_degf`)."""
+        if cache is None and dom is self._cache.get("whole"):
+            cache = self._cache.setdefault("whole_c", {})
         if not 0.0 < conf_level < 1.0:
             raise UsageError(f"conf_level must be in (0, 1), got {conf_level}")
         if kind == "proportion" and ci not in dci.CI_METHODS:
@@ -390,7 +410,7 @@ class SurveyDesign:
         K = len(index)
         c = est.usable_codes(dom, y, x)
         base = "mean" if kind == "proportion" else kind
-        pr = est.point_estimates(base, y, self._w, c, K, x)
+        pr = est.point_estimates(base, y, self._w, c, K, x, self._w_all_positive())
         estimate = pr.estimate.copy()
         th = None
         if self._rep is None:
@@ -401,7 +421,7 @@ class SurveyDesign:
             var = np.diag(self._rep_var(th, estimate)).copy()
             m = pr.rows_used
         se = np.sqrt(np.maximum(var, 0.0))
-        vsrs = est.srs_variance(base, y, self._w, c, K, pr, m, x)
+        vsrs = est.srs_variance(base, y, self._w, pr, m, x, binary=kind == "proportion")
         with np.errstate(divide="ignore", invalid="ignore"):
             deff = var / vsrs
         attrs: dict[str, Any] = {
@@ -410,8 +430,8 @@ class SurveyDesign:
             "conf_level": conf_level,
         }
         if kind == "proportion":
-            ddf = self._domain_degf(dom, K)
-            lo, hi = self._proportion_ci(ci, estimate, se, th, ddf, dom, c, y, K, conf_level)
+            ddf = self._domain_degf(dom, K, cache)
+            lo, hi = self._proportion_ci(ci, estimate, se, th, ddf, dom, pr, y, conf_level)
             attrs.update(ci=ci, df=ddf.tolist())
         else:
             if df is None:
@@ -419,7 +439,7 @@ class SurveyDesign:
             elif isinstance(df, str):
                 if df != "design":
                     raise UsageError(f"df must be None, 'design' or a number, got {df!r}")
-                dfv = self._domain_degf(dom, K)
+                dfv = self._domain_degf(dom, K, cache)
             else:
                 dfv = np.full(K, float(df))
             lo, hi = dci.wald_interval(estimate, se, dfv, conf_level)
@@ -449,11 +469,16 @@ class SurveyDesign:
         out.attrs.update(attrs)
         return out
 
-    def _proportion_ci(self, ci, p, se, th, ddf, dom, c, y, K, conf_level):
+    def _proportion_ci(self, ci, p, se, th, ddf, dom, pr, y, conf_level):
         """Interval for proportions; see :func:`methods.design_ci.proportion_interval`."""
-        used = (c >= 0) & (self._w > 0)
-        cnt = np.bincount(c[used], minlength=K).astype(float)
-        succ = np.bincount(c[used], weights=y[used], minlength=K)
+        K = len(p)
+        cnt = pr.n
+        g = pr.groups
+        need_succ = ci == "clopper-pearson" or bool(((p == 0) | (p == 1)).any())
+        succ = None
+        if need_succ:
+            yr, wr = g.take(y), g.take(self._w)
+            succ = g.sum(np.where(wr > 0, yr, 0.0))
         se_logit = None
         if ci == "logit":
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -471,10 +496,12 @@ class SurveyDesign:
                     "ci='clopper-pearson' is for simple random samples (equal weights, no "
                     "clusters); use ci='beta', its design-based form (Korn-Graubard)"
                 )
-        if self._calibrations and self._rep is None:
-            n_rows = np.full(K, float(self.n))  # R keeps every row of a calibrated subset
-        else:
-            n_rows = np.bincount(dom[dom >= 0], minlength=K).astype(float)
+        n_rows = None
+        if ci == "beta":  # R's nrow(design) of the domain design
+            if (self._calibrations and self._rep is None) or K == 1 and dom.min() >= 0:
+                n_rows = np.full(K, float(self.n))  # R keeps every row of a calibrated subset
+            else:
+                n_rows = np.bincount(dom[dom >= 0], minlength=K).astype(float)
         lo, hi, degenerate = dci.proportion_interval(
             ci, p, se, se_logit, ddf, n_rows, succ, cnt, conf_level
         )
@@ -490,7 +517,10 @@ class SurveyDesign:
     # ------------------------------------------------------------------ public estimators
 
     def _whole(self) -> np.ndarray:
-        return np.zeros(self.n, np.intp)
+        """Domain codes of the whole sample (all rows in domain 0), cached."""
+        if "whole" not in self._cache:
+            self._cache["whole"] = readonly(np.zeros(self.n, np.intp))
+        return self._cache["whole"]
 
     def mean(self, col: str, *, df: Any = None, conf_level: float = 0.95) -> pd.DataFrame:
         """Weighted mean of a numeric column (R ``svymean(..., na.rm=TRUE, deff=TRUE)``).
@@ -622,7 +652,7 @@ class SurveyDesign:
         ia, ib = level_index(labels, a, by), level_index(labels, b, by)
         dom = np.where(codes == ia, 0, np.where(codes == ib, 1, -1))
         c = est.usable_codes(dom, y)
-        pr = est.point_estimates("mean", y, self._w, c, 2)
+        pr = est.point_estimates("mean", y, self._w, c, 2, None, self._w_all_positive())
         diff = pr.estimate[0] - pr.estimate[1]
         joint = np.where(c >= 0, 0, -1)
         if self._rep is None:

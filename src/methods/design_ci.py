@@ -176,7 +176,7 @@ def proportion_interval(ci, p, se, se_logit, df, n_rows, successes, count, conf_
         raise ValueError(ci)
     count = np.asarray(count, float)
     degenerate = ((p == 0) | (p == 1)) & (count > 1)
-    if ci != "clopper-pearson":
+    if ci != "clopper-pearson" and degenerate.any():
         dlo, dhi = exact_beta_bounds(successes, count, 1.0 - conf_level)
         lo = np.where(degenerate, dlo, lo)
         hi = np.where(degenerate, dhi, hi)

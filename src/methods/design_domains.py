@@ -29,6 +29,7 @@ class DomainView:
         self._design = design
         self._by = col
         self._codes, self._index = domain_codes(design._data, col)
+        self._cache: dict = {}  # degrees of freedom of these domains
 
     @property
     def levels(self) -> pd.Index:
@@ -40,14 +41,14 @@ class DomainView:
         arguments as :meth:`SurveyDesign.mean`."""
         y = numeric_column(self._design._data, col)
         return self._design._estimate(
-            "mean", y, self._codes, self._index, df=df, conf_level=conf_level
+            "mean", y, self._codes, self._index, df=df, conf_level=conf_level, cache=self._cache
         )
 
     def total(self, col: str, *, df: Any = None, conf_level: float = 0.95) -> pd.DataFrame:
         """Domain totals (R ``svyby(..., svytotal)``)."""
         y = numeric_column(self._design._data, col)
         return self._design._estimate(
-            "total", y, self._codes, self._index, df=df, conf_level=conf_level
+            "total", y, self._codes, self._index, df=df, conf_level=conf_level, cache=self._cache
         )
 
     def ratio(
@@ -57,7 +58,14 @@ class DomainView:
         data = self._design._data
         y, x = numeric_column(data, num), numeric_column(data, den)
         return self._design._estimate(
-            "ratio", y, self._codes, self._index, x=x, df=df, conf_level=conf_level
+            "ratio",
+            y,
+            self._codes,
+            self._index,
+            x=x,
+            df=df,
+            conf_level=conf_level,
+            cache=self._cache,
         )
 
     def proportion(
@@ -67,7 +75,13 @@ class DomainView:
         t quantile uses each domain's own degrees of freedom, as R does."""
         y = binary_column(self._design._data, col, level)
         return self._design._estimate(
-            "proportion", y, self._codes, self._index, ci=ci, conf_level=conf_level
+            "proportion",
+            y,
+            self._codes,
+            self._index,
+            ci=ci,
+            conf_level=conf_level,
+            cache=self._cache,
         )
 
     def compare(

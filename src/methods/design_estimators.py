@@ -27,6 +27,46 @@ from methods.variance import DomainInfluence
 KINDS = ("mean", "total", "ratio")
 
 
+class Groups:
+    """Rows used and their domain codes, with sums per domain in as few passes as possible.
+
+    ``c`` is the usable domain code per row (-1 = not used). When every row is used no copy is
+    made; with a single domain sums are plain (pairwise) sums instead of ``np.bincount``.
+    """
+
+    def __init__(self, c: np.ndarray, K: int):
+        self.c = c
+        self.K = K
+        self.n = c.shape[0]
+        self.all = bool(c.size == 0 or c.min() >= 0)
+        if self.all:
+            self.idx = None
+            self.cr = c
+        else:
+            self.idx = np.flatnonzero(c >= 0)
+            self.cr = c[self.idx]
+
+    def take(self, a: np.ndarray) -> np.ndarray:
+        """``a`` restricted to the rows used."""
+        return a if self.all else a[self.idx]
+
+    def sum(self, vals: np.ndarray | None = None) -> np.ndarray:
+        """Per-domain sums of ``vals`` (already restricted to the rows used), or counts."""
+        if self.K == 1:
+            return np.array([float(self.cr.size if vals is None else vals.sum())])
+        if vals is None:
+            return np.bincount(self.cr, minlength=self.K).astype(float)
+        return np.bincount(self.cr, weights=vals, minlength=self.K)
+
+    def spread(self, vals: np.ndarray) -> np.ndarray:
+        """Full-length array with ``vals`` on the rows used and 0 elsewhere."""
+        if self.all:
+            return vals
+        out = np.zeros(self.n)
+        out[self.idx] = vals
+        return out
+
+
 @dataclass(frozen=True)
 class PointResult:
     """Per-domain point estimates and what the variance needs.
@@ -39,6 +79,7 @@ class PointResult:
         n: number of rows used with a positive weight.
         rows_used: number of rows used (R's ``length(pweights)`` for replicate designs).
         nonzero: number of rows used with a non-zero weight (R's ``nobs`` for linearisation).
+        groups: the :class:`Groups` of rows used.
     """
 
     estimate: np.ndarray
@@ -48,6 +89,7 @@ class PointResult:
     n: np.ndarray
     rows_used: np.ndarray
     nonzero: np.ndarray
+    groups: Groups
 
 
 def usable_codes(dom: np.ndarray, y: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
@@ -55,11 +97,19 @@ def usable_codes(dom: np.ndarray, y: np.ndarray, x: np.ndarray | None = None) ->
     bad = np.isnan(y)
     if x is not None:
         bad |= np.isnan(x)
+    if not bad.any():
+        return dom
     return np.where(bad, -1, dom)
 
 
 def point_estimates(
-    kind: str, y: np.ndarray, w: np.ndarray, c: np.ndarray, K: int, x: np.ndarray | None = None
+    kind: str,
+    y: np.ndarray,
+    w: np.ndarray,
+    c: np.ndarray,
+    K: int,
+    x: np.ndarray | None = None,
+    w_all_positive: bool = False,
 ) -> PointResult:
     """Domain means, totals or ratios and their influence values (see module docstring).
 
@@ -70,53 +120,58 @@ def point_estimates(
         c: usable domain code per row (-1 = not used).
         K: number of domains.
         x: denominator for ratios.
+        w_all_positive: every weight is > 0 (lets the three row counts share one pass).
     """
-    rows = c >= 0
-    cr = c[rows]
-    wr = w[rows]
-    yr = y[rows]
-    W = np.bincount(cr, weights=wr, minlength=K)
-    Y = np.bincount(cr, weights=wr * yr, minlength=K)
-    n = np.bincount(cr[wr > 0], minlength=K)
-    rows_used = np.bincount(cr, minlength=K)
-    nonzero = np.bincount(cr[wr != 0], minlength=K)
-    vals = np.zeros(y.shape[0])
+    g = Groups(c, K)
+    cr = g.cr
+    wr = g.take(w)
+    yr = g.take(y)
+    W = g.sum(wr)
+    Y = g.sum(wr * yr)
+    rows_used = g.sum()
+    if w_all_positive:
+        n = nonzero = rows_used
+    else:
+        n = np.bincount(cr[wr > 0], minlength=K).astype(float)
+        nonzero = np.bincount(cr[wr != 0], minlength=K).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "mean":
             est = Y / W
-            vals[rows] = wr * (yr - est[cr]) / W[cr]
+            vals = wr * (yr - est[cr]) / W[cr] if K > 1 else wr * ((yr - est[0]) / W[0])
             den = W
         elif kind == "total":
             est = Y
-            vals[rows] = wr * yr
+            vals = wr * yr
             den = W
         elif kind == "ratio":
             assert x is not None
-            xr = x[rows]
-            den = np.bincount(cr, weights=wr * xr, minlength=K)
+            xr = g.take(x)
+            den = g.sum(wr * xr)
             est = Y / den
-            vals[rows] = wr * (yr - est[cr] * xr) / den[cr]
+            vals = wr * (yr - est[cr] * xr) / den[cr]
         else:  # pragma: no cover - guarded by callers
             raise ValueError(kind)
-    vals[~np.isfinite(vals)] = 0.0
-    return PointResult(est, DomainInfluence(vals, c, K), W, den, n, rows_used, nonzero)
+    if not np.isfinite(vals).all():
+        vals = np.where(np.isfinite(vals), vals, 0.0)
+    influence = DomainInfluence(g.spread(vals), c, K)
+    return PointResult(est, influence, W, den, n, rows_used, nonzero, g)
 
 
 def srs_variance(
     kind: str,
     y: np.ndarray,
     w: np.ndarray,
-    c: np.ndarray,
-    K: int,
     pr: PointResult,
     m: np.ndarray,
     x: np.ndarray | None = None,
+    binary: bool = False,
 ) -> np.ndarray:
     """Variance under simple random sampling without replacement, the denominator of deff.
 
     Arguments:
         m: R's ``nobs`` per domain (rows with non-zero weight for linearisation designs, rows
             used for replicate designs).
+        binary: y is 0/1, so ``sum w (y - p)^2 = W p (1 - p)`` needs no pass over the data.
 
     Notes:
         R ``svymean(deff=TRUE)``: ``s2 (W - m) / (W m)``; ``svytotal(deff=TRUE)`` and
@@ -126,27 +181,29 @@ def srs_variance(
         to a population) R returns NA (means) or a non-positive figure (totals); we return NaN
         for both and say so in the estimator docstrings.
     """
-    rows = c >= 0
-    cr = c[rows]
-    wr = w[rows]
-    if kind == "ratio":
-        assert x is not None
-        with np.errstate(divide="ignore", invalid="ignore"):
-            u = (y[rows] - pr.estimate[cr] * x[rows]) / pr.den_sum[cr]
-    else:
-        u = y[rows]
+    g = pr.groups
+    K = g.K
     W = pr.w_sum
     mf = m.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ubar = np.bincount(cr, weights=wr * u, minlength=K) / W
-        ss = np.bincount(cr, weights=wr * (u - ubar[cr]) ** 2, minlength=K) / W
+        if binary and kind == "mean":
+            ss = pr.estimate * (1.0 - pr.estimate)
+        else:
+            wr = g.take(w)
+            if kind == "ratio":
+                assert x is not None
+                u = (g.take(y) - pr.estimate[g.cr] * g.take(x)) / pr.den_sum[g.cr]
+            else:
+                u = g.take(y)
+            ubar = g.sum(wr * u) / W
+            d = u - (ubar[g.cr] if K > 1 else ubar[0])
+            ss = g.sum(wr * d * d) / W
         s2 = ss * mf / (mf - 1.0)
         if kind == "mean":
             v = s2 * (W - mf) / (W * mf)
         else:
             v = s2 * W * W * (W - mf) / (W * mf)
-    v = np.where((W > mf) & (mf > 1), v, np.nan)
-    return v
+    return np.where((W > mf) & (mf > 1), v, np.nan)
 
 
 def replicate_sums(

@@ -115,15 +115,24 @@ def _check_size(design: SurveyDesign, n_rep: int) -> None:
 
 
 def _with_factors(design: SurveyDesign, rf: ReplicateFactors, mse: bool, seed) -> SurveyDesign:
-    rep = design._w[:, None] * rf.factors[design._psu]
+    """Replicate weights ``w_i * factors[psu_i]``; when every row is a PSU the factor matrix is
+    scaled in place (one n x R array in memory) and ``_rep_factors`` is not kept."""
+    if design._struct.psu_identity:
+        rep = rf.factors
+        rep *= design._w[:, None]
+        factors = None
+    else:
+        rep = rf.factors[design._psu]
+        rep *= design._w[:, None]
+        factors = readonly(rf.factors)
     return design._replace(
-        _rep=rep,
+        _rep=readonly(rep),
         _rep_method=rf.method,
         _rep_scale=float(rf.scale),
         _rep_rscales=readonly(np.asarray(rf.rscales, float)),
         _rep_mse=bool(mse),
         _rep_seed=seed,
-        _rep_factors=readonly(rf.factors),
+        _rep_factors=factors,
     )
 
 
@@ -134,21 +143,35 @@ def replicate_degf(design: SurveyDesign, rows: np.ndarray) -> float:
     Notes:
         Scaling a row by its weight leaves the rank unchanged, so the rank is that of the
         replicate factors; when they are PSU-level (``_rep_factors``) one row per PSU suffices.
-        Any R linearly independent rows prove full rank, so an evenly spread subset of 3R rows
-        is tried first and the full Gram matrix only when that subset is rank deficient.
+        Any R linearly independent rows prove full rank, so an evenly spread subset of R + 16
+        rows is tried first and the full Gram matrix only when that subset is rank deficient.
     """
     R = design._rep.shape[1]
-    rows = rows & (design._w != 0)
-    if design._rep_factors is not None:
-        X = design._rep_factors[np.unique(design._psu[rows])]
-    else:
-        idx = np.flatnonzero(rows)
-        X = design._rep[idx] / design._w[idx, None]
-    if X.shape[0] == 0:
+    idx = np.flatnonzero(rows & (design._w != 0))
+    if idx.size == 0:
         return -1.0
-    take = np.unique(np.linspace(0, X.shape[0] - 1, min(X.shape[0], 3 * R)).astype(int))
-    rank = int(np.linalg.matrix_rank(X[take]))
-    if rank < R and take.size < X.shape[0]:
-        ev = np.linalg.eigvalsh(X.T @ X)
+    F = design._rep_factors
+    if F is not None:
+        units = np.unique(design._psu[idx])
+
+        def get(sel):
+            return F[units[sel]]
+
+        m = units.size
+    else:
+
+        def get(sel):
+            r = idx[sel]
+            return design._rep[r] / design._w[r, None]
+
+        m = idx.size
+    take = np.unique(np.linspace(0, m - 1, min(m, R + 16)).astype(np.intp))
+    rank = int(np.linalg.matrix_rank(get(take)))
+    if rank < R and take.size < m:
+        G = np.zeros((R, R))
+        for start in range(0, m, 20_000):
+            X = get(slice(start, start + 20_000))
+            G += X.T @ X
+        ev = np.linalg.eigvalsh(G)
         rank = int((ev > ev.max() * 1e-12).sum())
     return float(rank - 1)

@@ -149,12 +149,21 @@ def taylor_variance(
     scale = stratum_scales(structure)
     lonely = (n_h == 1) & (structure.f_h >= 1e-7)
 
+    sparse_key = None
     if isinstance(z, DomainInfluence):
         k = z.k
         col = z.column
-        inrow = col >= 0
+        if col.size and col.min() >= 0:
+            key = strata if k == 1 else strata * k + col
+            v = z.values
+        else:
+            inrow = col >= 0
+            key = strata[inrow] * k + col[inrow]
+            v = z.values[inrow]
+        counts = np.bincount(key, minlength=H * k).reshape(H, k).astype(float)
         # Which strata are present in which column (R subsets the design per domain).
-        pres = np.bincount(strata[inrow] * k + col[inrow], minlength=H * k).reshape(H, k) > 0
+        pres = counts > 0
+        sparse_key = (key, v, counts)
     else:
         z = np.asarray(z, dtype=float)
         if z.ndim == 1:
@@ -177,7 +186,7 @@ def taylor_variance(
         centre[lonely] = 0.0
 
     if isinstance(z, DomainInfluence) and structure.psu_identity:
-        V = _sparse_identity_variance(z, strata, H, n_h, eff_scale, centre)
+        V = _sparse_identity_variance(z.k, *sparse_key, H, n_h, eff_scale, centre)
     else:
         if isinstance(z, DomainInfluence):
             P = structure.n_psu
@@ -218,7 +227,7 @@ def _dense_variance(T, psu_stratum, H, n_h, eff_scale, centre):
     return (D * s[:, None]).T @ D
 
 
-def _sparse_identity_variance(z: DomainInfluence, strata, H, n_h, eff_scale, centre):
+def _sparse_identity_variance(k, key, v, C, H, n_h, eff_scale, centre):
     """Exact two-pass variance when every row is a PSU and each row feeds one column.
 
     Notes:
@@ -227,12 +236,7 @@ def _sparse_identity_variance(z: DomainInfluence, strata, H, n_h, eff_scale, cen
         (c_hj rows feed column j) and the off-diagonal is ``-n_h m_hj m_hl``, because no row
         feeds two columns. Summed with the stratum scales this equals the dense formula.
     """
-    k = z.k
-    inrow = z.column >= 0
-    key = strata[inrow] * k + z.column[inrow]
-    v = z.values[inrow]
     S = np.bincount(key, weights=v, minlength=H * k).reshape(H, k)
-    C = np.bincount(key, minlength=H * k).reshape(H, k).astype(float)
     nh = np.maximum(n_h, 1).astype(float)[:, None]
     m = S / nh * centre[:, None]
     dev = v - m.reshape(-1)[key]
@@ -342,18 +346,22 @@ def bootstrap_factors(
     """
     P = structure.n_psu
     ps = structure.psu_stratum
-    F = np.ones((P, replicates))
+    F = np.empty((P, replicates))
     order = np.argsort(ps, kind="stable")
     starts = np.concatenate([[0], np.cumsum(structure.n_h)])
     lonely = []
+    r_index = np.arange(replicates, dtype=np.int64)[:, None]
     for h in range(structure.n_strata):
         nh = int(structure.n_h[h])
+        members = order[starts[h] : starts[h + 1]]
         if nh < 2:
             lonely.append(h)
+            F[members, :] = 1.0
             continue
-        members = order[starts[h] : starts[h + 1]]
-        counts = rng.multinomial(nh - 1, np.full(nh, 1.0 / nh), size=replicates)  # R x nh
-        F[members, :] = counts.T * (nh / (nh - 1.0))
+        # n_h - 1 draws with replacement per replicate, counted per (PSU, replicate).
+        draws = rng.integers(0, nh, size=(replicates, nh - 1))
+        counts = np.bincount((draws * replicates + r_index).ravel(), minlength=nh * replicates)
+        F[members, :] = counts.reshape(nh, replicates) * (nh / (nh - 1.0))
     return (
         ReplicateFactors(F, 1.0 / (replicates - 1.0), np.ones(replicates), "bootstrap"),
         lonely,
