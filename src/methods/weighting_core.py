@@ -271,7 +271,30 @@ def _psi(distance: str, u: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return out
 
 
-def _ginv(m: np.ndarray) -> np.ndarray:
+def xtdx(x: np.ndarray, v: np.ndarray, block: int = 16384) -> np.ndarray:
+    """``X' diag(v) X`` (p x p) for ``v >= 0``: BLAS ``dsyrk`` on blocks of ``sqrt(v) X``.
+
+    Blocks of rows keep the temporary in cache (memory O(block p), not O(n p)) and use half
+    the flops of a general matrix product.
+    """
+    from scipy.linalg.blas import dsyrk
+
+    x = np.ascontiguousarray(x)
+    v = np.asarray(v, dtype=np.float64)
+    if (v < 0).any():
+        return x.T @ (x * v[:, None])
+    sv = np.sqrt(v)
+    p = x.shape[1]
+    acc = np.zeros((p, p), order="F")
+    for i in range(0, x.shape[0], block):
+        xs = x[i : i + block] * sv[i : i + block, None]
+        # C-ordered rows x p is, to BLAS, the p x rows matrix xs'; dsyrk adds xs' xs
+        acc = dsyrk(1.0, xs.T, beta=1.0, c=acc, trans=0, overwrite_c=1)
+    upper = np.triu(acc)
+    return upper + np.triu(upper, 1).T
+
+
+def ginv(m: np.ndarray) -> np.ndarray:
     """Moore-Penrose inverse with ``MASS::ginv``'s tolerance (256 machine epsilons)."""
     u, s, vt = np.linalg.svd(m)
     keep = s > max(_GINV_TOL * s[0], 0.0)
@@ -299,9 +322,11 @@ def check_bounds(distance: str, bounds) -> tuple[float, float]:
 
 def attainable_ranges(x: np.ndarray, d: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Range of ``sum_i d_i g_i x_ij`` over factors ``lo <= g_i <= hi`` (p x 2)."""
-    dx = d[:, None] * x
-    pos = np.where(dx > 0, dx, 0.0).sum(axis=0)
-    neg = np.where(dx < 0, dx, 0.0).sum(axis=0)
+    pos = x.T @ d
+    neg = np.zeros_like(pos)
+    for j in np.flatnonzero(x.min(axis=0) < 0):  # columns with negative values (rare)
+        neg[j] = d @ np.minimum(x[:, j], 0.0)
+        pos[j] -= neg[j]
     with np.errstate(invalid="ignore"):
         low = np.nan_to_num(lo * pos, nan=0.0) + np.nan_to_num(hi * neg, nan=0.0)
         high = np.nan_to_num(hi * pos, nan=0.0) + np.nan_to_num(lo * neg, nan=0.0)
@@ -313,12 +338,12 @@ def attainable_ranges(x: np.ndarray, d: np.ndarray, lo: float, hi: float) -> np.
 
 
 def jointly_feasible(
-    x: np.ndarray, d: np.ndarray, totals: np.ndarray, lo: float, hi: float, max_rows: int = 200_000
+    x: np.ndarray, d: np.ndarray, totals: np.ndarray, lo: float, hi: float, max_rows: int = 20_000
 ) -> bool | None:
     """Whether some factors in ``[lo, hi]`` reproduce ``totals`` (a linear programme).
 
-    Returns ``True``/``False``, or ``None`` when the problem is too big to check (more than
-    ``max_rows`` distinct rows of ``x``). Units with identical rows of ``x`` are pooled first:
+    Returns ``True``/``False``, or ``None`` when the problem is too big to check quickly
+    (more than ``max_rows`` distinct rows of ``x``; 20,000 take a few seconds). Units with identical rows of ``x`` are pooled first:
     averaging feasible factors within such a group keeps them feasible, so pooling loses
     nothing. Solved with scipy's HiGHS.
     """
@@ -347,8 +372,7 @@ def linear_calibration_factors(x: np.ndarray, d: np.ndarray, totals: np.ndarray)
         Deville and Sarndal (1992), chi-square distance; the direct solve of R's
         ``regcalibrate.survey.design2``. Memory O(n p): only p x p cross-products are formed.
     """
-    tmat = x.T @ (x * d[:, None])
-    lam = np.linalg.solve(tmat, totals - x.T @ d)
+    lam = np.linalg.solve(xtdx(x, d), totals - x.T @ d)
     return 1.0 + x @ lam
 
 
@@ -426,36 +450,42 @@ def calibration_factors(
     with np.errstate(over="ignore", invalid="ignore"):
         g1 = _fm1(distance, xeta, lo, hi)
         deriv = _df(distance, xeta, lo, hi)
-        phi = 0.0
         misfit = rhs - x.T @ (d * g1)
         rel = np.abs(misfit) / (1.0 + np.abs(totals))
         gap = float(np.max(rel))
         while gap >= tol:
-            tmat = x.T @ (x * (d * deriv)[:, None])
-            deta = _ginv(tmat) @ misfit
+            tmat = xtdx(x, d * deriv)
+            deta = ginv(tmat) @ misfit
             slope = float(misfit @ deta)
             if not slope > 0:  # singular Hessian along the misfit: steepest descent instead
                 deta = misfit.copy()
                 slope = float(misfit @ misfit)
             step = 1.0
-            while True:
+            accepted = False
+            while step >= 2.0**-40:
                 cand = eta + step * deta
                 xc = x @ cand
                 g1c = _fm1(distance, xc, lo, hi)
                 derivc = _df(distance, xc, lo, hi)
                 if np.isfinite(g1c).all() and np.isfinite(derivc).all():
-                    phic = float(d @ _psi(distance, xc, lo, hi) - cand @ rhs)
                     misc = rhs - x.T @ (d * g1c)
                     relc = np.abs(misc) / (1.0 + np.abs(totals))
                     gapc = float(np.max(relc))
-                    if phic <= phi - 1e-4 * step * slope or (step == 1.0 and gapc < gap):
+                    if gapc < gap:  # R's full Newton step, or a part of it, helps
+                        accepted = True
+                        break
+                    # else the dual objective must fall (Armijo), computed as a difference
+                    dphi = float(
+                        d @ (_psi(distance, xc, lo, hi) - _psi(distance, xeta, lo, hi))
+                        - (cand - eta) @ rhs
+                    )
+                    if dphi <= -1e-4 * step * slope:
+                        accepted = True
                         break
                 step /= 2
-                if step < 2.0**-40:  # no progress possible along this direction
-                    break
-            if step >= 2.0**-40:
+            if accepted:
                 eta, xeta, g1, deriv = cand, xc, g1c, derivc
-                phi, misfit, rel, gap = phic, misc, relc, gapc
+                misfit, rel, gap = misc, relc, gapc
             if gap < tol:
                 break
             it += 1
@@ -490,8 +520,14 @@ def _raise_not_converged(x, d, totals, lo, hi, labels, distance, max_iter, rel) 
     """After a failed Newton run: infeasible (linear programme) or merely not converged."""
     j = int(np.nanargmax(np.where(np.isfinite(rel), rel, np.inf)))
     where = f"worst relative gap {rel[j]:.3g} at {labels[j]}"
+    note = ""
     if np.isfinite(lo) or np.isfinite(hi):
         feasible = jointly_feasible(x, d, totals, lo, hi)
+        if feasible is None:
+            note = (
+                " Whether the bounds are jointly feasible was not checked (too many distinct "
+                "auxiliary patterns for the linear programme); they may be too tight."
+            )
         if feasible is False:
             raise InfeasibleCalibrationError(
                 f"calibration bounds ({lo:g}, {hi:g}) are infeasible: every total is reachable "
@@ -501,5 +537,5 @@ def _raise_not_converged(x, d, totals, lo, hi, labels, distance, max_iter, rel) 
             )
     raise ConvergenceError(
         f"{distance} calibration did not converge in {max_iter} iterations: {where}. "
-        "Raise max_iter, widen the bounds, or check for near-collinear auxiliary variables."
+        "Raise max_iter, widen the bounds, or check for near-collinear auxiliary variables." + note
     )

@@ -153,25 +153,23 @@ class GregAdjustment(WeightingStep):
     R stores ``qr(mm * sqrt(d))`` and ``w = g * sqrt(d)`` and replaces ``x`` by
     ``qr.resid(qr, x / w) * w``, i.e. ``w_i (u_i - x_i' B)`` with ``B`` the regression of the
     unit influence ``u = x / (d g)`` on the auxiliaries weighted by the input weights ``d``
-    (Deville and Sarndal 1992). ``xmat`` is the n x p model matrix; the QR factor (n x p) is
-    computed on first use and cached, so memory stays O(n p).
+    (Deville and Sarndal 1992). ``xmat`` is the n x p model matrix. The projection uses the
+    generalised inverse of ``X'DX`` (p x p, cached) rather than R's n x p QR factor: the same
+    residuals (for any rank) at a fraction of the time and memory.
     """
 
     xmat: np.ndarray = field(default=None, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
 
-    def _q(self) -> np.ndarray:
-        q = self._cache.get("q")
-        if q is None:
-            from scipy.linalg import qr
+    def _pinv(self) -> np.ndarray:
+        """Generalised inverse of ``X' D X`` (p x p), computed once and cached."""
+        a = self._cache.get("pinv")
+        if a is None:
+            from methods.weighting_core import ginv, xtdx
 
-            whalf = np.sqrt(np.maximum(self.w_in, 0.0))
-            qq, rr, _ = qr(self.xmat * whalf[:, None], mode="economic", pivoting=True)
-            diag = np.abs(np.diag(rr))
-            rank = int(np.sum(diag > 1e-7 * diag[0])) if diag.size else 0
-            q = np.ascontiguousarray(qq[:, :rank])
-            self._cache["q"] = q
-        return q
+            a = ginv(xtdx(self.xmat, np.maximum(self.w_in, 0.0)))
+            self._cache["pinv"] = a
+        return a
 
     def adjust(self, z):
         x, flat = _as2d(z)
@@ -180,8 +178,9 @@ class GregAdjustment(WeightingStep):
             g = np.where(self.w_in > 0, self.w_out / np.where(self.w_in > 0, self.w_in, 1), 0)
         w = g * whalf
         e = _safe_div(x, w)
-        q = self._q()
-        res = e - q @ (q.T @ e)
+        # residual of e on X sqrt(d): e - sqrt(d) X (X'DX)^+ X' sqrt(d) e (R: qr.resid)
+        coef = self._pinv() @ (self.xmat.T @ (e * whalf[:, None]))
+        res = e - whalf[:, None] * (self.xmat @ coef)
         out = res * w[:, None]
         return out[:, 0] if flat else out
 
