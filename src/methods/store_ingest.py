@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,7 @@ class IngestMixin:
     """Ingest workflows of :class:`methods.store.Store` (needs ``con``, ``secret``, ``today``)."""
 
     con: Any
+    path: str
     read_only: bool
     _closed: bool
     _on_phase: Callable[[str], None] | None
@@ -127,8 +129,11 @@ class IngestMixin:
         rows = getattr(exc, "n_rows", None) or None
         try:
             self._audit(action, "refused", rows, survey, month, name, None, str(exc)[:4000])
-        except Exception:  # noqa: BLE001 - the refusal itself must reach the user
-            pass
+        except Exception as err:  # noqa: BLE001 - the refusal itself must reach the user
+            warnings.warn(
+                f"the refusal could not be recorded in the audit log ({type(err).__name__})",
+                stacklevel=3,
+            )
 
     def _transaction(self, body: Callable[[], None]) -> None:
         con = self.con
@@ -138,13 +143,20 @@ class IngestMixin:
             body()
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            try:
+                con.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - keep the original error; DuckDB discards the rest
+                pass
             raise
         self._phase("committed")
         try:
             con.execute("CHECKPOINT")
-        except Exception:  # noqa: BLE001 - data is committed; the WAL will be folded in later
-            pass
+        except Exception as err:  # noqa: BLE001 - data is committed and safe in the WAL
+            warnings.warn(
+                f"data committed, but the checkpoint failed ({type(err).__name__}); DuckDB "
+                "replays its write-ahead log the next time the store is opened",
+                stacklevel=3,
+            )
 
     def _cross_problem(self, checked: Checked, sql: str, params: dict, rule: str, column: str):
         res = self.con.execute(
@@ -270,7 +282,10 @@ class IngestMixin:
                     ],
                 )
                 self._record_load(load_id, "victims", None, month, checked, prev is not None, now)
-                detail = f"{len(checked.raw.extra_columns)} extra column(s) ignored"
+                extra = checked.raw.extra_columns
+                detail = f"{len(extra)} extra column(s) ignored"
+                if extra:
+                    detail += ": " + ", ".join(repr(c[:40]) for c in extra[:10])
                 if orphans.num_rows:
                     detail += (
                         f"; {orphans.num_rows} sampled case(s) absent from the new extract "
@@ -291,8 +306,6 @@ class IngestMixin:
         finally:
             con.unregister(_CLEAN)
         if orphans.num_rows:
-            import warnings
-
             warnings.warn(
                 f"replacing {month}: {orphans.num_rows} sampled case(s) are not in the new "
                 "extract; they were dropped from their samples together with their responses",
@@ -444,8 +457,6 @@ class IngestMixin:
         finally:
             con.unregister(_CLEAN)
         if n_resp:
-            import warnings
-
             warnings.warn(
                 f"replacing the {survey} sample of {month}: {n_resp} response(s) of cases no "
                 "longer sampled were removed",

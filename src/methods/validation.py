@@ -77,11 +77,13 @@ class IngestError(ValidationError):
             msg += "\nalso:\n" + "\n".join(f"  - {p}" for p in parts[1:])
         if len(self.problems) > _MAX_PROBLEMS_SHOWN:
             msg += f"\n  ... and {len(self.problems) - _MAX_PROBLEMS_SHOWN} more problem(s)"
-        if any(p.rows for p in self.problems):
+        if any(p.lines for p in self.problems):
             msg += (
                 "\n(rows are data rows counted from 1 under the header, as in a spreadsheet;"
                 " 'line' is the line of the file, the header being line 1)"
             )
+        elif any(p.rows for p in self.problems):
+            msg += "\n(rows are data rows counted from 1, as in a spreadsheet under its header)"
         Exception.__init__(self, msg)
 
 
