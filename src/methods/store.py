@@ -178,7 +178,10 @@ class Store(IngestMixin):
                 f"written by a newer DuckDB): {type(exc).__name__}"
             ) from None
         self._closed = False
-        self.con.execute("SET enable_progress_bar = false")
+        try:
+            self.con.execute("SET enable_progress_bar = false")
+        except duckdb.Error:  # inside Jupyter DuckDB refuses the setting without ipywidgets
+            pass
         if not read_only:
             self._create_schema()
         self._check_schema()
