@@ -51,61 +51,58 @@ cells.append(
         "preset = load_force(force)\n"
         "db = ensure_store(db, force=force, seed=seed)\n"
         "out = Path(out_dir) if out_dir else None\n"
-        'print(f"Force: {preset.display_name}; month: {month}")'
+        'print(f"Force: {preset.title}; month: {month}")'
     )
 )
 cells.append(md("## Responses this month"))
-cells.append(
-    code(
-        "with Store(db) as st:\n"
-        "    responses = st.responses(months=[month])\n"
-        'responses["design_weight"] = 1.0 / responses["inclusion_prob"]\n'
-        "done = reporting.completes(responses)\n"
-        "counts = (responses.assign(complete=responses.index.isin(done.index))\n"
-        '          .groupby(["survey", "mode"]).agg(issued=("complete", "size"), completes=("complete", "sum")))\n'
-        'counts["response_rate_%"] = 100 * counts["completes"] / counts["issued"]\n'
-        "counts"
-    )
-)
-cells.append(
-    md(
-        "## Satisfaction by stage\n\nDesign-weighted (inverse inclusion probability, "
-        "stratified by the sampling strata) percent satisfied, with logit 95% CIs."
-    )
-)
-cells.append(
-    code(
-        "tables = []\n"
-        "for survey in preset.survey_names:\n"
-        '    sub = done[done["survey"] == survey]\n'
-        "    if sub.empty:\n"
-        "        continue\n"
-        "    t = reporting.stage_estimates(sub, min_base=min_base)\n"
-        '    t.insert(0, "survey", survey)\n'
-        "    tables.append(t)\n"
-        "stages = pd.concat(tables, ignore_index=True)\n"
-        'shown = stages.assign(**{c: 100 * stages[c] for c in ["estimate", "ci_low", "ci_high"]})\n'
-        'shown[["survey", "label", "estimate", "ci_low", "ci_high", "n", "suppressed"]]'
-    )
-)
-cells.append(
-    code(
-        "figs = {}\n"
-        'for survey, t in stages.groupby("survey", sort=False):\n'
-        "    figs[survey] = reporting.plot_stage_estimates(t, title=f\"{survey.replace('_', ' ').title()}: % satisfied, {month}\")\n"
-        "    plt.show()"
-    )
-)
-cells.append(
-    code(
-        "if out is not None:\n"
-        '    reporting.write_table(stages, out / "tables" / "satisfaction_by_stage.csv")\n'
-        '    reporting.write_table(counts.reset_index(), out / "tables" / "response_counts.csv")\n'
-        "    for survey, fig in figs.items():\n"
-        '        reporting.save_figure(fig, out / "figures" / f"satisfaction_{survey}.png")\n'
-        "print(f\"{len(stages)} stage estimates for {stages['survey'].nunique()} surveys\")"
-    )
-)
+cells.append(code(
+    "months12 = reporting.months_back(month, 12)\n"
+    "with Store(db) as st:\n"
+    "    responses = st.responses(months=months12)\n"
+    "responses = reporting.prepare_responses(responses)\n"
+    "this_month = responses[responses[\"month\"] == month]\n"
+    "counts = reporting.response_counts(this_month)\n"
+    "counts"))
+cells.append(md("## Satisfaction by stage this month\n\nAll surveyed victims of the month "
+                "together: design-weighted (inverse inclusion probability, stratified by survey "
+                "and sampling stratum) percent satisfied, with logit 95% CIs and unweighted bases."))
+cells.append(code(
+    "month_table = reporting.stage_estimates(reporting.completes(this_month), min_base=min_base)\n"
+    "month_table.insert(0, \"survey\", \"all\")\n"
+    "month_table.insert(0, \"period\", month)\n"
+    "reporting.percent_view(month_table)"))
+cells.append(code(
+    "fig_month = reporting.plot_stage_estimates(month_table, title=f\"All surveys: % satisfied, {month}\")\n"
+    "plt.show()"))
+cells.append(md("## Twelve months to this month, by survey\n\nMonthly bases are small for most "
+                "surveys, so each survey is reported over the twelve months to the report month "
+                "(or the months loaded, if fewer)."))
+cells.append(code(
+    "period = f\"{responses['month'].min()} to {month}\"\n"
+    "done12 = reporting.completes(responses)\n"
+    "tables = []\n"
+    "for survey in preset.survey_names:\n"
+    "    sub = done12[done12[\"survey\"] == survey]\n"
+    "    if sub.empty:\n"
+    "        continue\n"
+    "    t = reporting.stage_estimates(sub, min_base=min_base)\n"
+    "    t.insert(0, \"survey\", survey)\n"
+    "    t.insert(0, \"period\", period)\n"
+    "    tables.append(t)\n"
+    "by_survey = pd.concat(tables, ignore_index=True)\n"
+    "reporting.percent_view(by_survey)"))
+cells.append(code(
+    "figs = {\"all_surveys\": fig_month}\n"
+    "for survey, t in by_survey.groupby(\"survey\", sort=False):\n"
+    "    figs[survey] = reporting.plot_stage_estimates(t, title=f\"{survey.replace('_', ' ').title()}: % satisfied, {period}\")\n"
+    "    plt.show()"))
+cells.append(code(
+    "if out is not None:\n"
+    "    reporting.write_table(pd.concat([month_table, by_survey], ignore_index=True), out / \"tables\" / \"satisfaction_by_stage.csv\")\n"
+    "    reporting.write_table(counts, out / \"tables\" / \"response_counts.csv\")\n"
+    "    for name, fig in figs.items():\n"
+    "        reporting.save_figure(fig, out / \"figures\" / f\"satisfaction_{name}.png\")\n"
+    "print(f\"{len(month_table) + len(by_survey)} stage estimates; {int(counts['completes'].sum())} completes this month\")"))
 
 nb = nbf.v4.new_notebook(cells=cells)
 nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -40,7 +40,7 @@ def build_store(
     Returns:
         ``{"db": path, "months": [...], "surveys": [...]}``
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from methods.store import Store
 

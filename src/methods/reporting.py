@@ -57,10 +57,86 @@ def completes(responses: pd.DataFrame) -> pd.DataFrame:
     return responses.loc[disp.str.startswith("1.")].copy()
 
 
+def months_back(month: str, k: int) -> list[str]:
+    """The ``k`` months ending with ``month`` (``YYYY-MM``), oldest first."""
+    end = pd.Period(month, freq="M")
+    return [str(end - i) for i in range(k - 1, -1, -1)]
+
+
+def prepare_responses(responses: pd.DataFrame) -> pd.DataFrame:
+    """Add the design weight (1 / inclusion probability) and a design stratum per case.
+
+    The design stratum is month x survey x sampling stratum: each survey draws its own
+    stratified sample every month, so these are the strata of the pooled design.
+    """
+    out = responses.copy()
+    out["design_weight"] = 1.0 / out["inclusion_prob"].astype(float)
+    stratum = out["stratum"].astype(str) if "stratum" in out else ""
+    out["design_stratum"] = (
+        out["month"].astype(str) + "|" + out["survey"].astype(str) + "|" + stratum
+    )
+    return out
+
+
+def response_counts(responses: pd.DataFrame) -> pd.DataFrame:
+    """Issued cases, completes and AAPOR RR1 / RR3 by survey and mode (tidy).
+
+    Rates from :func:`methods.nonresponse.outcome_rates` (AAPOR Standard Definitions).
+    """
+    from methods.nonresponse import outcome_rates
+
+    rows = []
+    for (survey, mode), sub in responses.groupby(["survey", "mode"], sort=True):
+        r = outcome_rates(sub["disposition"].astype(str).to_numpy()).iloc[0]
+        rows.append(
+            {
+                "survey": survey,
+                "mode": mode,
+                "issued": len(sub),
+                "completes": int(r["I"]),
+                "RR1": float(r["RR1"]),
+                "RR3": float(r["RR3"]),
+            }
+        )
+    return pd.DataFrame(rows, columns=["survey", "mode", "issued", "completes", "RR1", "RR3"])
+
+
+def percent_view(table: pd.DataFrame) -> pd.DataFrame:
+    """A display copy of a stage table: percentages to one decimal, suppressed cells marked."""
+    view = table.copy()
+    for c in ("estimate", "ci_low", "ci_high"):
+        view[c] = (100 * view[c]).round(1)
+    view = view.rename(
+        columns={
+            "estimate": "% satisfied",
+            "ci_low": "95% CI low",
+            "ci_high": "95% CI high",
+            "n": "base (n)",
+        }
+    )
+    view["% satisfied"] = (
+        view["% satisfied"].astype(object).where(~view["suppressed"], "suppressed")
+    )
+    keep = [
+        c
+        for c in (
+            "period",
+            "survey",
+            "label",
+            "% satisfied",
+            "95% CI low",
+            "95% CI high",
+            "base (n)",
+        )
+        if c in view
+    ]
+    return view[keep]
+
+
 def stage_estimates(
     responses: pd.DataFrame,
     weights: str = "design_weight",
-    strata: str | None = "stratum",
+    strata: str | None = "design_stratum",
     stages: tuple[str, ...] = STAGES,
     ci: str = "logit",
     min_base: int = MIN_BASE_PERCENT,
