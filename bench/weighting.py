@@ -172,7 +172,7 @@ def bench_calibrate(rows: int, repeat: int) -> bool:
     t0 = time.perf_counter()
     se = cal.mean("y").iloc[0]["se"]
     print(
-        f"  (first SE after calibration, incl. the n x p QR: {time.perf_counter() - t0:.3f} s;"
+        f"  (first SE after calibration, incl. the X.DX solve: {time.perf_counter() - t0:.3f} s;"
         f" se = {se:.4g})"
     )
     return ok

@@ -419,7 +419,10 @@ def _calibration_system(design, population: Mapping, population_size):
         tots.insert(0, float(population_size))
         labels.insert(0, "(intercept)")
         targets.insert(0, ("size", None, None, float(population_size)))
-    return np.column_stack(cols), np.array(tots), labels, targets
+    x = np.empty((len(data), len(cols)), order="F")  # column-wise fill: contiguous writes
+    for j, c in enumerate(cols):
+        x[:, j] = c
+    return x, np.array(tots), labels, targets
 
 
 def calibrate(

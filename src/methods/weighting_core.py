@@ -217,31 +217,30 @@ class CalibrationResult:
     scale: float
 
 
-def _fm1(distance: str, u: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """``F(u) - 1`` of R's calfun objects (cal.linear, cal.raking, cal.logit)."""
-    if distance == "linear":
-        return np.minimum(np.maximum(u + 1.0, lo), hi) - 1.0
-    if distance == "raking":
-        return np.minimum(np.maximum(np.exp(u), lo), hi) - 1.0
-    a = (hi - lo) / ((hi - 1.0) * (1.0 - lo))
-    eau = np.exp(a * u)
-    return (lo * (hi - 1.0) + hi * (1.0 - lo) * eau) / (hi - 1.0 + (1.0 - lo) * eau) - 1.0
+def _fm1_df(distance: str, u: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """``F(u) - 1`` and ``F'(u)`` of R's calfun objects (cal.linear, cal.raking, cal.logit).
 
-
-def _df(distance: str, u: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Derivative ``F'(u)`` of R's calfun objects."""
+    As in R, the linear and raking derivatives are zero outside ``lower - 1 < u < upper - 1``
+    (for raking R tests ``u``, not ``exp(u)``, against the bounds; kept, since it only shapes
+    the Newton path). The logit derivative is R's ``dF`` simplified to
+    ``A (1 - L)(U - 1)(U - L) e^{Au} / (U - 1 + (1 - L) e^{Au})^2``.
+    """
+    if distance == "logit":
+        a = (hi - lo) / ((hi - 1.0) * (1.0 - lo))
+        eau = np.exp(a * u)
+        den = hi - 1.0 + (1.0 - lo) * eau
+        fm1 = (lo * (hi - 1.0) + hi * (1.0 - lo) * eau) / den - 1.0
+        return fm1, (a * (1.0 - lo) * (hi - 1.0) * (hi - lo)) * eau / (den * den)
     inside = (u < hi - 1.0) & (u > lo - 1.0)
     if distance == "linear":
-        return inside.astype(np.float64)
-    if distance == "raking":
-        return np.where(inside, np.exp(u), 0.0)
-    a = (hi - lo) / ((hi - 1.0) * (1.0 - lo))
-    eau = np.exp(a * u)
-    den = hi - 1.0 + (1.0 - lo) * eau
-    return (
-        hi * (1.0 - lo) * eau * a / den
-        - ((lo * (hi - 1.0) + hi * (1.0 - lo) * eau) * ((1.0 - lo) * eau * a)) / den**2
-    )
+        return np.minimum(np.maximum(u + 1.0, lo), hi) - 1.0, inside.astype(np.float64)
+    e = np.exp(u)
+    return np.minimum(np.maximum(e, lo), hi) - 1.0, np.where(inside, e, 0.0)
+
+
+def _fm1(distance: str, u: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``F(u) - 1`` (see :func:`_fm1_df`)."""
+    return _fm1_df(distance, u, lo, hi)[0]
 
 
 def _psi(distance: str, u: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -279,7 +278,6 @@ def xtdx(x: np.ndarray, v: np.ndarray, block: int = 16384) -> np.ndarray:
     """
     from scipy.linalg.blas import dsyrk
 
-    x = np.ascontiguousarray(x)
     v = np.asarray(v, dtype=np.float64)
     if (v < 0).any():
         return x.T @ (x * v[:, None])
@@ -288,8 +286,10 @@ def xtdx(x: np.ndarray, v: np.ndarray, block: int = 16384) -> np.ndarray:
     acc = np.zeros((p, p), order="F")
     for i in range(0, x.shape[0], block):
         xs = x[i : i + block] * sv[i : i + block, None]
-        # C-ordered rows x p is, to BLAS, the p x rows matrix xs'; dsyrk adds xs' xs
-        acc = dsyrk(1.0, xs.T, beta=1.0, c=acc, trans=0, overwrite_c=1)
+        if xs.flags.f_contiguous:  # dsyrk adds xs' xs
+            acc = dsyrk(1.0, xs, beta=1.0, c=acc, trans=1, overwrite_c=1)
+        else:  # C-ordered rows x p is, to BLAS, the p x rows matrix xs'
+            acc = dsyrk(1.0, xs.T, beta=1.0, c=acc, trans=0, overwrite_c=1)
     upper = np.triu(acc)
     return upper + np.triu(upper, 1).T
 
@@ -448,8 +448,7 @@ def calibration_factors(
     xeta = np.zeros(len(d))
     it = 1
     with np.errstate(over="ignore", invalid="ignore"):
-        g1 = _fm1(distance, xeta, lo, hi)
-        deriv = _df(distance, xeta, lo, hi)
+        g1, deriv = _fm1_df(distance, xeta, lo, hi)
         misfit = rhs - x.T @ (d * g1)
         rel = np.abs(misfit) / (1.0 + np.abs(totals))
         gap = float(np.max(rel))
@@ -465,8 +464,7 @@ def calibration_factors(
             while step >= 2.0**-40:
                 cand = eta + step * deta
                 xc = x @ cand
-                g1c = _fm1(distance, xc, lo, hi)
-                derivc = _df(distance, xc, lo, hi)
+                g1c, derivc = _fm1_df(distance, xc, lo, hi)
                 if np.isfinite(g1c).all() and np.isfinite(derivc).all():
                     misc = rhs - x.T @ (d * g1c)
                     relc = np.abs(misc) / (1.0 + np.abs(totals))
