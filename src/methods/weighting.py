@@ -2,9 +2,23 @@
 
 Every function takes a :class:`methods.design.SurveyDesign` first and returns a NEW design
 (the input is never changed); they are also attached as methods, so ``design.rake(...)`` and
-``methods.weighting.rake(design, ...)`` are the same call. Non-response adjustment lives in
-:mod:`methods.weighting_nonresponse`, diagnostics and plots in
-:mod:`methods.weighting_diagnostics`; both are re-exported here.
+``methods.weighting.rake(design, ...)`` are the same call. This module is the public face;
+the work is done in
+
+* :mod:`methods.weighting_nonresponse`: ``adjust_nonresponse`` (weighting / propensity classes);
+* :mod:`methods.weighting_calibrate`: ``poststratify``, ``rake``, ``calibrate``;
+* :mod:`methods.weighting_trim`: ``trim``;
+* :mod:`methods.weighting_diagnostics`: ``diagnostics`` and the two plotting helpers;
+* :mod:`methods.weighting_core`: the array algorithms (IPF on cells, R's ``grake`` Newton);
+* :mod:`methods.weighting_variance`: the step records and their variance adjustments.
+
+Typical use::
+
+    d = SurveyDesign(sample, weights="w", strata="offence_group", fpc="N")
+    d = d.adjust_nonresponse("responded", cells=["offence_group", "age_group"])
+    d = d.rake({"age_group": age_totals, "gender": gender_totals, "ethnicity": eth_totals})
+    d = d.trim(upper=5 * np.median(d.weights))        # re-rakes to the same margins
+    methods.weighting.diagnostics(d).summary           # n_eff, deff_w, CV, quantiles
 
 Each step appends a record to ``design._calibrations`` that (a) adjusts the linearised
 influence values the way R's ``survey:::svyrecvar`` does for ``design$postStrata`` (see

@@ -9,8 +9,11 @@ args <- commandArgs(trailingOnly = TRUE)
 out <- args[1]
 data(api)
 apiclus1$awards01 <- as.numeric(apiclus1$awards == "Yes")
+# a made-up response indicator for the non-response scenario (about 3 in 4 respond)
+apiclus1$resp <- as.numeric(apiclus1$api99 %% 4 != 0)
 write.csv(apiclus1[, c("cds", "dnum", "pw", "fpc", "stype", "sch.wide", "api99", "api00",
-                       "enroll", "awards01")], file.path(out, "apiclus1.csv"), row.names = FALSE)
+                       "enroll", "awards01", "resp")], file.path(out, "apiclus1.csv"),
+          row.names = FALSE)
 
 dclus1 <- svydesign(id = ~dnum, weights = ~pw, data = apiclus1, fpc = ~fpc)
 rclus1 <- as.svrepdesign(dclus1, type = "JK1", compress = FALSE)
@@ -68,5 +71,22 @@ for (s in names(scenarios)) {
     add(s, kind, "total_enroll", svytotal(~enroll, d))
     add(s, kind, "mean_awards01", svymean(~awards01, d))
   }
+}
+# Weighting-class non-response adjustment by stype, done by hand: respondents' weights times
+# (sum of weights / sum of respondents' weights) in their class; then a design of the
+# respondents (clusters and fpc as before), and that design raked.
+apiclus1$wnr <- apiclus1$pw * ave(apiclus1$pw, apiclus1$stype, FUN = sum) /
+  ave(apiclus1$pw * apiclus1$resp, apiclus1$stype, FUN = sum)
+dnr <- svydesign(id = ~dnum, weights = ~wnr, data = subset(apiclus1, resp == 1), fpc = ~fpc)
+nr_scen <- list(nr = function(d) d,
+                nr_rake = function(d) rake(d, list(~stype, ~sch.wide),
+                                           list(pop.types, pop.schwide), control = ctl))
+for (s in names(nr_scen)) {
+  d <- nr_scen[[s]](dnr)
+  write.csv(data.frame(w = weights(d)), file.path(out, paste0("weights_", s, ".csv")),
+            row.names = FALSE)
+  add(s, "lin", "mean_api00", svymean(~api00, d))
+  add(s, "lin", "total_enroll", svytotal(~enroll, d))
+  add(s, "lin", "mean_awards01", svymean(~awards01, d))
 }
 write.csv(do.call(rbind, rows), file.path(out, "estimates.csv"), row.names = FALSE)
