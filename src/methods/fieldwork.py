@@ -1,0 +1,334 @@
+"""Fieldwork simulation: from a drawn sample to AAPOR final dispositions and answers.
+
+A simulated fieldwork takes a sample drawn from a synthetic population (which carries the
+latent satisfaction model in its hidden ``true_p_<stage>`` columns, see
+:mod:`methods.synthetic`) and a mode plan, and returns one row per sampled case in the
+DATA_CONTRACT.md section 2 format, plus hidden ``true_`` columns so that the truth is known:
+
+- ``true_mode_assigned``: the mode first offered; ``true_sat_<stage>``: whether the victim is
+  satisfied under the reference (paper, self-completion) measurement.
+
+Model (documented so a methodologist can check it):
+
+- Telephone: a case without a phone number cannot be called (AAPOR 3.90, unknown other). Each
+  of ``call_attempts`` attempts reaches the victim with probability ``contact_per_attempt``
+  (contact within k attempts: 1 - (1 - q)^k); a contacted victim co-operates with a logistic
+  propensity on age group, gender, ethnicity, offence and, when ``nmar`` != 0, on their own
+  whole-experience satisfaction (not missing at random). Outcomes: 1.1 complete, 1.2 partial,
+  2.11 refusal, 2.12 break-off, 2.20 non-contact, 2.30 other, 4.10 not eligible (out of scope).
+- Paper: a case without an address gets no questionnaire (3.90). A questionnaire is returned
+  with a logistic propensity on the same covariates; each reminder adds a further chance
+  (1 - (1 - p)^(1 + reminder_effect * reminders)). No return is AAPOR 3.10 (unknown whether
+  eligible: nothing returned), undeliverable post 4.10.
+- Plans: ``telephone``, ``paper``, ``sequential`` (telephone first; paper for victims without a
+  phone and for telephone non-contacts), ``concurrent`` (telephone to those with a phone, paper
+  to the rest, in parallel), ``experiment`` (a random half offered each mode; the assignment is
+  recorded in ``true_mode_assigned``).
+- Measurement: answers come from the latent ordinal model of
+  :func:`methods.synthetic.draw_answers`; telephone answers add ``mode_shift`` to the latent
+  log-odds with the same random numbers as the reference (self-completion) answer, so no one
+  answers less positively by telephone (Dillman et al. 2009: telephone answers are more
+  positive). The true measurement effect of a set of respondents is
+  ``mean(expit(logit(p) + mode_shift) - p)`` (see :func:`true_measurement_effect`).
+- Contact happens inside the survey's window, ``window_weeks`` after the report (6-12 weeks by
+  default; Durham 8-12 weeks).
+
+Calibration of the defaults: overall telephone response about 50% (Cumbria: 45-55%) and paper
+about 22% (20-25%) on the synthetic populations (checked in tests/test_fieldwork.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from methods.errors import UsageError
+from methods.schema import STAGES
+
+PLANS = ("telephone", "paper", "sequential", "concurrent", "experiment")
+
+
+@dataclass(frozen=True)
+class ModePlan:
+    """A fieldwork mode plan and its response and measurement model.
+
+    Arguments:
+        plan: one of ``telephone``, ``paper``, ``sequential``, ``concurrent``, ``experiment``.
+        call_attempts: telephone call attempts per case.
+        contact_per_attempt: probability that one call attempt reaches the victim.
+        telephone_cooperation: co-operation probability of a contacted reference victim
+            (aged 35-54, white, female, burglary), before covariate effects.
+        paper_return: questionnaire return probability of the reference victim, no reminder.
+        reminders: paper reminders sent; ``reminder_effect`` scales their extra chance.
+        nmar: log-odds change in response per unit of (satisfied - 0.5) on whole experience;
+            0 means missing at random given the covariates.
+        mode_shift: measurement effect of telephone: log-odds added to the latent satisfaction
+            score of telephone answers (:func:`methods.synthetic.draw_answers`).
+        window_weeks: (earliest, latest) weeks after the report when contact happens.
+        partial_share, breakoff_share, other_share, ineligible_share: small shares of
+            contacted cases ending as 1.2, 2.12, 2.30 and 4.10.
+        covariate_effects: log-odds effects on co-operation/return by covariate and level.
+    """
+
+    plan: str = "telephone"
+    call_attempts: int = 5
+    contact_per_attempt: float = 0.30
+    telephone_cooperation: float = 0.78
+    paper_return: float = 0.25
+    reminders: int = 1
+    reminder_effect: float = 0.35
+    nmar: float = 0.0
+    mode_shift: float = 0.0
+    window_weeks: tuple[int, int] = (6, 12)
+    partial_share: float = 0.02
+    breakoff_share: float = 0.03
+    other_share: float = 0.02
+    ineligible_share: float = 0.01
+    experiment_share: float = 0.5
+    covariate_effects: dict = field(
+        default_factory=lambda: {
+            "age_group": {
+                "16-24": -0.55,
+                "25-34": -0.3,
+                "35-54": 0.0,
+                "55-74": 0.3,
+                "75+": 0.15,
+                "unknown": -0.2,
+            },
+            "ethnicity": {
+                "white": 0.0,
+                "mixed": -0.3,
+                "asian": -0.35,
+                "black": -0.4,
+                "other": -0.35,
+                "unknown": -0.2,
+            },
+            "gender": {"female": 0.0, "male": -0.1, "other": -0.1, "unknown": -0.1},
+            "offence_group": {
+                "burglary": 0.0,
+                "vehicle": -0.05,
+                "violent": -0.3,
+                "hate": -0.2,
+                "asb": -0.15,
+                "fraud": 0.05,
+                "domestic_abuse": -0.25,
+                "stalking_harassment": -0.2,
+                "rape": -0.3,
+                "rtc": 0.0,
+            },
+        }
+    )
+
+    def __post_init__(self) -> None:
+        if self.plan not in PLANS:
+            raise UsageError(f"unknown mode plan {self.plan!r}; choose one of {', '.join(PLANS)}")
+        for name in (
+            "contact_per_attempt",
+            "telephone_cooperation",
+            "paper_return",
+            "experiment_share",
+        ):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise UsageError(f"{name} must be a probability in [0, 1], got {v}")
+        if self.call_attempts < 1 or self.reminders < 0:
+            raise UsageError("call_attempts must be >= 1 and reminders >= 0")
+        lo, hi = self.window_weeks
+        if not 0 <= lo <= hi:
+            raise UsageError(
+                f"window_weeks must be (earliest, latest) with 0 <= earliest <= latest, got {self.window_weeks}"
+            )
+
+    def with_(self, **changes) -> ModePlan:
+        """A copy with some settings changed."""
+        return replace(self, **changes)
+
+
+def age_group(age: pd.Series | np.ndarray) -> np.ndarray:
+    """Age bands used for response modelling and weighting: 16-24, 25-34, 35-54, 55-74, 75+."""
+    a = pd.to_numeric(pd.Series(age), errors="coerce").to_numpy(dtype=float)
+    bands = np.array(
+        ["unknown", "16-24", "25-34", "35-54", "55-74", "75+", "under 16"], dtype=object
+    )
+    idx = np.select(
+        [np.isnan(a), a < 16, a < 25, a < 35, a < 55, a < 75],
+        [0, 6, 1, 2, 3, 4],
+        default=5,
+    )
+    return bands[idx]
+
+
+def _true_probabilities(sample: pd.DataFrame) -> np.ndarray:
+    cols = [f"true_p_{s}" for s in STAGES]
+    missing = [c for c in cols if c not in sample.columns]
+    if missing:
+        raise UsageError(
+            "fieldwork simulation needs the latent satisfaction columns of a synthetic population "
+            f"(missing: {', '.join(missing)}); draw the sample from methods.synthetic data"
+        )
+    return sample[cols].to_numpy(dtype=float)
+
+
+def _logit(p: np.ndarray | float) -> np.ndarray:
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return np.log(p / (1 - p))
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _covariate_logodds(sample: pd.DataFrame, plan: ModePlan) -> np.ndarray:
+    eta = np.zeros(len(sample))
+    cols = {"age_group": age_group(sample["age"]) if "age" in sample else None}
+    for var, effects in plan.covariate_effects.items():
+        values = cols.get(var)
+        if values is None:
+            if var not in sample:
+                continue
+            values = sample[var].astype(str).str.lower().to_numpy()
+        levels = np.array(list(effects), dtype=object)
+        codes = pd.Categorical(values, categories=levels).codes
+        eff = np.append(np.array(list(effects.values()), dtype=float), 0.0)
+        eta += eff[codes]  # unknown levels (code -1) take the last entry: 0
+    return eta
+
+
+def _has(sample: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in sample:
+        return np.ones(len(sample), dtype=bool)
+    s = sample[col]
+    return (s.notna() & (s.astype(str).str.strip() != "")).to_numpy()
+
+
+def true_measurement_effect(
+    sample: pd.DataFrame, mode_shift: float, stage: str = "whole_experience"
+) -> float:
+    """Mean increase in the probability of being satisfied that telephone causes for ``sample``.
+
+    ``mean(expit(logit(p) + mode_shift) - p)`` over the rows, with ``p`` the latent
+    ``true_p_<stage>``: the estimand a mode-effect decomposition should recover when applied
+    to telephone respondents.
+    """
+    p = np.clip(sample[f"true_p_{stage}"].to_numpy(dtype=float), 1e-12, 1 - 1e-12)
+    return float(np.mean(_expit(_logit(p) + mode_shift) - p))
+
+
+def simulate(sample: pd.DataFrame, plan: ModePlan | str = "telephone", seed=0) -> pd.DataFrame:
+    """Simulate fieldwork on a drawn sample.
+
+    Arguments:
+        sample: sampled victims with the contract columns (``age``, ``gender``, ``ethnicity``,
+            ``offence_group``, ``reported_date``, ``phone``, ``address``) and the latent
+            ``true_p_<stage>`` columns of :mod:`methods.synthetic`.
+        plan: a :class:`ModePlan` or a plan name with default settings.
+        seed: an int, a ``numpy.random.SeedSequence`` or a ``Generator``.
+
+    Returns:
+        A DataFrame, index as ``sample``, with ``crime_ref, victim_id`` (when present),
+        ``mode, disposition, interview_date``, the five stage answers (1-8 scale, NaN when not
+        answered), and hidden columns ``true_mode_assigned``, ``true_sat_<stage>``,
+        ``true_responded``.
+    """
+    if isinstance(plan, str):
+        plan = ModePlan(plan=plan)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    n = len(sample)
+    _true_probabilities(sample)  # clear error when the latent model is missing
+
+    # Latent answers from the synthetic model (counter-based random numbers, so the reference
+    # and telephone answers of a victim share their draws: a pure measurement effect).
+    from methods.synthetic import draw_answers
+
+    answer_seed = int(rng.integers(0, 2**31 - 1))
+    ref = draw_answers(sample, answer_seed, mode="paper")
+    ref_codes = ref[list(STAGES)].to_numpy(dtype=float, na_value=np.nan)
+    sat_ref = np.isin(ref_codes, (1, 2, 3))
+
+    eta_cov = _covariate_logodds(sample, plan)
+    eta_nmar = plan.nmar * (sat_ref[:, STAGES.index("whole_experience")] - 0.5)
+    has_phone = _has(sample, "phone")
+    has_address = _has(sample, "address")
+
+    # Assign the first mode.
+    if plan.plan == "telephone":
+        first = np.full(n, "telephone", dtype=object)
+    elif plan.plan == "paper":
+        first = np.full(n, "paper", dtype=object)
+    elif plan.plan == "experiment":
+        first = np.where(rng.random(n) < plan.experiment_share, "telephone", "paper").astype(object)
+    else:  # sequential and concurrent both start by phone where a number is held
+        first = np.where(has_phone, "telephone", "paper").astype(object)
+
+    disp = np.full(n, "", dtype=object)
+    mode = first.copy()
+    draws = rng.random((n, 6))
+
+    # Telephone.
+    tel = first == "telephone"
+    no_number = tel & ~has_phone
+    disp[no_number] = "3.90"
+    dial = tel & has_phone
+    p_contact = 1.0 - (1.0 - plan.contact_per_attempt) ** plan.call_attempts
+    contacted = dial & (draws[:, 0] < p_contact)
+    disp[dial & ~contacted] = "2.20"
+    p_coop = _expit(_logit(plan.telephone_cooperation) + eta_cov + eta_nmar)
+    inel = contacted & (draws[:, 1] < plan.ineligible_share)
+    disp[inel] = "4.10"
+    other = contacted & ~inel & (draws[:, 1] < plan.ineligible_share + plan.other_share)
+    disp[other] = "2.30"
+    live = contacted & ~inel & ~other
+    coop = live & (draws[:, 2] < p_coop)
+    disp[live & ~coop] = "2.11"
+    brk = coop & (draws[:, 3] < plan.breakoff_share)
+    part = coop & ~brk & (draws[:, 3] < plan.breakoff_share + plan.partial_share)
+    disp[brk] = "2.12"
+    disp[part] = "1.2"
+    disp[coop & ~brk & ~part] = "1.1"
+
+    # Paper: first mode paper, or sequential follow-up of telephone non-contacts.
+    paper = first == "paper"
+    if plan.plan == "sequential":
+        paper = paper | (disp == "2.20") | no_number
+    mode[paper] = "paper"
+    no_addr = paper & ~has_address
+    disp[no_addr] = "3.90"
+    post = paper & has_address
+    p_ret0 = _expit(_logit(plan.paper_return) + eta_cov + eta_nmar)
+    p_ret = 1.0 - (1.0 - p_ret0) ** (1.0 + plan.reminder_effect * plan.reminders)
+    undeliv = post & (draws[:, 4] < plan.ineligible_share)
+    disp[undeliv] = "4.10"
+    returned = post & ~undeliv & (draws[:, 5] < p_ret)
+    disp[post & ~undeliv & ~returned] = "3.10"
+    part_p = returned & (draws[:, 3] < plan.partial_share)
+    disp[part_p] = "1.2"
+    disp[returned & ~part_p] = "1.1"
+
+    responded = np.char.startswith(disp.astype(str), "1.")
+    final = draw_answers(sample, answer_seed, mode=mode.astype(str), mode_shift=plan.mode_shift)
+    answers = final[list(STAGES)].to_numpy(dtype=float, na_value=np.nan)
+    answers[~responded] = np.nan
+    # Partials answer the first stages only.
+    answers[disp == "1.2", 3:] = np.nan
+
+    out = pd.DataFrame(index=sample.index)
+    for key in ("crime_ref", "victim_id"):
+        if key in sample:
+            out[key] = sample[key].to_numpy()
+    out["mode"] = mode
+    out["disposition"] = disp
+    reported = pd.to_datetime(sample["reported_date"]) if "reported_date" in sample else None
+    if reported is not None:
+        lo, hi = plan.window_weeks
+        days = rng.integers(7 * lo, 7 * hi + 1, size=n)
+        dates = reported + pd.to_timedelta(days, unit="D")
+        out["interview_date"] = np.where(responded, dates.dt.strftime("%Y-%m-%d"), None)
+    for j, stage in enumerate(STAGES):
+        out[stage] = answers[:, j]
+    out["true_mode_assigned"] = first
+    out["true_responded"] = responded
+    for j, stage in enumerate(STAGES):
+        out[f"true_sat_{stage}"] = sat_ref[:, j]
+    return out
