@@ -397,8 +397,9 @@ def hadamard(min_order: int) -> np.ndarray:
     """A +/-1 Hadamard matrix of the smallest order >= ``min_order`` we can build.
 
     Orders available: 2^k (Sylvester 1867) and 2^k (q + 1) for primes q = 3 mod 4 (Paley 1933
-    construction I followed by Sylvester doubling), which covers every multiple of 4 up to 92
-    except 92 itself falls back to 128. The first row and column are all +1.
+    construction I followed by Sylvester doubling): 4, 8, 12, 16, 20, 24, 32, 40, 44, 48, ...;
+    an order we cannot build (28, 36, 52, ...) falls back to the next one we can. The first
+    row and column are all +1.
 
     Notes:
         H H' = m I, which is what makes the BRR half-samples balanced (Wolter 2007, sec. 3.3).
