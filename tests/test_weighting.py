@@ -365,6 +365,7 @@ def test_margin_gaps_before_and_after(small):
     assert m.loc[("age", "old"), "gap_before"] == pytest.approx(-2 / 7)
     assert m.loc[("sex", "f"), "before"] == pytest.approx(400.0)
     assert np.abs(m["gap_after"]).max() < 1e-10
+    assert np.abs(m["gap_after_step"]).max() < 1e-10  # the rake is the last step here
     assert diag.steps["iterations"].iloc[0] == 1  # sex already fits once age is raked
     assert diag.summary.loc["input", "sum"] == pytest.approx(800.0)
     f = diag.factors.loc["overall"]

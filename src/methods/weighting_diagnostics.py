@@ -94,8 +94,9 @@ class WeightingDiagnostics:
             ``"final"``), columns n, sum, n_eff, deff_w, cv, min, quantiles, max, max/min.
         factors: distribution of the adjustment factors, overall (final / input) and for
             each step (``w_out / w_in``), one row each.
-        margins: every calibration target with its total before (input weights of that
-            step) and after (final weights), and the relative gaps.
+        margins: every calibration target with its total before its step (the step's input
+            weights), right after its step, and with the final weights (``after``), and the
+            relative gaps ``(total - target) / target`` of each.
         steps: one row per weighting step: kind, iterations, final gap, notes.
     """
 
@@ -146,8 +147,9 @@ def diagnostics(design) -> WeightingDiagnostics:
     for i, s in enumerate(steps, 1):
         for target in s.info.get("targets", []):
             before = _target_totals(design._data, target, s.w_in)
+            at_step = _target_totals(design._data, target, s.w_out)
             after = _target_totals(design._data, target, w)
-            for (var, lev, tot, b), (_, _, _, a) in zip(before, after):
+            for (var, lev, tot, b), (_, _, _, m), (_, _, _, a) in zip(before, at_step, after):
                 mrows.append(
                     {
                         "step": f"{i}: {s.kind}",
@@ -155,8 +157,10 @@ def diagnostics(design) -> WeightingDiagnostics:
                         "level": lev,
                         "target": tot,
                         "before": b,
+                        "after_step": m,
                         "after": a,
                         "gap_before": (b - tot) / tot if tot else np.nan,
+                        "gap_after_step": (m - tot) / tot if tot else np.nan,
                         "gap_after": (a - tot) / tot if tot else np.nan,
                     }
                 )
@@ -168,8 +172,10 @@ def diagnostics(design) -> WeightingDiagnostics:
             "level",
             "target",
             "before",
+            "after_step",
             "after",
             "gap_before",
+            "gap_after_step",
             "gap_after",
         ],
     )
