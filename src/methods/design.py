@@ -99,15 +99,18 @@ class SurveyDesign:
       writeable arrays passed are copied to private float64 read-only arrays (read-only
       float64 arrays are taken as they are). Nothing is ever mutated in place.
     * ``_data`` DataFrame (row order as given); ``_w`` float64 weights (n); ``_strata`` int
-      codes (n); ``_psu`` int codes (n), unique across strata; ``_fpc`` per-row population
-      size N_h (float, may be inf) or None; ``_single_psu``; ``_calibrations`` tuple (default
-      ``()``) of objects with ``adjust(z) -> z`` (n x k -> n x k).
+      codes (n) with labels ``_strata_labels``; ``_psu`` int codes (n), unique across strata;
+      ``_fpc`` per-row population size N_h (float, may be inf) or None; ``_single_psu``;
+      ``_names`` (the column names given); ``_calibrations`` tuple (default ``()``) of
+      objects with ``adjust(z) -> z`` (n x k -> n x k); ``_struct`` (PSU strata, n_h, f_h:
+      derived, recomputed by ``_replace`` when ``_strata``, ``_psu`` or ``_fpc`` change).
     * Replicate designs: ``_rep`` (n x R replicate weights, i.e. full weights times replicate
       factors, or None), ``_rep_method`` ("jk1", "jkn", "bootstrap", "brr" or None),
       ``_rep_scale`` (float), ``_rep_rscales`` (R), ``_rep_mse`` (bool, R's default False),
       ``_rep_factors`` (P x R PSU factors when ``_rep == _w * factors[_psu]``, else None: set
       it to None when you re-weight replicates, ``_replace`` does so automatically when
-      ``_rep`` changes without it). Estimates are recomputed for every column of ``_rep``;
+      ``_rep`` changes without it), ``_rep_seed`` (bootstrap seed used). Estimates are
+      recomputed for every column of ``_rep``;
       a weighting step re-weights every column and returns ``_replace(_w=..., _rep=...)``.
     * Linearisation: each estimator builds the weighted influence matrix z (n x k) exactly as
       R's ``svyrecvar`` receives it (total: ``w y``; mean: ``w (y - ybar) / sum(w)``; ratio:
@@ -199,8 +202,12 @@ class SurveyDesign:
                 value = readonly(np.array(value, dtype=np.intp))
             elif key == "_calibrations":
                 value = tuple(value)
+            elif key == "_single_psu" and value not in SINGLE_PSU_MODES:
+                raise UsageError(f"single_psu must be one of {SINGLE_PSU_MODES}, got {value!r}")
             setattr(new, key, value)
         n = self.n
+        if len(new._data) != n:
+            raise UsageError(f"_replace: _data must keep its {n} rows")
         if new._w.shape != (n,):
             raise UsageError(f"_replace: _w must have shape ({n},), got {new._w.shape}")
         if new._rep is not None:
@@ -310,6 +317,8 @@ class SurveyDesign:
         return out
 
     def _domain_degf_uncached(self, dom: np.ndarray, K: int) -> np.ndarray:
+        """#PSUs - #strata among each domain's rows with non-zero weight (R
+        ``degf.survey.design2`` of the domain subset), or the replicate rank - 1."""
         if self._rep is not None:
             return np.array([replicate_degf(self, dom == d) for d in range(K)], dtype=float)
         if dom.min() >= 0 and self._w_all_positive():
