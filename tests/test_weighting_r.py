@@ -104,6 +104,17 @@ def test_apiclus1_linearisation_matches_r(api, scenario):
     np.testing.assert_array_equal(design.weights, data["pw"].to_numpy())
 
 
+def test_apiclus1_rescaled_weights_match_r(api):
+    """Weights of 1 against totals in thousands: R's grake rescales first (and so do we)."""
+    out, data, ref = api
+    design = SurveyDesign(data.assign(one=1.0), weights="one", psu="dnum")
+    with pytest.warns(UserWarning, match="rescaled by"):
+        weighted = design.calibrate(API_CAL, distance="logit", bounds=(0.5, 2.0))
+    r_w = pd.read_csv(out / "weights_cal_logit_rescaled.csv")["w"].to_numpy()
+    _close(weighted.weights, r_w, 1e-6, "rescaled logit weights")
+    _check_estimates(weighted, ref, "cal_logit_rescaled", "lin", API_STATS)
+
+
 def _with_r_replicates(design, out: Path, name: str, method: str):
     rep = pd.read_csv(out / f"{name}_repweights.csv").to_numpy(float)
     meta = pd.read_csv(out / f"{name}_meta.csv")

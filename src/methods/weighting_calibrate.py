@@ -251,12 +251,10 @@ def _margin_system(design, margins: Mapping, what: str):
 
 
 def _cell_model(cell_codes, sizes, targets):
-    """Non-redundant dummy matrix on cells: first margin's full dummies, later margins'
-    dummies without their first level (same column space as R's ``~a + b``)."""
-    cols, tots, labels = [], [], []
+    """R's ``model.matrix(~ a + b + ...)`` on the cells: intercept and treatment contrasts."""
+    cols, tots, labels = [np.ones(len(cell_codes[0]))], [float(targets[0].sum())], [None]
     for m, (cc, size, tg) in enumerate(zip(cell_codes, sizes, targets)):
-        start = 0 if m == 0 else 1
-        for lev in range(start, size):
+        for lev in range(1, size):
             cols.append((cc == lev).astype(np.float64))
             tots.append(tg[lev])
             labels.append((m, lev))
@@ -333,8 +331,11 @@ def rake(design, margins: Mapping, bounds=None, tol: float = 1e-10, max_iter: in
         return new_design(design, w_new, rep_new, step)
     check_bounds("raking", bounds)
     xc, totals, lab = _cell_model(cell_codes, sizes, targets)
-    labels = [f"{cols[m]}={levels[m][lev]}" for m, lev in lab]
-    res = calibration_factors(xc, table, totals, "raking", bounds, tol, max_iter, labels)
+    labels = ["(intercept)"] + [f"{cols[m]}={levels[m][lev]}" for m, lev in lab[1:]]
+    checks = list(zip(cols, cell_codes, levels, targets))
+    res = calibration_factors(
+        xc, table, totals, "raking", bounds, tol, max_iter, labels, level_checks=checks
+    )
     w_new = w * res.g[cell]
     rep_new = None
     if rep is not None:
@@ -364,28 +365,30 @@ def _replicate_factors(x, d, totals, distance, bounds, tol, max_iter, labels, r,
 
 # --------------------------------------------------------------------------- calibrate
 def _calibration_system(design, population: Mapping, population_size):
-    """Model matrix (n x p), totals, labels and diagnostic targets for :func:`calibrate`.
+    """Model matrix (n x p), totals, labels, diagnostic targets and level checks.
 
-    The first categorical column enters with all its levels (the intercept is implied), each
-    later categorical without its first level, numeric columns as they are; with no
-    categorical column, ``population_size`` adds an intercept.
+    R's ``model.matrix(~ a + b + x)`` basis: an intercept (total = the population size implied
+    by the categorical totals, or ``population_size``), each categorical without its first
+    level (treatment contrasts), numeric columns as they are. The basis matters only where R
+    makes it matter (the rescaling rule of ``grake``); the calibrated weights depend only on
+    the column space.
     """
     if not isinstance(population, Mapping) or not population:
         raise UsageError("calibrate: population must be a non-empty dict of column -> totals")
     data = design._data
-    cols, tots, labels, targets = [], [], [], []
+    cols, tots, labels, targets, checks = [], [], [], [], []
     cat_sizes = []
     for c, spec in population.items():
         s = _column(design, c)
         if isinstance(spec, Mapping | pd.Series):
             codes, lv, tg = _targets_for(data, c, spec, "calibrate")
-            start = 0 if not cat_sizes else 1
             cat_sizes.append((c, float(tg.sum())))
-            for k in range(start, len(lv)):
+            for k in range(1, len(lv)):
                 cols.append((codes == k).astype(np.float64))
                 tots.append(tg[k])
                 labels.append(f"{c}={lv[k]}")
             targets.append(("cat", c, lv, tg))
+            checks.append((c, codes, lv, tg))
         else:
             if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
                 raise UsageError(
@@ -414,15 +417,17 @@ def _calibration_system(design, population: Mapping, population_size):
             raise ValidationError(
                 f"calibrate: the categorical totals imply different population sizes ({listing})"
             )
-    elif population_size is not None:
-        cols.insert(0, np.ones(len(data)))
-        tots.insert(0, float(population_size))
+    if cat_sizes or population_size is not None:
+        size = cat_sizes[0][1] if cat_sizes else float(population_size)
+        cols.insert(0, 1.0)
+        tots.insert(0, size)
         labels.insert(0, "(intercept)")
-        targets.insert(0, ("size", None, None, float(population_size)))
+        if not cat_sizes:
+            targets.insert(0, ("size", None, None, size))
     x = np.empty((len(data), len(cols)), order="F")  # column-wise fill: contiguous writes
     for j, c in enumerate(cols):
         x[:, j] = c
-    return x, np.array(tots), labels, targets
+    return x, np.array(tots), labels, targets, checks
 
 
 def calibrate(
@@ -464,14 +469,16 @@ def calibrate(
         calibration are reported with a warning.
     """
     lo_hi = check_bounds(distance, bounds)
-    x, totals, labels, targets = _calibration_system(design, population, population_size)
+    x, totals, labels, targets, checks = _calibration_system(design, population, population_size)
     w = np.asarray(design._w, dtype=np.float64)
     rep = rep_weights(design)
     if distance == "linear" and bounds is None:
         g = linear_calibration_factors(x, w, totals)
         info = {"iterations": 1, "gap": _gap(x, w * g, totals)}
     else:
-        res = calibration_factors(x, w, totals, distance, bounds, tol, max_iter, labels)
+        res = calibration_factors(
+            x, w, totals, distance, bounds, tol, max_iter, labels, level_checks=checks
+        )
         g = res.g
         info = {"iterations": res.iterations, "gap": res.gap, "scale": res.scale}
     w_new = w * g

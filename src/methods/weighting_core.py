@@ -385,6 +385,7 @@ def calibration_factors(
     tol: float = 1e-10,
     max_iter: int = 50,
     labels: list[str] | None = None,
+    level_checks: list | None = None,
 ) -> CalibrationResult:
     """Calibration factors ``g`` (new weight = ``d * g``) by R's ``grake`` Newton-Raphson.
 
@@ -398,6 +399,8 @@ def calibration_factors(
             ``epsilon``).
         max_iter: Newton iterations (R's ``maxit``).
         labels: names of the columns of ``x``, for messages.
+        level_checks: ``(name, codes, levels, totals)`` of categorical variables whose every
+            level (the reference level too) is checked for reachability before iterating.
 
     Returns:
         :class:`CalibrationResult` with factors ``g`` (relative to ``d``), iterations, the
@@ -442,6 +445,17 @@ def calibration_factors(
                 stacklevel=3,
             )
     _check_ranges(x, d, totals, lo, hi, labels, scale)
+    for name, codes, levels, level_totals in level_checks or ():
+        dsum = np.bincount(codes, weights=d, minlength=len(levels))
+        _check_ranges(
+            np.eye(len(levels)),
+            dsum,
+            np.asarray(level_totals, float),
+            lo,
+            hi,
+            [f"{name}={lv}" for lv in levels],
+            scale,
+        )
 
     rhs = totals - sample_total
     eta = np.zeros(p)

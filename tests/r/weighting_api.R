@@ -89,4 +89,16 @@ for (s in names(nr_scen)) {
   add(s, "lin", "total_enroll", svytotal(~enroll, d))
   add(s, "lin", "mean_awards01", svymean(~awards01, d))
 }
+# Weights far below the population scale: grake rescales them by the mean ratio first (and
+# warns that the bounds apply after rescaling). With bounds c(0.7, 1.7) R's own Newton
+# iteration breaks down here (NaN misfit), so the reference uses c(0.5, 2).
+apiclus1$one <- 1
+d1 <- svydesign(id = ~dnum, weights = ~one, data = apiclus1)
+d <- suppressWarnings(calibrate(d1, ~stype + api99, pop.cal, calfun = "logit",
+                                bounds = c(0.5, 2), epsilon = eps, maxit = 100))
+write.csv(data.frame(w = weights(d)), file.path(out, "weights_cal_logit_rescaled.csv"),
+          row.names = FALSE)
+add("cal_logit_rescaled", "lin", "mean_api00", svymean(~api00, d))
+add("cal_logit_rescaled", "lin", "total_enroll", svytotal(~enroll, d))
+add("cal_logit_rescaled", "lin", "mean_awards01", svymean(~awards01, d))
 write.csv(do.call(rbind, rows), file.path(out, "estimates.csv"), row.names = FALSE)
