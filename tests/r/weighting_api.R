@@ -70,6 +70,9 @@ for (s in names(scenarios)) {
     add(s, kind, "mean_api00", svymean(~api00, d))
     add(s, kind, "total_enroll", svytotal(~enroll, d))
     add(s, kind, "mean_awards01", svymean(~awards01, d))
+    by <- svyby(~api00, ~sch.wide, d, svymean)
+    add(s, kind, "mean_api00_by_schwide_No", by[1, , drop = FALSE])
+    add(s, kind, "mean_api00_by_schwide_Yes", by[2, , drop = FALSE])
   }
 }
 # Weighting-class non-response adjustment by stype, done by hand: respondents' weights times
