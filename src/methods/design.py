@@ -322,6 +322,8 @@ class SurveyDesign:
         if self._rep is not None:
             return np.array([replicate_degf(self, dom == d) for d in range(K)], dtype=float)
         if dom.min() >= 0 and self._w_all_positive():
+            if K == 1:  # every row, every PSU and every stratum is in
+                return np.array([float(self._struct.n_psu - (self._struct.n_h > 0).sum())])
             member = slice(None)
             dm = dom
         else:

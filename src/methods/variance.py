@@ -160,7 +160,10 @@ def taylor_variance(
             inrow = col >= 0
             key = strata[inrow] * k + col[inrow]
             v = z.values[inrow]
-        counts = np.bincount(key, minlength=H * k).reshape(H, k).astype(float)
+        if k == 1 and structure.psu_identity and v.size == strata.size:
+            counts = n_h.astype(float)[:, None]  # every row of every stratum is in
+        else:
+            counts = np.bincount(key, minlength=H * k).reshape(H, k).astype(float)
         # Which strata are present in which column (R subsets the design per domain).
         pres = counts > 0
         sparse_key = (key, v, counts)
