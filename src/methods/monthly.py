@@ -1,0 +1,168 @@
+"""The monthly report's weighting scheme and comparisons, built from the workbench's methods.
+
+The report weights each survey's respondents the same way every month (Kalton and
+Flores-Cervantes 2003):
+
+1. design weight d = 1 / inclusion probability, strata = month x survey x sampling stratum;
+2. non-response adjustment within offence-group classes (weighting classes; a class without
+   respondents is merged with a neighbour and reported);
+3. raking to the eligible victims' profile by age band, gender, ethnicity and offence group
+   (Deming and Stephan 1940), after merging sparse categories so that every raking cell has
+   at least ``min_cell`` respondents (categories merged are listed in the result).
+
+Everything is computed by :mod:`methods.design` and :mod:`methods.weighting`; this module only
+chooses the scheme's categories and collects what the report shows.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from methods.fieldwork import age_group
+from methods.schema import STAGE_LABELS, STAGES
+
+#: Raking variables and the order in which sparse categories are merged (the last level of
+#: each list absorbs a sparse level first: unknown ages join the largest band, etc.).
+AGE_BANDS = ("16-24", "25-34", "35-54", "55-74", "75+")
+MINORITY = ("mixed", "asian", "black", "other")
+
+
+def profile_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Add the weighting variables: ``age_band``, ``gender_w``, ``ethnic_group``.
+
+    ``age_band``: 16-24 ... 75+ (unknown or under-16 ages kept as "unknown");
+    ``gender_w``: female / male / other-or-unknown; ``ethnic_group``: white / minority ethnic
+    (mixed, Asian, Black, other) / unknown: the grouping of the former statutory indicator of
+    the gap between White and minority-ethnic victims.
+    """
+    out = df.copy()
+    band = age_group(out["age"])
+    out["age_band"] = np.where(np.isin(band, AGE_BANDS), band, "unknown")
+    g = out["gender"].astype(str).str.lower()
+    out["gender_w"] = np.where(g.isin(["female", "male"]), g, "other/unknown")
+    e = out["ethnicity"].astype(str).str.lower()
+    out["ethnic_group"] = np.select(
+        [e == "white", e.isin(MINORITY)], ["white", "minority ethnic"], default="unknown"
+    )
+    return out
+
+
+def _collapse(sample: pd.Series, population: pd.Series, min_cell: int) -> tuple[dict, list]:
+    """Map sparse levels (fewer than ``min_cell`` respondents) onto the largest level.
+
+    Returns the mapping level -> merged level and a list of (from, to) merges made.
+    """
+    counts = sample.value_counts()
+    levels = sorted(set(population.unique()) | set(sample.unique()), key=str)
+    if not len(counts):
+        return {lv: lv for lv in levels}, []
+    biggest = counts.idxmax()
+    mapping = {}
+    merges = []
+    for lv in levels:
+        if counts.get(lv, 0) < min_cell and lv != biggest:
+            mapping[lv] = biggest
+            merges.append((lv, biggest))
+        else:
+            mapping[lv] = lv
+    return mapping, merges
+
+
+RAKE_VARS = ("age_band", "gender_w", "ethnic_group", "offence_group")
+
+
+@dataclass
+class WeightedSurvey:
+    """The result of :func:`weight_responses`: the final design and what each step did."""
+
+    design: object
+    steps: list[str] = field(default_factory=list)
+    merges: list[tuple[str, str, str]] = field(default_factory=list)
+    raked: bool = False
+
+
+def weight_responses(
+    sampled: pd.DataFrame,
+    eligible: pd.DataFrame,
+    *,
+    min_cell: int = 5,
+    rake_vars: tuple[str, ...] = RAKE_VARS,
+) -> WeightedSurvey:
+    """Weight one survey-period's respondents to its eligible victims' profile.
+
+    Arguments:
+        sampled: every sampled case of the period (respondents and non-respondents) with
+            ``inclusion_prob``, ``design_stratum``, ``disposition`` and the profile columns.
+        eligible: the eligible victims of the period (the population the sample represents),
+            with ``age``, ``gender``, ``ethnicity``, ``offence_group``.
+        min_cell: smallest number of respondents per raking category; sparser categories are
+            merged (listed in ``merges``).
+
+    Returns:
+        :class:`WeightedSurvey` with the respondents' design. When fewer than ``2 * min_cell``
+        respond, raking is skipped (``raked`` False) and a warning says so.
+    """
+    from methods.design import SurveyDesign
+    from methods.weighting import CellsCollapsedWarning
+
+    data = profile_columns(sampled)
+    data["responded"] = data["disposition"].astype(str).str.startswith("1.")
+    data["design_weight"] = 1.0 / data["inclusion_prob"].astype(float)
+    pop = profile_columns(eligible)
+    resp = data.loc[data["responded"]]
+    margins = {}
+    merges = []
+    for var in rake_vars:
+        mapping, merged = _collapse(resp[var], pop[var], min_cell)
+        merges += [(var, a, b) for a, b in merged]
+        data[f"{var}_r"] = data[var].map(mapping)
+        margins[f"{var}_r"] = pop[var].map(mapping).value_counts().to_dict()
+    design = SurveyDesign(
+        data, weights="design_weight", strata="design_stratum", single_psu="average"
+    )
+    out = WeightedSurvey(design=design, steps=["design weights (1 / inclusion probability)"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CellsCollapsedWarning)  # merges are listed below
+        design = design.adjust_nonresponse("responded", cells=["offence_group"], collapse=True)
+    out.steps.append("non-response adjustment within offence groups")
+    if len(resp) < 2 * min_cell:
+        warnings.warn(
+            f"only {len(resp)} respondents: raking to the victim profile skipped "
+            f"(needs at least {2 * min_cell})",
+            stacklevel=2,
+        )
+        out.design = design
+        return out
+    out.merges = merges
+    # Raking reproduces the number of eligible victims; keep every margin on the same total.
+    design = design.rake(margins)
+    out.steps.append("raked to the eligible profile: " + ", ".join(rake_vars))
+    out.design = design
+    out.raked = True
+    return out
+
+
+def satisfaction_by_stage(design, stages=STAGES, min_base: int = 30, ci: str = "logit"):
+    """Percent satisfied per stage from a weighted design, with 95% CI and unweighted base.
+
+    Stage columns must already hold the satisfied indicator (1/0/NaN) as ``sat_<stage>``.
+    Estimates on fewer than ``min_base`` valid answers are suppressed (METHODS_REFERENCE.md).
+    """
+    rows = []
+    data = design.data
+    for stage in stages:
+        col = f"sat_{stage}"
+        n = int(np.isfinite(data[col].to_numpy(dtype=float)).sum())
+        row = {"stage": stage, "label": STAGE_LABELS[stage], "n": n, "suppressed": n < min_base}
+        if n >= max(min_base, 2):
+            est = design.proportion(col, ci=ci).iloc[0]
+            row.update({k: float(est[k]) for k in ("estimate", "se", "ci_low", "ci_high")})
+        else:
+            row.update(dict.fromkeys(("estimate", "se", "ci_low", "ci_high"), np.nan))
+        rows.append(row)
+    cols = ["stage", "label", "estimate", "se", "ci_low", "ci_high", "n", "suppressed"]
+    return pd.DataFrame(rows)[cols]
