@@ -14,7 +14,8 @@ Usage::
     .venv/bin/python bench/weighting.py [--rows 1000000] [--repeat 3] [--skip-samplics]
 
 Notes:
-    Raking: both sides get the same respondents. Ours starts from the design (string columns,
+    Raking is run twice: with age and offence associated (many sweeps) and with independent
+    margins (a few sweeps, samplics' best case). Both sides get the same respondents. Ours starts from the design (string columns,
     as read from the store) and returns a new design; it runs to a 1e-10 relative margin gap.
     samplics gets numpy arrays and its default tolerance (1e-4 on relative change), i.e. a
     looser stopping rule; it is timed on integer codes (its fastest input) and, for
@@ -44,16 +45,21 @@ from methods.design import SurveyDesign
 MARGINS = {"age_group": 8, "ethnicity": 6, "gender": 2, "offence_group": 5}
 
 
-def make_respondents(rows: int, seed: int = 20250401) -> tuple[pd.DataFrame, dict]:
+def make_respondents(
+    rows: int, seed: int = 20250401, independent: bool = False
+) -> tuple[pd.DataFrame, dict]:
     """Respondents with associated margins, design weights, and population margins.
 
-    Age and offence are associated (so raking needs several sweeps); the population margins
+    Age and offence are associated (so raking needs many sweeps) unless ``independent``
+    (then a few sweeps suffice, samplics' best case); the population margins
     are the weighted sample margins times level factors in [0.75, 1.35], rescaled to a common
     population size.
     """
     rng = np.random.default_rng(seed)
     age = rng.choice(8, rows, p=rng.dirichlet(np.full(8, 4.0)))
     offence = (age // 2 + rng.choice(3, rows, p=[0.6, 0.3, 0.1])) % 5
+    if independent:
+        offence = rng.choice(5, rows, p=[0.3, 0.25, 0.2, 0.15, 0.1])
     codes = {
         "age_group": age,
         "ethnicity": rng.choice(6, rows, p=[0.8, 0.07, 0.05, 0.04, 0.03, 0.01]),
@@ -84,8 +90,8 @@ def worst_gap(w: np.ndarray, df: pd.DataFrame, margins: dict) -> float:
     return gap
 
 
-def bench_rake(rows: int, repeat: int, skip_samplics: bool) -> bool:
-    df, margins, codes = make_respondents(rows)
+def bench_rake(rows: int, repeat: int, skip_samplics: bool, independent: bool = False) -> bool:
+    df, margins, codes = make_respondents(rows, independent=independent)
     design = SurveyDesign(df, weights="w")
     ours = np.inf
     for _ in range(repeat):
@@ -93,7 +99,8 @@ def bench_rake(rows: int, repeat: int, skip_samplics: bool) -> bool:
         raked = design.rake(margins)
         ours = min(ours, time.perf_counter() - t0)
     step = wt.history(raked)[-1]
-    print(f"rake, n = {rows:,}, margins {list(MARGINS.values())} levels")
+    kind = "independent" if independent else "associated (age x offence)"
+    print(f"rake, n = {rows:,}, margins {list(MARGINS.values())} levels, {kind}")
     print(
         f"  ours:     {ours:8.3f} s (best of {repeat}); {step.info['iterations']} sweeps, "
         f"worst margin gap {worst_gap(raked.weights, df, margins):.1e}"
@@ -190,6 +197,7 @@ def main(argv=None) -> int:
     )
     print(f"[{versions}]")
     ok = bench_rake(args.rows, args.repeat, args.skip_samplics)
+    ok &= bench_rake(args.rows, args.repeat, args.skip_samplics, independent=True)
     ok &= bench_calibrate(args.rows, args.repeat)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"process peak RSS {rss:.2f} GiB")
