@@ -160,7 +160,8 @@ def proportion_interval(ci, p, se, se_logit, df, n_rows, successes, count, conf_
     Returns:
         (lower, upper, degenerate) where ``degenerate`` marks p in {0, 1} with more than one
         row, whose bounds are Clopper-Pearson on the unweighted count (see module docstring);
-        a zero SE with 0 < p < 1 gives the interval [p, p].
+        a zero SE with 0 < p < 1 gives the interval [p, p] when df > 0; df <= 0 gives NaN
+        bounds, as R's ``qt`` does.
     """
     p = np.asarray(p, float)
     se = np.asarray(se, float)
@@ -182,7 +183,9 @@ def proportion_interval(ci, p, se, se_logit, df, n_rows, successes, count, conf_
         hi = np.where(degenerate, dhi, hi)
     else:
         degenerate = np.zeros_like(degenerate)
-    flat = (se == 0) & ~degenerate & (ci != "clopper-pearson")
+    # No sampling variance (every PSU sampled, or PSU totals that do not vary in a domain):
+    # the interval is the point, provided there are degrees of freedom (R: NaN when df <= 0).
+    flat = (se <= 1e-12) & ~degenerate & (ci != "clopper-pearson") & (np.asarray(df) > 0)
     lo = np.where(flat, p, lo)
     hi = np.where(flat, p, hi)
     return lo, hi, degenerate
