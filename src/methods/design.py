@@ -706,3 +706,8 @@ class SurveyDesign:
             statistic="difference", variance=self.variance_method, ci="t", conf_level=conf_level
         )
         return out
+
+
+# The weighting verbs (adjust_nonresponse, poststratify, rake, calibrate, trim) are methods of
+# SurveyDesign; methods.weighting attaches them. Imported last: weighting imports this module.
+import methods.weighting  # noqa: E402, F401, I001
