@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -49,31 +50,35 @@ def test_manifest_records_provenance(demo_run):
     assert "git_commit" in man
 
 
-def test_stage_table_matches_a_direct_computation(demo_run):
-    """The report's whole-experience figures equal the weighted shares computed by hand."""
+def test_month_estimate_is_the_weighted_share_of_the_raked_weights(demo_run):
+    """The report's whole-experience figure equals sum(w y) / sum(w) with the scheme's weights,
+    and those weights reproduce the eligible victims' profile (checked in test_monthly)."""
     db, _, rep = demo_run
-    from methods.reporting import completes, satisfied
+    from methods import monthly, reporting
+    from methods.config import load_force
     from methods.store import Store
 
-    table = pd.read_csv(rep / "tables" / "satisfaction_by_stage.csv")
+    month = TEST_MONTHS[-1]
+    table = pd.read_csv(rep / "tables" / "satisfaction_by_stage_month.csv")
     with Store(db) as st:
-        resp = completes(st.responses(months=TEST_MONTHS))
-    checked = 0
-    groups = [("all", resp[resp["month"] == TEST_MONTHS[-1]])]
-    groups += list(resp.groupby("survey"))
-    for survey, sub in groups:
-        y = satisfied(sub["whole_experience"])
-        w = 1.0 / sub["inclusion_prob"].to_numpy()
-        ok = ~pd.isna(y)
-        if ok.sum() < 30:
-            continue
-        expected = (w[ok] * y[ok]).sum() / w[ok].sum()
-        got = table.loc[
-            (table["survey"] == survey) & (table["stage"] == "whole_experience"), "estimate"
-        ]
-        assert got.iloc[0] == pytest.approx(expected, abs=1e-6)
-        checked += 1
-    assert checked >= 3
+        sampled = reporting.prepare_responses(st.responses(months=[month]))
+        victims = st.victims(months=[month])
+    eligible = monthly.eligible_frame(victims, load_force("durham"))
+    res = reporting.weighted_period(sampled, eligible)
+    y = res.design.data["sat_whole_experience"].to_numpy(dtype=float)
+    w = res.design.weights
+    ok = ~np.isnan(y)
+    expected = (w[ok] * y[ok]).sum() / w[ok].sum()
+    got = table.loc[table["stage"] == "whole_experience", "estimate"].iloc[0]
+    assert got == pytest.approx(expected, abs=1e-6)
+    assert table.loc[table["stage"] == "whole_experience", "n"].iloc[0] == ok.sum()
+
+
+def test_html_shows_rates_diagnostics_intervals_and_suppression(demo_run):
+    _, _, rep = demo_run
+    html = (rep / "report.html").read_text()
+    for needle in ("RR1", "RR3", "n_eff", "deff_w", "95% CI", "suppressed", "Summary"):
+        assert needle in html, needle
 
 
 def test_rerun_gives_byte_identical_tables(demo_run, tmp_path):

@@ -1,108 +1,184 @@
 """Writes notebooks/monthly_report.ipynb (the papermill template) from the cells below.
 
-Run it after changing the cells, then re-execute the notebook with outputs
-(`make notebooks`), so the committed outputs come from a canonical run.
+After changing the cells: run this script, then execute the notebook in place with outputs
+(`cd notebooks && jupyter nbconvert --to notebook --execute --inplace monthly_report.ipynb`),
+so the committed outputs come from a canonical run with the default parameters.
 """
 
 from pathlib import Path
 
 import nbformat as nbf
 
-cells = []
 md = nbf.v4.new_markdown_cell
 code = nbf.v4.new_code_cell
-
-cells.append(
-    md(
-        "# Monthly victim satisfaction report\n\n"
-        "Satisfaction at the five stages of the Home Office User Satisfaction Survey, "
-        "for each survey of the force preset, with 95% confidence intervals and "
-        "unweighted bases. Everything is computed by the `methods` package; this "
-        "notebook only orchestrates. Estimates on fewer than `min_base` valid answers "
-        "are suppressed."
-    )
-)
-p = code(
-    "# Parameters (papermill injects overrides below this cell)\n"
-    'force = "durham"\n'
-    'month = "2025-12"\n'
-    "db = None  # DuckDB store; None builds the synthetic demo store (as nbval does)\n"
-    "seed = 20250101\n"
-    "out_dir = None  # where tables/ and figures/ are written; None writes nothing\n"
-    "min_base = 30  # suppression threshold for percentages (METHODS_REFERENCE.md)\n"
-)
+cells = [
+    md("# Monthly victim satisfaction report\n\n"
+       "Satisfaction at the five stages of the Home Office User Satisfaction Survey for the "
+       "force's surveys: weighted estimates with 95% confidence intervals and unweighted bases, "
+       "rolling trends, significant changes, the gap between White and minority-ethnic victims, "
+       "districts, response rates and weighting diagnostics. Everything is computed by the "
+       "`methods` package; this notebook only orchestrates. Estimates on fewer than `min_base` "
+       "valid answers are suppressed and marked."),
+]
+p = code("# Parameters (papermill injects overrides below this cell)\n"
+         "force = \"durham\"\n"
+         "month = \"2025-12\"\n"
+         "surveys = None  # None = every survey of the force preset\n"
+         "db = None  # DuckDB store; None builds the synthetic demo store (as nbval does)\n"
+         "seed = 20250101\n"
+         "out_dir = None  # where tables/ and figures/ are written; None writes nothing\n"
+         "min_base = 30  # suppression threshold for percentages (METHODS_REFERENCE.md)\n"
+         "min_cell = 5  # smallest raking category (respondents); sparser ones are merged\n"
+         "windows = [3, 12]  # rolling windows in months\n")
 p.metadata["tags"] = ["parameters"]
 cells.append(p)
-cells.append(
-    code(
-        "import warnings\n"
-        "from pathlib import Path\n\n"
-        "import matplotlib\n"
-        "import matplotlib.pyplot as plt\n"
-        "import pandas as pd\n\n"
-        "from methods import reporting\n"
-        "from methods.config import load_force\n"
-        "from methods.demo import ensure_store\n"
-        "from methods.store import Store\n\n"
-        'matplotlib.rcParams["svg.hashsalt"] = "vsw"\n'
-        '%config InlineBackend.figure_formats = ["png"]\n'
-        'pd.set_option("display.precision", 1)\n'
-        'warnings.simplefilter("error", RuntimeWarning)\n'
-        "preset = load_force(force)\n"
-        "db = ensure_store(db, force=force, seed=seed)\n"
-        "out = Path(out_dir) if out_dir else None\n"
-        'print(f"Force: {preset.title}; month: {month}")'
-    )
-)
-cells.append(md("## Responses this month"))
 cells.append(code(
-    "months12 = reporting.months_back(month, 12)\n"
+    "import warnings\n"
+    "from pathlib import Path\n\n"
+    "import matplotlib\n"
+    "import matplotlib.pyplot as plt\n"
+    "import pandas as pd\n"
+    "from IPython.display import Markdown\n\n"
+    "from methods import monthly, reporting\n"
+    "from methods.config import load_force\n"
+    "from methods.demo import ensure_store\n"
+    "from methods.store import Store\n"
+    "from methods.weighting import diagnostics\n\n"
+    "matplotlib.rcParams[\"svg.hashsalt\"] = \"vsw\"\n"
+    "%config InlineBackend.figure_formats = [\"png\"]\n"
+    "pd.set_option(\"display.precision\", 1)\n"
+    "preset = load_force(force)\n"
+    "surveys = list(surveys or preset.survey_names)\n"
+    "db = ensure_store(db, force=force, seed=seed)\n"
+    "out = Path(out_dir) if out_dir else None\n"
+    "tables, figs = {}, {}\n"
+    "print(f\"Force: {preset.title}; month: {month}; surveys: {', '.join(surveys)}\")"))
+cells.append(code(
+    "span = reporting.months_back(month, 24)\n"
     "with Store(db) as st:\n"
-    "    responses = st.responses(months=months12)\n"
-    "responses = reporting.prepare_responses(responses)\n"
-    "this_month = responses[responses[\"month\"] == month]\n"
+    "    loaded = [m for m in st.loaded_months() if m in span]\n"
+    "    sampled = st.responses(months=loaded)\n"
+    "    victims = st.victims(months=loaded)\n"
+    "sampled = reporting.prepare_responses(sampled[sampled[\"survey\"].isin(surveys)])\n"
+    "eligible = monthly.eligible_frame(victims, preset, surveys)\n"
+    "this_month = sampled[sampled[\"month\"] == month]\n"
+    "print(f\"{len(loaded)} months loaded in the 24 to {month}\")"))
+cells.append(md("## Response rates this month\n\nAAPOR RR1 (unknowns counted as eligible) and "
+                "RR3 (unknowns counted at the estimated eligible share e), by survey and mode."))
+cells.append(code(
     "counts = reporting.response_counts(this_month)\n"
-    "counts"))
+    "tables[\"response_rates\"] = counts\n"
+    "counts.assign(RR1=(100 * counts[\"RR1\"]).round(1), RR3=(100 * counts[\"RR3\"]).round(1))"))
 cells.append(md("## Satisfaction by stage this month\n\nAll surveyed victims of the month "
-                "together: design-weighted (inverse inclusion probability, stratified by survey "
-                "and sampling stratum) percent satisfied, with logit 95% CIs and unweighted bases."))
+                "together, weighted: design weights, non-response adjustment within offence "
+                "groups, raking to the month's eligible victims by age, gender, ethnicity and "
+                "offence group. Logit 95% CIs; unweighted bases."))
 cells.append(code(
-    "month_table = reporting.stage_estimates(reporting.completes(this_month), min_base=min_base)\n"
-    "month_table.insert(0, \"survey\", \"all\")\n"
-    "month_table.insert(0, \"period\", month)\n"
-    "reporting.percent_view(month_table)"))
+    "with warnings.catch_warnings():\n"
+    "    warnings.simplefilter(\"ignore\", UserWarning)  # merges are listed below\n"
+    "    wm = reporting.weighted_period(this_month, eligible[eligible[\"month\"] == month], min_cell=min_cell)\n"
+    "stage_month = monthly.satisfaction_by_stage(wm.design, min_base=min_base)\n"
+    "stage_month.insert(0, \"survey\", \"all\")\n"
+    "stage_month.insert(0, \"period\", month)\n"
+    "tables[\"satisfaction_by_stage_month\"] = stage_month\n"
+    "reporting.percent_view(stage_month)"))
 cells.append(code(
-    "fig_month = reporting.plot_stage_estimates(month_table, title=f\"All surveys: % satisfied, {month}\")\n"
+    "figs[\"satisfaction_month\"] = reporting.plot_stage_estimates(stage_month, title=f\"All surveys: % satisfied, {month} (weighted)\")\n"
     "plt.show()"))
+cells.append(md("### Weighting diagnostics\n\nKish effective sample size and design effect "
+                "of the weights, before and after weighting; categories merged for raking."))
+cells.append(code(
+    "diag = diagnostics(wm.design).summary\n"
+    "tables[\"weighting_diagnostics\"] = diag.reset_index(names=\"weights\")\n"
+    "print(\"Steps:\", \"; \".join(wm.steps))\n"
+    "print(\"Merged for raking:\", \"; \".join(f\"{v}: {a} -> {b}\" for v, a, b in wm.merges) or \"none\")\n"
+    "diag[[c for c in (\"n\", \"sum\", \"n_eff\", \"deff_w\", \"cv\", \"min\", \"max\") if c in diag]]"))
 cells.append(md("## Twelve months to this month, by survey\n\nMonthly bases are small for most "
                 "surveys, so each survey is reported over the twelve months to the report month "
-                "(or the months loaded, if fewer)."))
+                "(or the months loaded, if fewer), weighted the same way."))
 cells.append(code(
-    "period = f\"{responses['month'].min()} to {month}\"\n"
-    "done12 = reporting.completes(responses)\n"
-    "tables = []\n"
-    "for survey in preset.survey_names:\n"
-    "    sub = done12[done12[\"survey\"] == survey]\n"
-    "    if sub.empty:\n"
-    "        continue\n"
-    "    t = reporting.stage_estimates(sub, min_base=min_base)\n"
-    "    t.insert(0, \"survey\", survey)\n"
-    "    t.insert(0, \"period\", period)\n"
-    "    tables.append(t)\n"
-    "by_survey = pd.concat(tables, ignore_index=True)\n"
+    "last12 = reporting.months_back(month, 12)\n"
+    "period = f\"{min(m for m in loaded if m in last12)} to {month}\"\n"
+    "rows = []\n"
+    "with warnings.catch_warnings():\n"
+    "    warnings.simplefilter(\"ignore\", UserWarning)\n"
+    "    for survey in surveys:\n"
+    "        sub = sampled[(sampled[\"survey\"] == survey) & sampled[\"month\"].isin(last12)]\n"
+    "        pop = eligible[(eligible[\"survey\"] == survey) & eligible[\"month\"].isin(last12)]\n"
+    "        if sub.empty:\n"
+    "            continue\n"
+    "        w = reporting.weighted_period(sub, pop, min_cell=min_cell)\n"
+    "        t = monthly.satisfaction_by_stage(w.design, min_base=min_base)\n"
+    "        t.insert(0, \"survey\", survey)\n"
+    "        t.insert(0, \"period\", period)\n"
+    "        rows.append(t)\n"
+    "by_survey = pd.concat(rows, ignore_index=True)\n"
+    "tables[\"satisfaction_by_survey_12m\"] = by_survey\n"
     "reporting.percent_view(by_survey)"))
 cells.append(code(
-    "figs = {\"all_surveys\": fig_month}\n"
     "for survey, t in by_survey.groupby(\"survey\", sort=False):\n"
-    "    figs[survey] = reporting.plot_stage_estimates(t, title=f\"{survey.replace('_', ' ').title()}: % satisfied, {period}\")\n"
+    "    figs[f\"satisfaction_{survey}_12m\"] = reporting.plot_stage_estimates(t, title=f\"{survey.replace('_', ' ').title()}: % satisfied, {period}\")\n"
     "    plt.show()"))
+cells.append(md("## Trend: whole experience\n\nRolling 3- and 12-month design-weighted "
+                "estimates with 95% CI bands; small bases are suppressed (gaps)."))
+cells.append(code(
+    "trend_months = [m for m in loaded if m <= month][-12:]\n"
+    "trends = {w: reporting.trend_table(sampled, trend_months, w, min_base=min_base) for w in windows}\n"
+    "tables[\"trend_whole_experience\"] = pd.concat(trends.values(), ignore_index=True)\n"
+    "figs[\"trend_whole_experience\"] = reporting.plot_trend(trends, title=\"Whole experience: % satisfied\")\n"
+    "plt.show()"))
+cells.append(md("## Change against the previous period and the same period last year\n\n"
+                "Three-month periods, surveyed independently; flagged only where the "
+                "design-based test is significant at 5%."))
+cells.append(code(
+    "def period_table(end):\n"
+    "    span3 = reporting.months_back(end, 3)\n"
+    "    sub = reporting.completes(sampled[sampled[\"month\"].isin(span3)])\n"
+    "    return reporting.stage_estimates(sub, min_base=min_base) if len(sub) else None\n\n"
+    "now = period_table(month)\n"
+    "prev_end = reporting.months_back(month, 4)[0]\n"
+    "year_end = reporting.months_back(month, 13)[0]\n"
+    "changes = []\n"
+    "for end, label in [(prev_end, \"vs previous 3 months\"), (year_end, \"vs same 3 months last year\")]:\n"
+    "    then = period_table(end) if end in loaded else None\n"
+    "    if then is None:\n"
+    "        print(f\"{label}: not available ({end} not loaded)\")\n"
+    "        continue\n"
+    "    changes.append(reporting.change_table(now, then, label))\n"
+    "changes = pd.concat(changes, ignore_index=True) if changes else reporting.change_table(now, now.iloc[:0], \"none\")\n"
+    "tables[\"changes\"] = changes\n"
+    "pts = [\"now\", \"then\", \"change\", \"ci_low\", \"ci_high\"]\n"
+    "changes.assign(**{c: (100 * changes[c]).round(1) for c in pts}, p_value=changes[\"p_value\"].round(3)).drop(columns=\"stage\")"))
+cells.append(md("## White and minority-ethnic victims\n\nGap in whole-experience satisfaction "
+                "(White minus minority ethnic) over the twelve months, all surveys, weighted; "
+                "the SE accounts for both groups coming from one sample."))
+cells.append(code(
+    "with warnings.catch_warnings():\n"
+    "    warnings.simplefilter(\"ignore\", UserWarning)\n"
+    "    w12 = reporting.weighted_period(sampled[sampled[\"month\"].isin(last12)],\n"
+    "                                    eligible[eligible[\"month\"].isin(last12)], min_cell=min_cell)\n"
+    "gap = reporting.ethnic_gap(w12.design, min_base=min_base)\n"
+    "tables[\"ethnic_gap\"] = gap\n"
+    "pts = [\"white\", \"minority\", \"gap\", \"ci_low\", \"ci_high\"]\n"
+    "gap.assign(**{c: (100 * gap[c]).round(1) for c in pts}, p_value=gap[\"p_value\"].round(3))"))
+cells.append(md("## Districts\n\nWhole-experience satisfaction by district over the twelve "
+                "months (suppressed where the base is small, and secondarily where a suppressed "
+                "figure could be derived)."))
+cells.append(code(
+    "districts = reporting.domain_table(w12.design, \"district\", min_base=min_base)\n"
+    "tables[\"districts\"] = districts\n"
+    "districts.assign(**{c: (100 * districts[c]).round(1) for c in (\"estimate\", \"ci_low\", \"ci_high\")})"))
+cells.append(md("## Summary"))
+cells.append(code(
+    "text = reporting.month_summary(preset.title, month, stage_month, changes, gap, counts)\n"
+    "Markdown(text)"))
 cells.append(code(
     "if out is not None:\n"
-    "    reporting.write_table(pd.concat([month_table, by_survey], ignore_index=True), out / \"tables\" / \"satisfaction_by_stage.csv\")\n"
-    "    reporting.write_table(counts, out / \"tables\" / \"response_counts.csv\")\n"
+    "    for name, table in tables.items():\n"
+    "        reporting.write_table(table, out / \"tables\" / f\"{name}.csv\")\n"
     "    for name, fig in figs.items():\n"
-    "        reporting.save_figure(fig, out / \"figures\" / f\"satisfaction_{name}.png\")\n"
-    "print(f\"{len(month_table) + len(by_survey)} stage estimates; {int(counts['completes'].sum())} completes this month\")"))
+    "        reporting.save_figure(fig, out / \"figures\" / f\"{name}.png\")\n"
+    "print(f\"{len(tables)} tables and {len(figs)} figures\")"))
 
 nb = nbf.v4.new_notebook(cells=cells)
 nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -166,3 +166,22 @@ def satisfaction_by_stage(design, stages=STAGES, min_base: int = 30, ci: str = "
         rows.append(row)
     cols = ["stage", "label", "estimate", "se", "ci_low", "ci_high", "n", "suppressed"]
     return pd.DataFrame(rows)[cols]
+
+
+def eligible_frame(victims: pd.DataFrame, preset, surveys=None) -> pd.DataFrame:
+    """The victims each survey of ``preset`` could sample: in scope, not excluded by its rules.
+
+    Returns the eligible rows with a ``survey`` column (a victim in scope of two surveys would
+    appear twice; offence groups are surveyed by at most one survey per preset). The rules are
+    the survey's configured flag and age exclusions (:func:`methods.synthetic.simple_eligibility`
+    applied to the store's analysis columns); register and re-survey rules act at selection.
+    """
+    from methods.synthetic import simple_eligibility
+
+    frames = []
+    for s in preset.surveys:
+        if surveys is not None and s.name not in surveys:
+            continue
+        mask = simple_eligibility(victims, s)
+        frames.append(victims.loc[mask].assign(survey=s.name))
+    return pd.concat(frames, ignore_index=True) if frames else victims.iloc[:0]

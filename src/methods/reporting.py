@@ -400,3 +400,280 @@ def _print_pdf(html: Path, pdf: Path) -> Path:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit("use the `vsw report` command")
+
+
+# --------------------------------------------------------------------------- monthly report
+
+
+def add_satisfied(df: pd.DataFrame, stages: tuple[str, ...] = STAGES) -> pd.DataFrame:
+    """Copy of ``df`` with ``sat_<stage>`` indicators (1 / 0 / NaN) for each stage answer."""
+    out = df.copy()
+    for stage in stages:
+        out[f"sat_{stage}"] = satisfied(out[stage]) if stage in out else np.nan
+    return out
+
+
+def weighted_period(sampled: pd.DataFrame, eligible: pd.DataFrame, min_cell: int = 5):
+    """Weight a period's sample with the report's scheme (:func:`methods.monthly.weight_responses`)
+    and add the satisfied indicators; returns the :class:`~methods.monthly.WeightedSurvey`."""
+    from methods.monthly import weight_responses
+
+    res = weight_responses(add_satisfied(sampled), eligible, min_cell=min_cell)
+    return res
+
+
+def trend_table(
+    sampled: pd.DataFrame,
+    months: list[str],
+    window: int,
+    stage: str = "whole_experience",
+    min_base: int = MIN_BASE_PERCENT,
+) -> pd.DataFrame:
+    """Rolling ``window``-month design-weighted estimates of one stage, one row per end month.
+
+    Each row pools the completes of the ``window`` months ending at that month (months not
+    loaded are simply absent) and estimates the satisfied proportion with a logit 95% CI;
+    bases under ``min_base`` are suppressed.
+    """
+    done = completes(sampled)
+    rows = []
+    for m in months:
+        span = months_back(m, window)
+        sub = done[done["month"].isin(span)]
+        if sub.empty:
+            continue
+        t = stage_estimates(sub, stages=(stage,), min_base=min_base)
+        t.insert(0, "window", window)
+        t.insert(0, "month", m)
+        rows.append(t)
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def plot_trend(trends: dict[int, pd.DataFrame], title: str = "", ax=None):
+    """Lines of percent satisfied by month with shaded 95% CI bands, one per rolling window.
+
+    Suppressed months (small bases) are left as gaps and marked with an open circle at the
+    bottom of the chart.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
+    else:
+        fig = ax.figure
+    colours = ["#4c72b0", "#dd8452", "#55a868"]
+    for (window, t), colour in zip(sorted(trends.items()), colours):
+        if t.empty:
+            continue
+        x = np.arange(len(t))
+        est = 100 * t["estimate"].to_numpy(dtype=float)
+        ax.plot(x, est, marker="o", color=colour, label=f"{window}-month rolling")
+        ax.fill_between(
+            x,
+            100 * t["ci_low"].to_numpy(dtype=float),
+            100 * t["ci_high"].to_numpy(dtype=float),
+            color=colour,
+            alpha=0.2,
+        )
+        sup = t["suppressed"].to_numpy(dtype=bool)
+        if sup.any():
+            ax.scatter(
+                x[sup],
+                np.full(sup.sum(), 1.0),
+                marker="o",
+                facecolors="none",
+                edgecolors=colour,
+                label=f"{window}-month suppressed (small base)",
+            )
+        ax.set_xticks(x, t["month"], rotation=45, ha="right")
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("% satisfied (95% CI)")
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="lower left", fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def change_table(
+    current: pd.DataFrame, previous: pd.DataFrame, label: str, alpha: float = 0.05
+) -> pd.DataFrame:
+    """Change in each stage between two independently surveyed periods.
+
+    ``current`` and ``previous`` are stage tables (:func:`stage_estimates`); the difference,
+    its CI and p-value come from :func:`methods.design.compare_independent` (independent
+    samples: se = sqrt(se_a^2 + se_b^2)). ``significant`` is True only where p < ``alpha``;
+    suppressed estimates give no comparison.
+    """
+    from methods.design import compare_independent
+
+    a = current.set_index("stage")
+    b = previous.set_index("stage")
+    ok = ~(a["suppressed"] | b["suppressed"]) & a["estimate"].notna() & b["estimate"].notna()
+    stages = [s for s in a.index if s in b.index and ok.get(s, False)]
+    rows = []
+    if stages:
+        diff = compare_independent(
+            a.loc[stages, ["estimate", "se"]], b.loc[stages, ["estimate", "se"]]
+        )
+        for s in stages:
+            d = diff.loc[s]
+            rows.append(
+                {
+                    "comparison": label,
+                    "stage": s,
+                    "label": STAGE_LABELS[s],
+                    "now": float(a.loc[s, "estimate"]),
+                    "then": float(b.loc[s, "estimate"]),
+                    "change": float(d["estimate"]),
+                    "ci_low": float(d["ci_low"]),
+                    "ci_high": float(d["ci_high"]),
+                    "p_value": float(d["p_value"]),
+                    "significant": bool(d["p_value"] < alpha),
+                }
+            )
+    cols = [
+        "comparison",
+        "stage",
+        "label",
+        "now",
+        "then",
+        "change",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "significant",
+    ]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def ethnic_gap(design, stage: str = "whole_experience", min_base: int = MIN_BASE_PERCENT):
+    """Gap between White and minority-ethnic victims' satisfaction with its 95% CI.
+
+    The former statutory indicator (Northumbria: 4.0 points). Both groups come from one
+    sample, so the SE uses their joint influence (:meth:`SurveyDesign.compare`). Suppressed
+    (NaN) when either group has fewer than ``min_base`` valid answers.
+    """
+    data = design.data
+    col = f"sat_{stage}"
+    valid = np.isfinite(data[col].to_numpy(dtype=float))
+    n_w = int((valid & (data["ethnic_group"] == "white").to_numpy()).sum())
+    n_m = int((valid & (data["ethnic_group"] == "minority ethnic").to_numpy()).sum())
+    row = {"stage": stage, "n_white": n_w, "n_minority": n_m}
+    if min(n_w, n_m) < min_base:
+        row.update(
+            dict.fromkeys(("white", "minority", "gap", "ci_low", "ci_high", "p_value"), np.nan)
+        )
+        row["suppressed"] = True
+    else:
+        c = design.compare(col, by="ethnic_group", a="white", b="minority ethnic").iloc[0]
+        row.update(
+            {
+                "white": float(c["estimate_a"]),
+                "minority": float(c["estimate_b"]),
+                "gap": float(c["estimate"]),
+                "ci_low": float(c["ci_low"]),
+                "ci_high": float(c["ci_high"]),
+                "p_value": float(c["p_value"]),
+                "suppressed": False,
+            }
+        )
+    return pd.DataFrame([row])
+
+
+def domain_table(
+    design, by: str, stage: str = "whole_experience", min_base: int = MIN_BASE_PERCENT
+) -> pd.DataFrame:
+    """Percent satisfied at ``stage`` for each level of ``by`` (e.g. district), with bases.
+
+    Domain estimation keeps the whole design (:meth:`SurveyDesign.by`). Levels under
+    ``min_base`` are suppressed; if exactly one level is suppressed, the smallest other level
+    is suppressed too, so it cannot be derived from the total (secondary suppression,
+    METHODS_REFERENCE.md).
+    """
+    import warnings
+
+    col = f"sat_{stage}"
+    data = design.data
+    valid = np.isfinite(data[col].to_numpy(dtype=float))
+    n = pd.Series(valid.astype(int)).groupby(data[by].to_numpy()).sum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tiny domains: suppressed below anyway
+        est = design.by(by).proportion(col)
+    est = est.reindex(n.index)
+    out = pd.DataFrame(
+        {
+            by: n.index,
+            "estimate": est["estimate"].to_numpy(),
+            "ci_low": est["ci_low"].to_numpy(),
+            "ci_high": est["ci_high"].to_numpy(),
+            "n": n.to_numpy(),
+        }
+    )
+    out["suppressed"] = out["n"] < min_base
+    if out["suppressed"].sum() == 1 and len(out) > 1:
+        other = out.loc[~out["suppressed"], "n"].idxmin()
+        out.loc[other, "suppressed"] = True
+    out.loc[out["suppressed"], ["estimate", "ci_low", "ci_high"]] = np.nan
+    return out
+
+
+def month_summary(
+    force_title: str,
+    month: str,
+    stages: pd.DataFrame,
+    changes: pd.DataFrame,
+    gap: pd.DataFrame,
+    counts: pd.DataFrame,
+) -> str:
+    """A short plain-English summary of the month, generated from the figures only."""
+    lines = []
+    issued = int(counts["issued"].sum())
+    done = int(counts["completes"].sum())
+    lines.append(
+        f"In {month}, {force_title} surveyed {issued:,} victims and {done:,} "
+        f"completed an interview ({100 * done / max(issued, 1):.0f}%)."
+    )
+    we = stages.set_index("stage").loc["whole_experience"]
+    if not we["suppressed"]:
+        lines.append(
+            f"Taking the whole experience into account, {100 * we['estimate']:.0f}% of "
+            f"victims were satisfied (95% CI {100 * we['ci_low']:.0f}% to "
+            f"{100 * we['ci_high']:.0f}%, base {int(we['n'])})."
+        )
+    ok = stages[~stages["suppressed"]]
+    if len(ok):
+        hi = ok.loc[ok["estimate"].idxmax()]
+        lo = ok.loc[ok["estimate"].idxmin()]
+        lines.append(
+            f"Satisfaction was highest with {hi['label'].lower()} "
+            f"({100 * hi['estimate']:.0f}%) and lowest with {lo['label'].lower()} "
+            f"({100 * lo['estimate']:.0f}%)."
+        )
+    sig = changes[changes["significant"]] if len(changes) else changes
+    if len(sig):
+        parts = [
+            f"{r.label.lower()} {'up' if r.change > 0 else 'down'} "
+            f"{abs(100 * r.change):.1f} points ({r.comparison})"
+            for r in sig.itertuples()
+        ]
+        lines.append("Statistically significant changes: " + "; ".join(parts) + ".")
+    else:
+        lines.append(
+            "No change against the previous period or the same period last year is "
+            "statistically significant."
+        )
+    g = gap.iloc[0]
+    if not g["suppressed"]:
+        verdict = "significant" if g["p_value"] < 0.05 else "not statistically significant"
+        lines.append(
+            f"The gap between White and minority-ethnic victims' whole-experience "
+            f"satisfaction was {100 * g['gap']:.1f} points ({verdict})."
+        )
+    else:
+        lines.append(
+            "The gap between White and minority-ethnic victims is not reported this "
+            "period: too few minority-ethnic respondents."
+        )
+    return " ".join(lines)
