@@ -28,22 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-OFFENCES = np.array(
-    [
-        "burglary",
-        "vehicle",
-        "violent",
-        "hate",
-        "asb",
-        "fraud",
-        "domestic_abuse",
-        "stalking_harassment",
-        "rape",
-        "rtc",
-    ]
-)
-GENDERS = np.array(["female", "male", "other", "unknown"])
-ETHNICITIES = np.array(["white", "mixed", "asian", "black", "other", "unknown"])
+from methods import schema
+from methods.schema import OFFENCE_GROUPS
+
+OFFENCES = np.array(OFFENCE_GROUPS)
+GENDERS = np.array(schema.GENDERS)
+ETHNICITIES = np.array(schema.ETHNICITIES)
 FIRST = np.array(["Alex", "Sam", "Jo", "Chris", "Pat", "Robin", "Kim", "Lee", "Jamie", "Ash"])
 LAST = np.array(["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Evans", "Khan"])
 FLAGS = (
