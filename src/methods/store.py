@@ -13,8 +13,9 @@ One file holds a force's data. Tables (schema version 1):
 ``response_comments`` free-text comments (may hold personal data), kept apart.
 ``optout``            opt-out register: keyed hashes only.
 ``loads``             every successful load (kind, survey, month, rows, file SHA-256).
-``audit``             every ingest, replace and refusal: what, how many rows, when. Never
-                      personal data: refusal messages are built not to quote it.
+``audit``             every ingest, replace, drawn sample, purge and refusal: what, how many
+                      rows, when. Never personal data: refusal messages are built not to
+                      quote it.
 
 Every ingest reads and validates everything first (:mod:`methods.readers`,
 :mod:`methods.validation`, :mod:`methods.ingest`), then writes in one transaction
@@ -28,6 +29,10 @@ and re-inserting the same key in one transaction. ``case_id`` values depend on t
 secret, so two stores built from the same files hold different pseudonyms; readers return rows
 in file order (``row_no``), never in pseudonym order, so results do not depend on the key.
 
+Samples drawn in-process (``vsw sample``) are recorded by :meth:`Store.record_sample`; the
+retention purge (:meth:`Store.purge_personal`) deletes the ``personal`` rows of closed months and
+rewrites the file (:meth:`Store.compact`) so the deleted bytes do not linger in free blocks.
+
 The secret lives in the same file as the personal data it pseudonymises: the pseudonyms protect
 the analysis tables and everything derived from them, not the file itself.
 """
@@ -35,6 +40,8 @@ the analysis tables and everything derived from them, not the file itself.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import os
 import re
 import secrets as _secrets
 from collections.abc import Callable, Iterable, Sequence
@@ -45,7 +52,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from methods.errors import InputRefused, UsageError
+from methods.errors import InputRefused, UsageError, ValidationError
 from methods.ingest import (
     CASE_ID_SQL,
     PERSON_ID_SQL,
@@ -479,6 +486,260 @@ class Store(IngestMixin):
             {"m": month},
         ).fetchall()
         return {k: s for k, s in rows if s is not None}
+
+    # ------------------------------------------------------------------ drawn samples, purge
+
+    def record_sample(
+        self,
+        sample: pd.DataFrame,
+        survey: str,
+        month: str,
+        replace: bool = False,
+        detail: str | None = None,
+    ) -> dict:
+        """Record a sample drawn in-process (``vsw sample``), keyed by ``case_id``.
+
+        Arguments:
+            sample: ``case_id`` (victims of ``month``), ``inclusion_prob`` (0 < p <= 1) and
+                optionally ``stratum``; row order is kept.
+            survey, month: which sample.
+            replace: swap an existing sample of the same survey and month (responses of cases
+                no longer sampled are removed, as in :meth:`ingest_sample`).
+            detail: what drew it (method, seed, ...), for the audit log.
+
+        Returns:
+            ``{"survey", "month", "rows", "replaced", "dropped_responses", "sha256"}``;
+            ``sha256`` fingerprints the recorded rows (``case_id,inclusion_prob,stratum``
+            as CSV) and stands in for a file hash in report manifests.
+        """
+        self._require_writable()
+        survey, month = check_survey(survey), check_month(month)
+        try:
+            return self._record_sample(sample, survey, month, replace, detail)
+        except InputRefused as exc:
+            self._refused("draw_sample", exc, survey=survey, month=month)
+            raise
+
+    def _record_sample(self, sample, survey, month, replace, detail) -> dict:
+        con = self.con
+        missing = [c for c in ("case_id", "inclusion_prob") if c not in sample.columns]
+        if missing:
+            raise UsageError(f"a drawn sample needs column(s) {missing}")
+        ids = sample["case_id"].astype("str").to_numpy(dtype=object)
+        pi = pd.to_numeric(sample["inclusion_prob"], errors="coerce").to_numpy(dtype=float)
+        stratum = (
+            sample["stratum"].astype("str").to_numpy(dtype=object)
+            if "stratum" in sample.columns
+            else np.full(len(ids), None, dtype=object)
+        )
+        bad = np.flatnonzero(~((pi > 0) & (pi <= 1)))
+        if bad.size:
+            raise ValidationError(
+                "inclusion_prob must be in (0, 1]", "inclusion_prob", (bad + 1).tolist()
+            )
+        dup = np.flatnonzero(pd.Series(ids).duplicated().to_numpy())
+        if dup.size:
+            raise ValidationError("a case is sampled twice", "case_id", (dup + 1).tolist())
+        prev = con.execute(
+            "SELECT count(*) FROM samples WHERE survey = ? AND month = ?", [survey, month]
+        ).fetchall()[0][0]
+        if prev and not replace:
+            raise InputRefused(
+                f"a sample of {prev} cases is already recorded for survey {survey}, {month}: "
+                "use --replace (replace=True) to draw it again"
+            )
+        table = pa.table(
+            {
+                "case_id": pa.array(ids, pa.string()),
+                "row_no": pa.array(np.arange(1, len(ids) + 1), pa.int64()),
+                "inclusion_prob": pa.array(pi, pa.float64()),
+                "stratum": pa.array(stratum, pa.string()),
+            }
+        )
+        text = pd.DataFrame({"case_id": ids, "inclusion_prob": pi, "stratum": stratum}).to_csv(
+            index=False, lineterminator="\n", float_format="%.17g"
+        )
+        sha = hashlib.sha256(text.encode()).hexdigest()
+        con.register("_vsw_drawn", table)
+        try:
+            foreign = con.execute(
+                "SELECT d.row_no FROM _vsw_drawn d WHERE NOT EXISTS (SELECT 1 FROM victims v "
+                "WHERE v.case_id = d.case_id AND v.month = $m) ORDER BY 1",
+                {"m": month},
+            ).fetchall()
+            if foreign:
+                raise ValidationError(
+                    f"not a victim loaded for {month}: a sample must be drawn from that "
+                    "month's victims",
+                    "case_id",
+                    [r[0] for r in foreign],
+                )
+            orphans = con.sql(
+                "SELECT survey, case_id FROM samples WHERE survey = $s AND month = $m AND "
+                "case_id NOT IN (SELECT case_id FROM _vsw_drawn)",
+                params={"s": survey, "m": month},
+            ).to_arrow_table()
+            n_resp = 0
+            if orphans.num_rows:
+                con.register("_vsw_o", orphans)
+                n_resp = con.execute(
+                    "SELECT count(*) FROM responses r JOIN _vsw_o o USING (survey, case_id)"
+                ).fetchall()[0][0]
+                con.unregister("_vsw_o")
+            load_id = self._next_id("loads", "load_id")
+            now = utc_now()
+
+            def body() -> None:
+                if prev:
+                    self._drop_cases(orphans)
+                    con.execute(
+                        "DELETE FROM samples WHERE survey = ? AND month = ?", [survey, month]
+                    )
+                con.execute(
+                    "INSERT INTO samples SELECT $s, $m, case_id, row_no, inclusion_prob, "
+                    f"stratum, {load_id} FROM _vsw_drawn",
+                    {"s": survey, "m": month},
+                )
+                con.execute(
+                    "INSERT INTO loads VALUES (?, 'sample', ?, ?, ?, 'drawn in-process', ?, "
+                    "'drawn', ?, ?)",
+                    [load_id, survey, month, len(ids), sha, bool(prev), now],
+                )
+                extra = f"; {n_resp} response(s) of dropped cases removed" if n_resp else ""
+                self._audit(
+                    "redraw_sample" if prev else "draw_sample",
+                    "ok",
+                    len(ids),
+                    survey,
+                    month,
+                    None,
+                    sha,
+                    (detail or "") + extra or None,
+                )
+
+            self._transaction(body)
+        finally:
+            con.unregister("_vsw_drawn")
+        return {
+            "survey": survey,
+            "month": month,
+            "rows": len(ids),
+            "replaced": bool(prev),
+            "dropped_responses": int(n_resp),
+            "sha256": sha,
+        }
+
+    def purge_personal(self, before: str, compact: bool = True) -> dict:
+        """Destroy the personal data (contact details) of every closed month before ``before``.
+
+        Arguments:
+            before: ``YYYY-MM``; months strictly earlier are purged. It may not pass the
+                current month (judged by :attr:`today`): a month is closed once it has ended.
+            compact: rewrite the store file afterwards (:meth:`compact`), so that the deleted
+                rows leave no bytes behind in DuckDB's free blocks.
+
+        Returns:
+            ``{"before", "rows", "months": {month: rows}, "compacted"}``.
+
+        Notes:
+            Deletes the ``personal`` rows (crime_ref, victim_id, name, phone, email, address)
+            of those months in one transaction with its audit record (what, how many, when).
+            The analysis tables (victims, samples, responses) keep their pseudonymised rows,
+            so reports for purged months rebuild unchanged. Free-text comments are kept (they
+            are redacted before any report shows them).
+        """
+        self._require_writable()
+        before = check_month(before)
+        current = f"{self.today:%Y-%m}"
+        if before > current:
+            raise UsageError(
+                f"cannot purge months up to {before}: {current} and later are not closed yet "
+                f"(today is {self.today}); the latest allowed --before is {current}"
+            )
+        per_month = {
+            m: int(k)
+            for m, k in self.con.execute(
+                "SELECT month, count(*) FROM personal WHERE month < ? GROUP BY month "
+                "ORDER BY month",
+                [before],
+            ).fetchall()
+        }
+        n = sum(per_month.values())
+        what = ", ".join(f"{m} ({k})" for m, k in per_month.items()) or "none held"
+        detail = (
+            f"contact details (crime_ref, victim_id, name, phone, email, address) destroyed "
+            f"for months before {before}: {what}; pseudonymised analysis data kept"
+        )
+
+        def body() -> None:
+            self.con.execute("DELETE FROM personal WHERE month < ?", [before])
+            self._audit("purge_personal", "ok", n, None, None, None, None, detail)
+
+        self._transaction(body)
+        compacted = bool(n) and compact and self.compact()
+        return {"before": before, "rows": n, "months": per_month, "compacted": compacted}
+
+    def compact(self) -> bool:
+        """Rewrite the store into a fresh file, so deleted rows leave no bytes behind.
+
+        DuckDB marks the blocks of deleted rows free but does not overwrite them. This copies
+        every table into a new file (``COPY FROM DATABASE``), swaps it in with an atomic
+        rename, and overwrites the old file's bytes with zeros through a handle kept open on
+        it (best effort: a copy-on-write file system or an SSD may still keep old blocks; use
+        disk encryption as well).
+
+        Returns:
+            ``True`` when the file was rewritten; ``False`` for an in-memory store.
+        """
+        import duckdb
+
+        self._require_writable()
+        if self.path == ":memory:":
+            return False
+        src = Path(self.path)
+        fresh = src.with_name(src.name + ".compact")
+        fresh.unlink(missing_ok=True)
+        db = self.con.execute("SELECT current_database()").fetchall()[0][0]
+        self.con.execute("CHECKPOINT")
+        quoted = str(fresh).replace("'", "''")
+        self.con.execute(f"ATTACH '{quoted}' AS vsw_compact")
+        try:
+            self.con.execute(f'COPY FROM DATABASE "{db}" TO vsw_compact')
+        except BaseException:
+            self.con.execute("DETACH vsw_compact")
+            fresh.unlink(missing_ok=True)
+            raise
+        self.con.execute("DETACH vsw_compact")
+        wal = src.with_name(src.name + ".wal")
+        old = os.open(src, os.O_RDWR)
+        try:
+            self.con.close()
+            if wal.exists():  # never pair the new file with the old file's log
+                os.close(old)
+                old = -1
+                fresh.unlink(missing_ok=True)
+                raise InputRefused(
+                    f"{src} still has a write-ahead log after a checkpoint; the store was not "
+                    "rewritten (the purge itself is committed): run the purge again"
+                )
+            with open(fresh, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(fresh, src)
+            size = os.fstat(old).st_size
+            zeros = bytes(1 << 20)
+            os.lseek(old, 0, os.SEEK_SET)
+            for start in range(0, size, len(zeros)):
+                os.write(old, zeros[: min(len(zeros), size - start)])
+            os.fsync(old)
+        finally:
+            if old >= 0:
+                os.close(old)
+            self.con = duckdb.connect(self.path)
+            try:
+                self.con.execute("SET enable_progress_bar = false")
+            except duckdb.Error:
+                pass
+        return True
 
     def table_digests(self) -> dict[str, str]:
         """SHA-256 of each table's rows in sorted order: a fingerprint of the store's contents.
