@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -22,6 +23,7 @@ EXIT_USAGE = 2
 EXIT_REFUSED = 3
 
 DEFAULT_DB = "data/workbench.duckdb"
+_KEY_ENV = "VSW_EXTRACT_KEY"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,6 +59,11 @@ def _say(msg: str) -> None:
     print(msg, flush=True)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line on stderr, without source lines."""
+    print(f"vsw: warning: {message}", file=sys.stderr, flush=True)
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -72,11 +79,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             verb = "replaced" if res.get("replaced") else "loaded"
             _say(f"{verb} {res['rows']} victims for {res['month']}")
         elif args.what == "sample":
-            res = st.ingest_sample(path, survey=args.survey, month=args.month)
-            _say(f"recorded {res['rows']} sampled cases for {args.survey} {args.month}")
+            res = st.ingest_sample(path, survey=args.survey, month=args.month, replace=args.replace)
+            verb = "replaced the sample with" if res.get("replaced") else "recorded"
+            _say(f"{verb} {res['rows']} sampled cases for {args.survey} {args.month}")
+            if res.get("dropped_responses"):
+                _say(f"removed {res['dropped_responses']} responses of cases no longer sampled")
         else:
-            res = st.ingest_responses(path, survey=args.survey)
-            _say(f"loaded {res['rows']} responses for {args.survey}")
+            res = st.ingest_responses(path, survey=args.survey, replace=args.replace)
+            swapped = f" ({res['replaced']} replaced)" if res.get("replaced") else ""
+            _say(f"loaded {res['rows']} responses for {args.survey}{swapped}")
     return EXIT_OK
 
 
@@ -188,6 +199,305 @@ def cmd_samplesize(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _date(value: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"date must be YYYY-MM-DD, got {value!r}") from None
+
+
+def _existing_store(db: str):
+    from methods.store import Store
+
+    if not Path(db).exists():
+        raise InputRefused(f"no store at {db}: ingest a victim extract first (vsw ingest victims)")
+    return Store(db)
+
+
+def _optout_file(path: Path) -> tuple[list[str], list[str]]:
+    """Victim ids and phone numbers from an opt-out CSV (columns victim_id and/or phone)."""
+    import numpy as np
+    import pandas as pd
+
+    from methods.eligibility import check_phones, normalise_phone
+    from methods.errors import ValidationError
+
+    if not path.is_file():
+        raise InputRefused(f"input file not found: {path}")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputRefused(
+            f"{path.name} is not a readable UTF-8 CSV ({type(exc).__name__})"
+        ) from None
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    cols = [c for c in ("victim_id", "phone") if c in df.columns]
+    if not cols:
+        raise InputRefused(
+            f"{path.name} needs a column victim_id and/or phone (header row); "
+            f"it has {len(df.columns)} other column(s)"
+        )
+    ids: list[str] = []
+    phones: list[str] = []
+    if "victim_id" in df.columns:
+        v = df["victim_id"].str.strip()
+        ids = v[v != ""].tolist()
+    if "phone" in df.columns:
+        ph = df["phone"].str.strip()
+        given = ph != ""
+        bad = check_phones(normalise_phone(ph[given]).reset_index(drop=True))
+        if bad.size:
+            rows = (np.flatnonzero(given.to_numpy())[bad] + 1).tolist()
+            raise ValidationError(
+                "not a telephone number (a UK number is 0 then 9-10 digits, or +44 ...; an "
+                "international one + then 7-15 digits)",
+                "phone",
+                rows,
+            )
+        phones = ph[given].tolist()
+    return ids, phones
+
+
+def cmd_optout_add(args: argparse.Namespace) -> int:
+    from methods.eligibility import register_hashes
+    from methods.store import Store
+
+    ids = list(args.victim_id or [])
+    phones = list(args.phone or [])
+    source = "command line"
+    if args.file:
+        f_ids, f_phones = _optout_file(Path(args.file))
+        ids += f_ids
+        phones += f_phones
+        source = Path(args.file).name
+    if not ids and not phones:
+        raise UsageError("nothing to add: give --victim-id ID, --phone NUMBER or --file CSV")
+    with Store(args.db) as st:
+        hashes = register_hashes(st, ids, phones)
+        new = st.add_optout_hashes(hashes, source=source)
+        total = st.optout_count()
+    given = len(ids) + len(phones)
+    _say(
+        f"opt-out register: {new} new entr{'y' if new == 1 else 'ies'} from {given} value(s) "
+        f"given ({len(ids)} victim id(s), {len(phones)} phone number(s)); {total} in total. "
+        "Only keyed hashes are stored."
+    )
+    return EXIT_OK
+
+
+def cmd_optout_list(args: argparse.Namespace) -> int:
+    from methods.store import Store
+
+    n = 0
+    if Path(args.db).exists():
+        with Store(args.db, read_only=True) as st:
+            n = st.optout_count()
+    if args.count:
+        _say(str(n))
+    else:
+        _say(
+            f"{n} entr{'y' if n == 1 else 'ies'} on the opt-out register (keyed hashes only: "
+            "the register cannot list identifiers or numbers)"
+        )
+    return EXIT_OK
+
+
+def _monthly_share(annual: float, month: str) -> int:
+    """Month's share of an annual number, rounded so that twelve months sum to it exactly."""
+    import math
+
+    m = int(month[5:7])
+    return int(math.floor(annual * m / 12 + 0.5) - math.floor(annual * (m - 1) / 12 + 0.5))
+
+
+def _sample_size(preset, survey, month: str, frame_n: int, victims, st, ref) -> dict:
+    """How many to select: {"fraction": f} / {"n": n} / {"census": True}, with a description."""
+    from methods import eligibility
+    from methods.sampling import allocate
+
+    sel, scope = preset.selection_for(survey.name)
+    if sel.rule == "census":
+        return {"census": True, "rule": "census"}
+    if sel.rule == "fraction":
+        return {"fraction": float(sel.fraction), "rule": f"fraction {sel.fraction:g}"}
+    total = _monthly_share(float(sel.annual_n), month)
+    if scope == "force":
+        sizes = {}
+        for other in preset.surveys:
+            o_sel, o_scope = preset.selection_for(other.name)
+            if o_scope != "force":
+                continue
+            if other.name == survey.name:
+                sizes[other.name] = frame_n
+            else:
+                res = eligibility.apply(victims, other, "before", reference_date=ref, store=st)
+                sizes[other.name] = len(res.eligible)
+        shared = sum(sizes.values())
+        total = min(total, shared)
+        n = allocate(sizes, total, "proportional")[survey.name] if total else 0
+        desc = (
+            f"annual {sel.annual_n:,} shared by {len(sizes)} surveys: {total} this month, "
+            f"{n} for {survey.name}"
+        )
+    else:
+        n = total
+        desc = f"annual {sel.annual_n:,}: {n} this month"
+    return {"n": int(n), "rule": desc}
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from methods import eligibility, protection
+    from methods.config import load_force
+    from methods.sampling import derive_seed, select
+
+    preset = load_force(args.force)
+    survey = preset.survey(args.survey.strip().lower())
+    key = protection.load_key(args.key_file)  # refuse before any work if there is no key
+    y, m = (int(p) for p in args.month.split("-"))
+    ref = args.contact_from or dt.date(y + (m == 12), m % 12 + 1, 1)
+    out_dir = Path(args.out)
+    with _existing_store(args.db) as st:
+        if args.month not in st.loaded_months():
+            raise InputRefused(f"no victims are loaded for {args.month}: ingest them first")
+        prev = len(st.sample(survey.name, args.month))
+        if prev and not args.replace:
+            raise InputRefused(
+                f"a sample of {prev} cases is already recorded for {survey.name} {args.month}; "
+                "give --replace to draw it again"
+            )
+        victims = st.victims(args.month, personal=True)
+        if len(victims) and victims["crime_ref"].isna().all():
+            raise InputRefused(
+                f"the personal data of {args.month} was purged (retention): no contractor "
+                "extract can be made for it"
+            )
+        res = eligibility.apply(victims, survey, "before", reference_date=ref, store=st)
+        flow = res.flow
+        _say(f"eligibility flow, {preset.name} {survey.name} {args.month}:")
+        _say(flow[["step", "label", "excluded", "remaining"]].to_string(index=False))
+        frame = res.eligible
+        size = _sample_size(preset, survey, args.month, len(frame), victims, st, ref)
+        if len(frame) == 0 or size.get("n") == 0:
+            raise InputRefused(
+                f"nothing to sample for {survey.name} {args.month}: {len(frame)} eligible "
+                f"victim(s), selection rule {size['rule']}"
+            )
+        seed = derive_seed(preset.name, survey.name, args.month)
+        method = "srs" if size.get("census") else args.method
+        sort_by = list(preset.profile_monitoring) if method == "systematic" else None
+        kw: dict = {"allocation": "census"} if size.get("census") else {}
+        if "fraction" in size:
+            kw["fraction"] = size["fraction"]
+        elif "n" in size:
+            if size["n"] >= len(frame):
+                _say(f"the rule asks for {size['n']} of {len(frame)} eligible: all are taken")
+                kw = {"allocation": "census"}
+            else:
+                kw["n"] = size["n"]
+        smp = select(frame, strata="offence_group", method=method, sort_by=sort_by, seed=seed, **kw)
+        modes = survey.modes
+        sealed = protection.seal(
+            protection.extract_frame(smp, st, survey.name, args.month, modes), key
+        )
+        stem = f"{preset.name}_{survey.name}_{args.month}"
+        plan = {
+            "rule": size["rule"],
+            "method": method,
+            "strata": "offence_group",
+            "sort_by": sort_by,
+            "seed": seed,
+            "eligible": len(frame),
+            "selected": len(smp),
+        }
+        manifest = {
+            "force": preset.name,
+            "survey": survey.name,
+            "month": args.month,
+            "agency": survey.agency,
+            "modes": list(modes),
+            "contact_reference_date": str(ref),
+            "selection": plan,
+            "eligibility_flow": flow.to_dict(orient="records"),
+        }
+        written = protection.write_sealed(sealed, out_dir, stem, manifest)
+        try:
+            rec = st.record_sample(
+                smp.assign(stratum=smp["stratum"].astype(str)),
+                survey.name,
+                args.month,
+                replace=args.replace,
+                detail=(
+                    f"{method} within offence_group, {size['rule']}, seed {seed}; "
+                    f"{len(smp)} of {len(frame)} eligible; extract {written['extract'].name} "
+                    f"sha256 {sealed.sha256}"
+                ),
+            )
+        except BaseException:
+            protection.discard_parts(written)
+            raise
+        protection.commit_parts(written)
+        flagged = victims.loc[victims["opted_out"].to_numpy(dtype=bool), "person_id"]
+        new_optouts = 0
+        if len(flagged):
+            new_optouts = st.add_optout_hashes(
+                flagged.to_numpy(dtype=object), source=f"opted_out flag {args.month}"
+            )
+    missing = ", ".join(f"{k} blank in {v}" for k, v in sealed.missing_contact.items() if v)
+    _say(
+        f"selected {len(smp)} of {len(frame)} eligible ({method}, {size['rule']}, seed {seed}); "
+        f"{'replaced the' if rec['replaced'] else 'recorded the'} sample in the store"
+    )
+    _say(
+        f"extract: {written['extract']} ({sealed.rows} rows; columns "
+        f"{', '.join(sealed.columns)}{'; ' + missing if missing else ''})"
+    )
+    _say(f"manifest: {written['manifest']} (sha256 {sealed.sha256}, key {sealed.key_id})")
+    if new_optouts:
+        _say(f"added {new_optouts} victim(s) flagged opted_out to the opt-out register")
+    return EXIT_OK
+
+
+def cmd_extract_decrypt(args: argparse.Namespace) -> int:
+    from methods import protection
+
+    key = protection.load_key(args.key_file)
+    plain, man = protection.decrypt_extract(args.file, key, args.manifest)
+    out = protection.write_plaintext(plain, args.out, overwrite=args.overwrite)
+    rows = man["rows"] if man else max(plain.count(b"\n") - 1, 0)
+    checked = "checked against its manifest" if man else "no manifest found to check against"
+    _say(f"decrypted {rows} rows to {out} (file mode 0600; {checked})")
+    return EXIT_OK
+
+
+def cmd_extract_keygen(args: argparse.Namespace) -> int:
+    from methods import protection
+
+    path = protection.write_key(args.out)
+    key_id = protection.key_id(path.read_bytes().strip())
+    _say(f"wrote a new extract key to {path} (mode 0600, key id {key_id})")
+    _say("send it to the agency by a different channel from the extracts it opens")
+    return EXIT_OK
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    with _existing_store(args.db) as st:
+        res = st.purge_personal(args.before)
+    if not res["rows"]:
+        _say(f"no personal data held for months before {args.before}; nothing to purge")
+        return EXIT_OK
+    months = ", ".join(f"{m} ({k})" for m, k in res["months"].items())
+    _say(
+        f"destroyed the contact details of {res['rows']} victim rows in months before "
+        f"{args.before}: {months}; pseudonymised analysis data kept"
+        + ("; store file rewritten" if res["compacted"] else "")
+    )
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -217,10 +527,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file")
     s.add_argument("--survey", required=True)
     s.add_argument("--month", required=True, type=_month)
+    s.add_argument("--replace", action="store_true", help="swap the survey's sample of the month")
     s.set_defaults(func=cmd_ingest)
     r = ing_sub.add_parser("responses", help="load survey responses (DATA_CONTRACT section 2)")
     r.add_argument("file")
     r.add_argument("--survey", required=True)
+    r.add_argument(
+        "--replace", action="store_true", help="let these rows replace responses already loaded"
+    )
     r.set_defaults(func=cmd_ingest)
 
     st = sub.add_parser("status", help="what the store holds")
@@ -261,6 +575,64 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--seed", type=int, default=20250101)
     rp.add_argument("--pdf", action="store_true", help="also print a PDF with headless Chromium")
     rp.set_defaults(func=cmd_report)
+
+    oo = sub.add_parser("optout", help="the opt-out register (keyed hashes only)")
+    oo_sub = oo.add_subparsers(dest="what", metavar="WHAT", parser_class=_Parser)
+    oo_sub.required = True
+    oa = oo_sub.add_parser(
+        "add",
+        help="add victims or phone numbers to the register (prefer --file: command lines "
+        "are kept in shell history)",
+    )
+    oa.add_argument("--victim-id", action="append", dest="victim_id", metavar="ID")
+    oa.add_argument("--phone", action="append", metavar="NUMBER")
+    oa.add_argument("--file", help="CSV with a header and columns victim_id and/or phone")
+    oa.set_defaults(func=cmd_optout_add)
+    ol = oo_sub.add_parser("list", help="how many entries the register holds")
+    ol.add_argument("--count", action="store_true", help="print only the number")
+    ol.set_defaults(func=cmd_optout_list)
+
+    sa = sub.add_parser(
+        "sample", help="draw a month's sample and write the encrypted contractor extract"
+    )
+    sa.add_argument("--force", required=True)
+    sa.add_argument("--survey", required=True)
+    sa.add_argument("--month", required=True, type=_month)
+    sa.add_argument("--key-file", dest="key_file", help=f"Fernet key file (else ${_KEY_ENV})")
+    sa.add_argument("--out", default="data/extracts", help="folder for the extract")
+    sa.add_argument(
+        "--method",
+        choices=("systematic", "srs"),
+        default="systematic",
+        help="systematic (sorted by the preset's profile variables; default) or srs",
+    )
+    sa.add_argument(
+        "--contact-from",
+        dest="contact_from",
+        type=_date,
+        default=None,
+        help="first day of fieldwork contact, YYYY-MM-DD (default: the day after the month)",
+    )
+    sa.add_argument("--replace", action="store_true", help="draw a recorded sample again")
+    sa.set_defaults(func=cmd_sample)
+
+    ex = sub.add_parser("extract", help="the receiving side: decrypt an extract; make a key")
+    ex_sub = ex.add_subparsers(dest="what", metavar="WHAT", parser_class=_Parser)
+    ex_sub.required = True
+    xd = ex_sub.add_parser("decrypt", help="decrypt a contractor extract")
+    xd.add_argument("file")
+    xd.add_argument("--key-file", dest="key_file", help=f"Fernet key file (else ${_KEY_ENV})")
+    xd.add_argument("--out", required=True, help="plaintext CSV to write (mode 0600)")
+    xd.add_argument("--manifest", default=None, help="manifest (default: the one beside FILE)")
+    xd.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    xd.set_defaults(func=cmd_extract_decrypt)
+    xk = ex_sub.add_parser("keygen", help="write a new extract key (file mode 0600)")
+    xk.add_argument("--out", required=True)
+    xk.set_defaults(func=cmd_extract_keygen)
+
+    pu = sub.add_parser("purge", help="destroy the contact details of closed months (retention)")
+    pu.add_argument("--before", required=True, type=_month, help="purge months before YYYY-MM")
+    pu.set_defaults(func=cmd_purge)
     return p
 
 
@@ -270,7 +642,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return func(args)
     except UsageError as exc:
         print(f"vsw: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
