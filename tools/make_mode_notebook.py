@@ -197,11 +197,6 @@ md(
     standard deviation of the survey variable, and `max_bias_y` applies it to whole-experience
     satisfaction. Standard errors come from a bootstrap of sampled victims. The indicator is
     computed for the whole sample and for the victims first offered each mode.
-
-    A known issue in `r_indicator` (reported to the module's owner): when a bootstrap replicate
-    leaves a covariate pattern empty, the conditional partial indicators of that replicate are
-    NaN, so some of their standard errors are missing (numpy warns; the warning is caught and
-    printed below, and those intervals are not drawn).
     """
 )
 code(
@@ -209,7 +204,7 @@ code(
     covariates = ["age_group", "gender", "ethnic_group", "district"]
     r_results = {}
     with warnings.catch_warnings(record=True) as caught:
-        # See the note above: only numpy's "Degrees of freedom <= 0" RuntimeWarning is expected.
+        # Any warning is caught and printed (none is expected).
         warnings.simplefilter("always", RuntimeWarning)
         r_results["all sampled"] = nonresponse.r_indicator(
             sample, "responded", covariates, weights="design_weight",

@@ -119,7 +119,9 @@ def _statistics(rho: np.ndarray, W: np.ndarray, pat: Patterns) -> dict:
         Wz = np.bincount(z, W)
         with np.errstate(invalid="ignore", divide="ignore"):
             mz = np.bincount(z, W * rho) / Wz
-        d2 = W * (rho - mz[z]) ** 2 / N
+        # Rows of weight 0 (left out of a bootstrap replicate) contribute nothing, even where
+        # their whole pattern is empty and its mean is undefined.
+        d2 = np.where(W > 0, W * (rho - np.where(Wz[z] > 0, mz[z], 0.0)) ** 2 / N, 0.0)
         pc_cat.append(np.sqrt(np.bincount(code, d2, L)))
         pc_var.append(np.sqrt(d2.sum()))
     out.update(pu_var=pu_var, pu_cat=pu_cat, pc_var=pc_var, pc_cat=pc_cat, mk=mk_all, Nk=nk_all)
