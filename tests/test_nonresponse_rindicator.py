@@ -361,3 +361,28 @@ def test_profile_small_expected_counts_warn():
     f.loc[:2, "offence"] = "rape"
     with pytest.warns(NonresponseWarning, match="expected respondent count"):
         profile_comparison(f, "responded", ["offence"])
+
+
+def test_bootstrap_se_of_conditional_partials_survives_a_rare_pattern():
+    """A pattern held by one unit is often absent from a bootstrap replicate; the conditional
+    partial indicators' SEs must still be finite (regression: they were NaN)."""
+    import numpy as np
+    import pandas as pd
+
+    from methods.nonresponse import r_indicator
+
+    rng = np.random.default_rng(3)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "a": rng.choice(["x", "y"], n),
+            "b": rng.choice(["u", "v"], n),
+        }
+    )
+    frame.loc[0, ["a", "b"]] = ["z", "w"]  # a pattern of one unit
+    p = np.where(frame["a"] == "x", 0.6, 0.4)
+    frame["r"] = rng.random(n) < p
+    frame.loc[0, "r"] = True
+    res = r_indicator(frame, "r", ["a", "b"], bootstrap=100, seed=1)
+    se = res.partial_conditional["se"].to_numpy(dtype=float)
+    assert np.isfinite(se).all(), res.partial_conditional
