@@ -60,9 +60,16 @@ cells.append(code(
     "    sampled = st.responses(months=loaded)\n"
     "    victims = st.victims(months=loaded)\n"
     "sampled = reporting.prepare_responses(sampled[sampled[\"survey\"].isin(surveys)])\n"
-    "eligible = monthly.eligible_frame(victims, preset, surveys)\n"
+    "with Store(db) as st:\n"
+    "    eligible, flow = monthly.eligible_frame(victims, preset, surveys, store=st)\n"
     "this_month = sampled[sampled[\"month\"] == month]\n"
     "print(f\"{len(loaded)} months loaded in the 24 to {month}\")"))
+cells.append(md("## Exclusions this month\n\nVictims of the month, what each survey's rules "
+                "excluded in order, and the eligible victims the samples were drawn from."))
+cells.append(code(
+    "exclusions = monthly.month_flow(flow, month)\n"
+    "tables[\"exclusion_flow\"] = exclusions\n"
+    "exclusions"))
 cells.append(md("## Response rates this month\n\nAAPOR RR1 (unknowns counted as eligible) and "
                 "RR3 (unknowns counted at the estimated eligible share e), by survey and mode."))
 cells.append(code(
