@@ -63,7 +63,7 @@ def test_month_estimate_is_the_weighted_share_of_the_raked_weights(demo_run):
     with Store(db) as st:
         sampled = reporting.prepare_responses(st.responses(months=[month]))
         victims = st.victims(months=[month])
-    eligible, _ = monthly.eligible_frame(victims, load_force("durham"))
+        eligible, _ = monthly.eligible_frame(victims, load_force("durham"), store=st)
     res = reporting.weighted_period(sampled, eligible)
     y = res.design.data["sat_whole_experience"].to_numpy(dtype=float)
     w = res.design.weights
