@@ -568,6 +568,10 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--json", action="store_true", help='print {"completes": .., "issued": ..}')
     ss.set_defaults(func=cmd_samplesize)
 
+    from methods.simulation import add_cli as add_simulate
+
+    add_simulate(sub)
+
     rp = sub.add_parser("report", help="run the monthly report notebook for a force and month")
     rp.add_argument("--force", required=True)
     rp.add_argument("--month", required=True, type=_month)
