@@ -510,19 +510,21 @@ def run_batch(payload: Payload, seed: int, reps: list[int] | range) -> dict[str,
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     res: dict[str, Any] = {}
+                    seen: Counter = Counter()  # this replicate's notes, each counted once
                     try:
-                        values[d, i] = _estimate(payload, plan, rng, notes, res)
+                        values[d, i] = _estimate(payload, plan, rng, seen, res)
                     except (_Failed, ConvergenceError, ValidationError) as exc:
                         failed[d, i] = True
                         msg = _DIGITS.sub("#", str(exc))
-                        notes[
+                        seen[
                             (plan.spec.name, f"replicate failed: {type(exc).__name__}: {msg}")
                         ] += 1
                 completes[d, i] = res.get("completes", 0)
                 cost[d, i] = res.get("cost", np.nan)
                 for wmsg in caught:
                     text = _DIGITS.sub("#", str(wmsg.message))
-                    notes[(plan.spec.name, f"{wmsg.category.__name__}: {text}")] += 1
+                    seen[(plan.spec.name, f"{wmsg.category.__name__}: {text}")] += 1
+                notes.update(seen.keys())
     return {
         "reps": np.asarray(reps, dtype=np.int64),
         "values": values,
