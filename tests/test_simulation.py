@@ -602,7 +602,7 @@ def test_completes_for_margin_and_recommendation():
             "coverage": [0.95, 0.90],
             "mean_completes": [400.0, 400.0],
             "cost": [4000.0, 3000.0],
-            "replicates": [100, 100],
+            "replicates": [2000, 2000],
         }
     )
     need = completes_for_margin(res, [0.03, 0.05]).set_index(["design", "moe"])
@@ -611,5 +611,5 @@ def test_completes_for_margin_and_recommendation():
     assert need.loc[("b", 0.05), "completes"] == sample_size(0.05, p=0.8, deff=2.0)["completes"]
     assert need.loc[("a", 0.03), "cost"] == pytest.approx(683 * 10.0)
     text = recommendation(res, labels={"a": "Design A", "b": "Design B"})
-    assert text.startswith("For whole experience, Design A gives the most precision per pound")
+    assert text.startswith("For whole experience, Design A gives the most precision for its cost")
     assert "Design B (+2.00 points)" in text and "Design B (90.0%)" in text

@@ -60,6 +60,17 @@ from methods.errors import UsageError
 from methods.simulation_backends import BACKENDS, execute
 from methods.simulation_config import SimulationConfig, load_config, parse_config
 from methods.simulation_engine import Payload, build_population, prepare
+from methods.simulation_report import (
+    completes_for_margin,
+    describe_designs,
+    domain_table,
+    frontier,
+    headline_table,
+    plot_coverage,
+    plot_frontier,
+    plot_sample_size,
+    recommendation,
+)
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -68,6 +79,13 @@ __all__ = [
     "add_cli",
     "cmd_simulate",
     "completes_for_margin",
+    "describe_designs",
+    "domain_table",
+    "frontier",
+    "headline_table",
+    "plot_coverage",
+    "plot_frontier",
+    "plot_sample_size",
     "recommendation",
     "simulate",
     "summarise",
@@ -122,6 +140,11 @@ class SimulationResult:
     seed: int
     reps: int
     run: dict[str, Any]
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Design name -> label (from the config)."""
+        return {d.name: d.label for d in self.config.designs}
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write ``results.csv`` (6 decimals, LF line ends, deterministic) and
@@ -323,122 +346,6 @@ def _collect(cfg, payload: Payload, done, seed, reps, backend, workers, schedule
         reps=reps,
         run=run,
     )
-
-
-# --------------------------------------------------------------------------- reading results
-
-
-def completes_for_margin(
-    results: pd.DataFrame, moe: float | list[float], estimand: str = "whole_experience"
-) -> pd.DataFrame:
-    """Completes (and cost) each design needs for a margin of error on one estimand.
-
-    Arguments:
-        results: :attr:`SimulationResult.results` (or ``results.csv`` read back).
-        moe: margin(s) of error, as proportions (0.03 = +/- 3 points).
-        estimand: which estimand.
-
-    Returns:
-        ``design, moe, deff, completes, cost``: the design effect measured by the simulation,
-        deff = se_empirical^2 / (p (1 - p) / mean_completes) (Kish 1965, 8.2; p the truth),
-        then :func:`methods.sample_size.sample_size` for the completes, and the cost at the
-        design's simulated cost per complete.
-    """
-    from methods.sample_size import sample_size
-
-    rows = results[results["estimand"] == estimand]
-    if rows.empty:
-        raise UsageError(f"no results for estimand {estimand!r}")
-    out = []
-    for r in rows.itertuples():
-        p = float(r.truth)
-        deff = r.se_empirical**2 / (p * (1 - p) / r.mean_completes)
-        for m in np.atleast_1d(moe):
-            n = sample_size(float(m), p=p, deff=float(deff))["completes"]
-            out.append(
-                {
-                    "design": r.design,
-                    "moe": float(m),
-                    "deff": float(deff),
-                    "completes": int(n),
-                    "cost": float(n * r.cost / r.mean_completes),
-                }
-            )
-    return pd.DataFrame(out)
-
-
-def recommendation(
-    results: pd.DataFrame,
-    estimand: str = "whole_experience",
-    moe: float = 0.03,
-    coverage_range: tuple[float, float] = (0.93, 0.97),
-    labels: dict[str, str] | None = None,
-) -> str:
-    """The design the figures support, in words.
-
-    Arguments:
-        results: :attr:`SimulationResult.results`.
-        estimand: the headline estimand.
-        moe: margin of error used to price each design.
-        coverage_range: designs whose intervals cover less or more than this are flagged.
-        labels: design name -> label for the text.
-
-    Returns:
-        A short paragraph: the design with the smallest MSE x cost on the headline estimand
-        (MSE falls and cost rises in proportion to the sample size, so their product compares
-        designs at equal spend; Cochran 1977, 5.5, optimum allocation for fixed cost), what
-        it costs for the margin of error, which designs are biased (|bias| > se_empirical / 2)
-        or cover badly, and, with a domain, the design whose worst domain is most precise.
-    """
-    lab = labels or {}
-    head = results[results["estimand"] == estimand].copy()
-    if head.empty:
-        raise UsageError(f"no results for estimand {estimand!r}")
-    head["mse_cost"] = head["rmse"] ** 2 * head["cost"]
-    lo, hi = coverage_range
-    good = head[(head["coverage"] >= lo) & (head["coverage"] <= hi)]
-    pool = good if not good.empty else head
-    best = pool.sort_values(["mse_cost", "design"]).iloc[0]
-    need = completes_for_margin(results, moe, estimand).set_index("design")
-    name = lab.get(best["design"], best["design"])
-    text = [
-        f"For {estimand.replace('_', ' ')}, {name} gives the most precision per pound: RMSE "
-        f"{100 * best['rmse']:.2f} points for {best['cost']:,.0f} a year "
-        f"({best['mean_completes']:,.0f} completes); a margin of error of +/-{100 * moe:.0f} "
-        f"points needs about {need.loc[best['design'], 'completes']:,} completes, costing "
-        f"about {need.loc[best['design'], 'cost']:,.0f}."
-    ]
-    biased = head[head["bias"].abs() > head["se_empirical"] / 2]
-    if not biased.empty:
-        text.append(
-            "Biased by more than half a standard error: "
-            + ", ".join(
-                f"{lab.get(d, d)} ({100 * b:+.2f} points)"
-                for d, b in zip(biased["design"], biased["bias"])
-            )  # fmt: skip
-            + "."
-        )
-    bad = head[(head["coverage"] < lo) | (head["coverage"] > hi)]
-    if not bad.empty:
-        text.append(
-            f"Coverage of the nominal 95% intervals outside [{100 * lo:.0f}%, {100 * hi:.0f}%]: "
-            + ", ".join(
-                f"{lab.get(d, d)} ({100 * c:.1f}%)" for d, c in zip(bad["design"], bad["coverage"])
-            )  # fmt: skip
-            + "."
-        )
-    dom = results[results["estimand"].str.startswith(f"{estimand}:")]
-    if not dom.empty:
-        worst = dom.groupby("design", sort=False)["rmse"].max()
-        d_best = worst.idxmin()
-        level = dom.loc[dom["design"] == d_best].sort_values("rmse").iloc[-1]["estimand"]
-        text.append(
-            f"For estimates by {level.split(':', 1)[1].split('=')[0].replace('_', ' ')}, "
-            f"{lab.get(d_best, d_best)} has the smallest worst-case RMSE "
-            f"({100 * worst[d_best]:.2f} points, {level.split('=', 1)[1]}), against "
-            f"{100 * worst.max():.2f} for {lab.get(worst.idxmax(), worst.idxmax())}."
-        )
-    return " ".join(text)
 
 
 # --------------------------------------------------------------------------- command line

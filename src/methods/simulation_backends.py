@@ -91,7 +91,7 @@ def _dask(
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
-            silence_logs=logging.ERROR,
+            silence_logs=logging.CRITICAL,  # shutdown chatter; task errors still raise
         )
         client = Client(cluster)
     else:

@@ -476,7 +476,12 @@ def replicate_detail(payload: Payload, design: int, seed: int, rep: int) -> dict
     return res
 
 
-_DIGITS = re.compile(r"\d+(\.\d+)?")
+#: Counts and measured figures that vary from replicate to replicate are masked as ``#`` so
+#: that a note is counted once whatever its figures (fixed figures, e.g. years, are kept).
+_DIGITS = re.compile(
+    r"\b\d+(?= (?:estimate|respondent|row|unit|case|replicate|level|domain|iteration|stratum|strata))"
+    r"|\b\d+\.\d+(?:e[-+]?\d+)?|\b\d+e[-+]?\d+"
+)
 
 
 def run_batch(payload: Payload, seed: int, reps: list[int] | range) -> dict[str, Any]:
