@@ -163,6 +163,7 @@ class SimulationResult:
             **{k: v for k, v in self.run.items() if k != "seconds"},
             "designs": list(self.designs),
             "notes": self.notes.to_dict(orient="records"),
+            "engine_versions": _engine_versions(),
         }
         inputs = {"config": self.config.sha256} if self.config.sha256 else {}
         manifest = write_manifest(out, params, inputs)
@@ -170,6 +171,18 @@ class SimulationResult:
         data["outputs_sha256"] = {"results.csv": sha256_file(csv)}
         manifest.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
         return {"results": csv, "manifest": manifest}
+
+
+def _engine_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for name in ("dask", "distributed", "tqdm", "threadpoolctl", "pyarrow"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
 
 
 def summarise(
