@@ -625,3 +625,5 @@ def test_completes_for_margin_and_recommendation():
     text = recommendation(res, labels={"a": "Design A", "b": "Design B"})
     assert text.startswith("For whole experience, Design A gives the most precision for its cost")
     assert "Design B (+2.00 points)" in text and "Design B (90.0%)" in text
+    only_b = recommendation(res[res["design"] == "b"], labels={"b": "Design B"})
+    assert "But its bias (+2.00 points) exceeds half its standard error" in only_b

@@ -143,6 +143,12 @@ def recommendation(
         "not told apart."
     )
     biased = head[head["bias"].abs() > head["se_empirical"] / 2]
+    if best["design"] in set(biased["design"]):
+        text.append(
+            f"But its bias ({100 * best['bias']:+.2f} points) exceeds half its standard error "
+            "and more completes will not remove it, so that margin of error understates its "
+            "error; the bias has to be dealt with by the design or the weighting."
+        )
     if not biased.empty:
         text.append(
             "Biased by more than half a standard error: "
