@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Debian packages the tests need: R's survey package is the reference implementation.
 DEB_PKGS := r-base-core r-cran-survey r-cran-mass
+# Debian's Chromium prints report.html to PDF (vsw report --pdf).
+DEB_PDF  := chromium
 PYTEST_ARGS ?=
 
 .PHONY: help venv report test sysdeps lint bench clean
@@ -31,11 +33,17 @@ venv: $(STAMP)
 report: venv
 	$(BIN)/vsw demo
 
-# Install the Debian packages the tests need when running as root and they are missing.
+# Install the Debian packages the tests need when running as root and they are missing:
+# R's survey package (the reference implementation) and Chromium (prints the report to PDF).
 sysdeps:
-	@if [ "$$(id -u)" = "0" ] && ! Rscript -e 'library(survey); library(MASS)' >/dev/null 2>&1; then \
-		echo "Installing Debian packages: $(DEB_PKGS)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS) >/dev/null; \
+	@if [ "$$(id -u)" = "0" ]; then \
+		need=""; \
+		Rscript -e 'library(survey); library(MASS)' >/dev/null 2>&1 || need="$(DEB_PKGS)"; \
+		command -v chromium >/dev/null 2>&1 || need="$$need $(DEB_PDF)"; \
+		if [ -n "$$need" ]; then \
+			echo "Installing Debian packages:$$need"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need >/dev/null; \
+		fi; \
 	fi
 
 test: venv sysdeps
