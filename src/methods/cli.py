@@ -529,9 +529,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--month", required=True, type=_month)
     s.add_argument("--replace", action="store_true", help="swap the survey's sample of the month")
     s.set_defaults(func=cmd_ingest)
-    r = ing_sub.add_parser("responses", help="load survey responses (DATA_CONTRACT section 2)")
-    r.add_argument("file")
-    r.add_argument("--survey", required=True)
+    r = ing_sub.add_parser(
+        "responses",
+        help="load survey responses (DATA_CONTRACT section 2)",
+        description="Load the final dispositions and answers of a survey's sampled cases "
+        "(DATA_CONTRACT section 2). Each case is identified either by case_key, the key the "
+        "contractor extract of `vsw sample` gave the agency (32 hex digits; case and "
+        "surrounding spaces ignored; mapped back through every recorded sample of the "
+        "survey, so a file may mix months), or by both crime_ref and victim_id. A file may "
+        "carry both kinds only if they name the same case on every row. Unknown, duplicate "
+        "or malformed keys refuse the whole file and nothing is written.",
+    )
+    r.add_argument("file", help="CSV or Parquet keyed by case_key, or by crime_ref + victim_id")
+    r.add_argument("--survey", required=True, help="the survey the responses belong to")
     r.add_argument(
         "--replace", action="store_true", help="let these rows replace responses already loaded"
     )
@@ -634,7 +644,14 @@ def build_parser() -> argparse.ArgumentParser:
     xk.add_argument("--out", required=True)
     xk.set_defaults(func=cmd_extract_keygen)
 
-    pu = sub.add_parser("purge", help="destroy the contact details of closed months (retention)")
+    pu = sub.add_parser(
+        "purge",
+        help="destroy the contact details and comments of closed months (retention)",
+        description="Destroy the personal data of cases reported before a month: contact "
+        "details (crime_ref, victim_id, name, phone, email, address) and free-text response "
+        "comments. Pseudonymised analysis data, dispositions and answers are kept, so reports "
+        "still rebuild; the store file is rewritten so no deleted bytes remain.",
+    )
     pu.add_argument("--before", required=True, type=_month, help="purge months before YYYY-MM")
     pu.set_defaults(func=cmd_purge)
     return p
