@@ -151,17 +151,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from methods.reporting import run_report
+    """``vsw report``: one month (``--month``) or a range (``--from`` [``--to``]) of reports."""
+    from methods import report_run
 
-    res = run_report(
-        force=args.force,
-        month=args.month,
-        db=args.db,
-        out=args.out,
-        seed=args.seed,
-        pdf=args.pdf,
+    common = {"force": args.force, "db": args.db, "out": args.out, "seed": args.seed}
+    if args.month is not None:
+        if args.month_to is not None:
+            raise UsageError("--to goes with --from, not with --month")
+        if args.jobs != 1:
+            raise UsageError("--jobs runs several months: give --from and --to instead of --month")
+        res = report_run.run_report(month=args.month, pdf=args.pdf, **common)
+        _say(f"report: {res['report_dir']}")
+        if res["pdf"]:
+            _say(f"pdf: {res['pdf']}")
+        return EXIT_OK
+    last = args.month_to
+    if last is None:  # --to defaults to the last month loaded in the store
+        loaded = report_run.loaded_months(args.db)
+        if not loaded:
+            raise UsageError(f"no months are loaded in {args.db}: ingest victims first")
+        last = loaded[-1]
+    months = report_run.month_range(args.month_from, last)
+    results = report_run.run_reports(
+        months=months, jobs=args.jobs, pdf=args.pdf, progress=not args.quiet, **common
     )
-    _say(f"report: {res['report_dir']}")
+    _say(f"{len(results)} reports for {args.force} {months[0]} to {months[-1]}:")
+    for res in results:
+        _say(f"report: {res['report_dir']}" + (f" (pdf: {res['pdf']})" if res["pdf"] else ""))
     return EXIT_OK
 
 
@@ -501,6 +517,57 @@ def cmd_purge(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from methods.simulation import cmd_simulate
+
+    return cmd_simulate(args)
+
+
+def _add_simulate(subparsers) -> argparse.ArgumentParser:
+    """``vsw simulate``, built here without importing the simulation engine (~0.9 s of scipy,
+    pandas and dask imports on every ``vsw`` command); the handler is imported when it runs.
+
+    The options mirror :func:`methods.simulation.add_cli` (a test compares the two parsers'
+    help), which stays the reference for the simulation studio's own use.
+    """
+    p = subparsers.add_parser(
+        "simulate",
+        help="Monte Carlo comparison of sampling, fieldwork and weighting designs",
+        description="Run every design of a simulation config REPS times on its synthetic "
+        "population and write DIR/results.csv (bias, SEs, RMSE, coverage, completes, cost per "
+        "design and estimand) and DIR/manifest.json.",
+    )
+    p.add_argument("--config", required=True, help="TOML file, or a shipped example's name")
+    p.add_argument("--reps", required=True, type=int, help="number of replicates")
+    p.add_argument("--seed", required=True, type=int, help="seed of the replicates' streams")
+    p.add_argument("--out", required=True, help="output folder")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", type=int, default=0, help="worker processes (default 0: this process only)"
+    )
+    where.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786",
+    )
+    p.add_argument(
+        "--backend",
+        choices=("dask", "processes"),
+        default="dask",
+        help="with --workers: a Dask LocalCluster (default) or a process pool",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        dest="batch_size",
+        help="replicates per task (results do not depend on it)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_simulate)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="vsw",
@@ -578,16 +645,38 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--json", action="store_true", help='print {"completes": .., "issued": ..}')
     ss.set_defaults(func=cmd_samplesize)
 
-    from methods.simulation import add_cli as add_simulate
+    _add_simulate(sub)
 
-    add_simulate(sub)
-
-    rp = sub.add_parser("report", help="run the monthly report notebook for a force and month")
+    rp = sub.add_parser(
+        "report",
+        help="run the monthly report notebook for a force and month (or a range of months)",
+        description="Execute the monthly report for a force: one month (--month) or every "
+        "month from --from to --to, several at a time with --jobs. Writes "
+        "OUT/FORCE/YYYY-MM/ (executed notebook, HTML, figures, tables, manifest.json).",
+    )
     rp.add_argument("--force", required=True)
-    rp.add_argument("--month", required=True, type=_month)
-    rp.add_argument("--out", default="reports")
+    which = rp.add_mutually_exclusive_group(required=True)
+    which.add_argument("--month", type=_month, metavar="YYYY-MM", help="the report month")
+    which.add_argument(
+        "--from", dest="month_from", type=_month, metavar="YYYY-MM", help="first report month"
+    )
+    rp.add_argument(
+        "--to",
+        dest="month_to",
+        type=_month,
+        metavar="YYYY-MM",
+        help="last report month, with --from (default: the last month loaded in the store)",
+    )
+    rp.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="months run at once with --from, each in its own process and kernel (default 1)",
+    )
+    rp.add_argument("--out", default="reports", help="reports folder (default reports/)")
     rp.add_argument("--seed", type=int, default=20250101)
     rp.add_argument("--pdf", action="store_true", help="also print a PDF with headless Chromium")
+    rp.add_argument("--quiet", action="store_true", help="no progress bar")
     rp.set_defaults(func=cmd_report)
 
     oo = sub.add_parser("optout", help="the opt-out register (keyed hashes only)")
@@ -674,6 +763,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("nothing was written.", file=sys.stderr)
         return EXIT_REFUSED
     except WorkbenchError as exc:
+        if os.environ.get("VSW_DEBUG"):
+            traceback.print_exc()
+            for where, text in getattr(exc, "details", {}).items():  # e.g. failed report months
+                print(f"--- {where}:\n{text}", file=sys.stderr)
         print(f"vsw: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_INTERNAL
     except KeyboardInterrupt:

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import platform
+import re
 import subprocess
 import sys
+import warnings
 from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
+
+from methods.errors import UsageError, WorkbenchError
 
 #: Packages whose versions go into every manifest.
 MANIFEST_PACKAGES = (
@@ -86,8 +92,21 @@ def git_commit(cwd: str | Path | None = None) -> str | None:
         return None
 
 
-def write_manifest(out_dir: str | Path, parameters: dict, inputs: dict[str, str]) -> Path:
-    """Write ``manifest.json``: inputs' SHA-256, parameters, seed, package versions, commit."""
+def write_manifest(
+    out_dir: str | Path,
+    parameters: dict,
+    inputs: dict[str, str],
+    input_months: list[str] | None = None,
+) -> Path:
+    """Write ``manifest.json``: inputs' SHA-256, parameters, seed, package versions, commit.
+
+    Arguments:
+        out_dir: the report folder; ``outputs_sha256`` covers its ``tables/*.csv``.
+        parameters: the notebook parameters worth recording (no local paths).
+        inputs: ``{label: sha256}`` of every input file the report read
+            (:func:`report_inputs`).
+        input_months: the loaded months those inputs cover (recorded when given).
+    """
     out_dir = Path(out_dir)
     manifest = {
         "parameters": parameters,
@@ -100,35 +119,335 @@ def write_manifest(out_dir: str | Path, parameters: dict, inputs: dict[str, str]
         "versions": package_versions(),
         "git_commit": git_commit(),
     }
+    if input_months is not None:
+        manifest["input_months"] = list(input_months)
     path = out_dir / "manifest.json"
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return path
 
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+# --------------------------------------------------------------------------- errors
 
 
-def _template(name: str) -> Path:
-    path = TEMPLATE_DIR / name
+class ReportError(WorkbenchError):
+    """A report run failed: the notebook raised, Chromium could not print, the store moved.
+
+    The message names the month, the failing cell or step and where the partly written files
+    are. ``vsw`` shows it without a traceback (exit code 1).
+    """
+
+
+class ReportsFailed(ReportError):
+    """Some months of a multi-month run failed (the others were finished).
+
+    Attributes:
+        failures: ``{month: message}`` of every failed month.
+        details: ``{month: traceback text}`` (shown by ``vsw`` with ``VSW_DEBUG=1``).
+        results: the result dicts of the months that succeeded.
+    """
+
+    def __init__(self, message: str, failures: dict, details: dict, results: list) -> None:
+        super().__init__(message)
+        self.failures = failures
+        self.details = details
+        self.results = results
+
+
+# --------------------------------------------------------------------------- months, inputs
+
+#: Months of history the monthly report reads: the notebook's ``reporting.months_back(month,
+#: 24)`` (12-month rolling estimates and the same period last year). The manifest hashes the
+#: inputs of every loaded month in this span.
+INPUT_SPAN_MONTHS = 24
+
+_MONTH_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+def _check_month(month: str, what: str = "month") -> str:
+    if not isinstance(month, str) or not _MONTH_RE.fullmatch(month):
+        raise UsageError(f"{what} must be YYYY-MM, got {month!r}")
+    return month
+
+
+def month_range(first: str, last: str) -> list[str]:
+    """The months from ``first`` to ``last`` inclusive (``YYYY-MM``), oldest first.
+
+    Raises:
+        UsageError: a malformed month, or ``first`` after ``last``.
+    """
+    _check_month(first, "--from")
+    _check_month(last, "--to")
+    if first > last:
+        raise UsageError(f"--from {first} is after --to {last}: give the earlier month first")
+    y, m = int(first[:4]), int(first[5:])
+    out = []
+    while f"{y:04d}-{m:02d}" <= last:
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def _open_store(db: str | Path):
+    """The store at ``db``, read-only (several report processes may read it at once)."""
+    from methods.store import Store
+
+    db = Path(db)
+    if not db.is_file():
+        raise UsageError(f"no store at {db}: run `vsw demo` or `vsw ingest victims` first")
+    return Store(db, read_only=True)
+
+
+def loaded_months(db: str | Path) -> list[str]:
+    """Months loaded in the store at ``db`` (opened read-only), oldest first."""
+    with _open_store(db) as st:
+        return sorted(st.loaded_months())
+
+
+def _missing_months_error(missing: list[str], db: Path, loaded: list[str]) -> UsageError:
+    have = f"{loaded[0]}..{loaded[-1]} ({len(loaded)} months)" if loaded else "no months"
+    return UsageError(
+        f"not loaded in {db}: {', '.join(missing)} (the store holds {have}); load each month "
+        "first with `vsw ingest victims FILE --month YYYY-MM`, then its samples and responses "
+        "(`vsw ingest sample` / `vsw ingest responses`), or build synthetic data with `vsw demo`"
+    )
+
+
+def report_inputs(store, month: str) -> tuple[dict[str, str], list[str]]:
+    """SHA-256 of every input file the monthly report of ``month`` reads.
+
+    The report reads every loaded month among the :data:`INPUT_SPAN_MONTHS` months ending with
+    ``month`` (its victims, samples and responses), so a change to any of them changes the hashes.
+
+    Arguments:
+        store: an open :class:`methods.store.Store`.
+        month: the report month ``YYYY-MM``.
+
+    Returns:
+        ``({label: sha256}, months)``: labels as :meth:`methods.store.Store.input_hashes` gives
+        them, and the loaded months covered, oldest first.
+    """
+    from methods.reporting import months_back
+
+    span = set(months_back(month, INPUT_SPAN_MONTHS))
+    months = sorted(m for m in store.loaded_months() if m in span)
+    inputs: dict[str, str] = {}
+    for m in months:
+        for label, sha in store.input_hashes(m).items():
+            if inputs.get(label, sha) != sha:  # same label, other content: keep both
+                label = f"{label} [{sha[:12]}]"
+            inputs[label] = sha
+    return dict(sorted(inputs.items())), months
+
+
+# --------------------------------------------------------------------------- noise at the source
+
+
+class _CommentEqualsFilter(logging.Filter):
+    """Drop papermill's false "Unable to parse line" for a parameter line whose comment has "=".
+
+    papermill (``translators.PythonTranslator.inspect``) counts every "=" of a parameter line,
+    comments included, and gives up on ``surveys = None  # None = every survey``. The line is a
+    plain assignment and papermill injects the overrides after the cell either way; the only
+    effect is that it cannot infer that parameter's type. Lines that really have several "=" in
+    their code are still reported.
+    """
+
+    _pattern = re.compile(r"Unable to parse line \d+ '(?P<line>.*)'\.?$", re.S)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        match = self._pattern.match(record.getMessage())
+        if match is None:
+            return True
+        code = match["line"].split("#", 1)[0]
+        return code.count("=") != 1
+
+
+_FILTER = _CommentEqualsFilter()
+
+
+def _quiet_papermill() -> None:
+    logger = logging.getLogger("papermill.translators")
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
+
+
+def _kernel_config():
+    """Kernel manager settings for papermill's kernels.
+
+    On POSIX systems the kernel talks over IPC (Unix sockets in the user's private Jupyter
+    runtime folder) instead of TCP on localhost: no port is opened, so nothing on the machine
+    can listen in, ipykernel has no reason for its "running over TCP without encryption"
+    warning, and parallel runs cannot race for the same free ports.
+    """
+    from traitlets.config import Config
+
+    config = Config()
+    if os.name == "posix":
+        config.KernelManager.transport = "ipc"
+    return config
+
+
+# --------------------------------------------------------------------------- HTML, PDF
+
+
+def _template(name: str | Path) -> Path:
+    path = Path(name)
+    if not path.is_absolute():
+        path = TEMPLATE_DIR / path
     if not path.exists():
-        from methods.errors import UsageError
-
         raise UsageError(f"notebook template not found: {path} (run from a workbench checkout)")
     return path
 
 
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+
+#: Print layout of the HTML report (used by Chromium for the PDF): A4, tables and figures
+#: kept inside the page, a heading kept with what follows it, figures not split.
+PRINT_CSS = """
+@page { size: A4; margin: 14mm 12mm 14mm 12mm; }
+@media print {
+  body.jp-Notebook { padding: 0 !important; margin: 0 !important; }
+  body.jp-Notebook main, .jp-Cell, .jp-OutputArea, .jp-OutputArea-child,
+  .jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow: visible !important; }
+  .jp-Cell { padding: 2px 0 !important; }
+  .jp-OutputArea-output img, .jp-RenderedImage img {
+    max-width: 100% !important; height: auto !important; break-inside: avoid;
+  }
+  .jp-RenderedImage, .jp-OutputArea-output.jp-RenderedImage { break-inside: avoid; }
+  .jp-RenderedHTMLCommon table { font-size: 8.5pt; max-width: 100%; table-layout: auto; }
+  .jp-RenderedHTMLCommon th, .jp-RenderedHTMLCommon td { padding: 1px 4px; }
+  .jp-RenderedHTMLCommon thead { display: table-header-group; }
+  .jp-RenderedHTMLCommon tr { break-inside: avoid; }
+  .jp-MarkdownCell, h1, h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
+  pre { white-space: pre-wrap !important; word-break: normal !important; overflow-wrap: anywhere; }
+}
+"""
+
+# The report needs no JavaScript: require.js, MathJax and mermaid (fetched from a CDN by
+# nbconvert's lab template) are left out, so the HTML opens and prints offline.
+_HTML_TEMPLATE = (
+    "{%- extends 'lab/index.html.j2' -%}\n"
+    "{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}\n"
+    "{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}\n"
+    "{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}\n"
+    '{%- block html_head_css -%}<style type="text/css">'
+    + PRINT_CSS
+    + "</style>{%- endblock html_head_css -%}\n"
+)
+
+
 def notebook_to_html(ipynb: str | Path, html: str | Path) -> Path:
-    """Export an executed notebook to HTML without code cells or prompts."""
+    """Export an executed notebook to HTML without code cells or prompts.
+
+    The page uses nbconvert's lab template with :data:`PRINT_CSS` for print and without the
+    template's CDN scripts (the report has no maths or widgets).
+    """
     import nbformat
+    from jinja2 import DictLoader
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(ipynb), as_version=4)
     exporter = HTMLExporter(
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        extra_loaders=[DictLoader({"vsw_report.html.j2": _HTML_TEMPLATE})],
+        template_file="vsw_report.html.j2",
     )
     body, _ = exporter.from_notebook_node(nb)
     Path(html).write_text(body, encoding="utf-8")
     return Path(html)
+
+
+def chromium_path() -> str | None:
+    """The headless Chromium used for PDFs (Debian's ``chromium``), or None if absent."""
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+_NO_CHROMIUM = (
+    "--pdf: no PDF written: Chromium is not installed (Debian/Ubuntu: apt-get install "
+    "chromium); the HTML report is complete"
+)
+
+
+def _print_pdf(html: Path, pdf: Path, timeout: float = 180) -> Path | None:
+    """Print HTML to PDF with headless Chromium (Debian's ``chromium``).
+
+    Returns:
+        the PDF path, or None (with a warning) when Chromium is not installed.
+
+    Raises:
+        ReportError: Chromium failed, timed out or wrote no PDF (its last stderr lines given).
+    """
+    import tempfile
+
+    exe = chromium_path()
+    if exe is None:
+        warnings.warn(_NO_CHROMIUM, stacklevel=2)
+        return None
+    html, pdf = Path(html), Path(pdf)
+    pdf.unlink(missing_ok=True)
+    # A private profile per call: parallel Chromiums sharing one profile hand their work to
+    # the first and exit without printing. --no-sandbox: Chromium refuses to run as root
+    # (CI containers) with its sandbox; it only renders our own local file.
+    with tempfile.TemporaryDirectory(prefix="vsw-chromium-") as profile:
+        cmd = [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            f"--print-to-pdf={pdf}",
+            "--no-pdf-header-footer",
+            html.as_uri(),
+        ]
+        try:
+            res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise ReportError(
+                f"Chromium did not print {html.name} to PDF within {timeout:.0f} s ({exe}); "
+                "the HTML report is complete"
+            ) from None
+        except OSError as exc:
+            raise ReportError(f"Chromium ({exe}) could not be started: {exc}") from None
+    ok = pdf.is_file() and pdf.read_bytes()[:5] == b"%PDF-"
+    if res.returncode != 0 or not ok:
+        tail = "; ".join(line for line in res.stderr.strip().splitlines()[-3:] if line)
+        raise ReportError(
+            f"Chromium ({exe}) failed to print {html} to PDF (exit code {res.returncode}"
+            f"{', no PDF written' if not ok else ''}): {tail or 'no message'}; "
+            "the HTML report is complete"
+        )
+    return pdf
+
+
+# --------------------------------------------------------------------------- one report
+
+#: Files a report run writes; an earlier run's copies are removed before a rerun.
+_OUTPUTS = ("report.ipynb", "report.html", "report.pdf", "manifest.json")
+
+
+def _clear_outputs(report_dir: Path) -> None:
+    for name in _OUTPUTS:
+        (report_dir / name).unlink(missing_ok=True)
+    for pattern in ("tables/*.csv", "figures/*.png"):
+        for p in report_dir.glob(pattern):
+            p.unlink()
+
+
+def _cell_error(exc, month: str, nb_out: Path) -> ReportError:
+    value = str(exc.evalue)
+    value = value if len(value) <= 300 else value[:297] + "..."
+    return ReportError(
+        f"{month}: the report notebook failed in cell [{exc.exec_count}] with {exc.ename}: "
+        f"{value}; the partly executed notebook, with the traceback, is {nb_out}"
+    )
 
 
 def run_report(
@@ -138,27 +457,48 @@ def run_report(
     out: str | Path = "reports",
     seed: int = 20250101,
     pdf: bool = False,
-    template: str = "monthly_report.ipynb",
+    template: str | Path = "monthly_report.ipynb",
     progress: bool = False,
 ) -> dict:
     """Execute the monthly report notebook with papermill and write the run's files.
 
-    Writes ``<out>/<force>/<month>/``: ``report.ipynb`` (executed), ``report.html`` (no code),
-    ``figures/*.png`` and ``tables/*.csv`` (written by the notebook), ``manifest.json``.
+    Arguments:
+        force: force preset name.
+        month: report month ``YYYY-MM``; it must be loaded in the store.
+        db: the DuckDB store (only read: opened read-only, as the notebook must too).
+        out: reports folder; the run writes ``<out>/<force>/<month>/``.
+        seed: the report's seed (recorded in the manifest).
+        pdf: also print ``report.pdf`` with headless Chromium (a warning if it is absent).
+        template: notebook template, a name in ``notebooks/`` or a path.
+        progress: show papermill's progress bar over the notebook's cells.
+
+    Returns:
+        ``{"month", "report_dir", "pdf" (path or None), "manifest"}``.
+
+    Notes:
+        Writes ``report.ipynb`` (executed), ``report.html`` (no code), ``figures/*.png`` and
+        ``tables/*.csv`` (written by the notebook) and ``manifest.json`` (DATA_CONTRACT.md
+        section 3); an earlier run's files there are removed first. The manifest hashes every
+        input of the loaded months in the :data:`INPUT_SPAN_MONTHS` months ending with
+        ``month`` (:func:`report_inputs`). Raises :class:`ReportError` if the notebook fails
+        or the store's inputs change while it runs.
     """
     import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
 
     from methods.config import load_force
-    from methods.store import Store
 
     load_force(force)
+    _check_month(month)
     db = Path(db).resolve()
-    if not db.exists():
-        from methods.errors import UsageError
-
-        raise UsageError(f"no store at {db}: run `vsw demo` or `vsw ingest victims` first")
+    with _open_store(db) as st:
+        loaded = sorted(st.loaded_months())
+        if month not in loaded:
+            raise _missing_months_error([month], db, loaded)
+        inputs, input_months = report_inputs(st, month)
     report_dir = (Path(out) / force / month).resolve()
     report_dir.mkdir(parents=True, exist_ok=True)
+    _clear_outputs(report_dir)
     params = {
         "force": force,
         "month": month,
@@ -167,50 +507,180 @@ def run_report(
         "out_dir": str(report_dir),
     }
     nb_out = report_dir / "report.ipynb"
-    pm.execute_notebook(
-        str(_template(template)),
-        str(nb_out),
-        parameters=params,
-        cwd=str(report_dir),
-        progress_bar=progress,
-        log_output=False,
-    )
-    notebook_to_html(nb_out, report_dir / "report.html")
-    with Store(db) as st:
-        inputs = st.input_hashes(month) if hasattr(st, "input_hashes") else {}
-    public_params = {k: v for k, v in params.items() if k not in ("db", "out_dir")}
-    write_manifest(report_dir, public_params, inputs)
-    if pdf:
-        _print_pdf(report_dir / "report.html", report_dir / "report.pdf")
-    return {"report_dir": str(report_dir)}
-
-
-def _print_pdf(html: Path, pdf: Path) -> Path:
-    """Print HTML to PDF with headless Chromium (Debian's ``chromium``) if present."""
-    import shutil
-    import warnings
-
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        warnings.warn(
-            "--pdf ignored: chromium is not installed (apt-get install chromium)", stacklevel=2
+    _quiet_papermill()
+    try:
+        pm.execute_notebook(
+            str(_template(template)),
+            str(nb_out),
+            parameters=params,
+            cwd=str(report_dir),
+            progress_bar=progress,
+            log_output=False,
+            config=_kernel_config(),
         )
-        return pdf
-    cmd = [
-        exe,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--print-to-pdf={pdf}",
-        "--no-pdf-header-footer",
-        html.as_uri(),
-    ]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
-    return pdf
+    except PapermillExecutionError as exc:
+        raise _cell_error(exc, month, nb_out) from None
+    notebook_to_html(nb_out, report_dir / "report.html")
+    with _open_store(db) as st:
+        after, _ = report_inputs(st, month)
+    if after != inputs:
+        changed = sorted(set(after.items()) ^ set(inputs.items()))
+        raise ReportError(
+            f"{month}: the store's inputs changed while the report ran ({len(changed)} "
+            f"file hash(es) differ, e.g. {changed[0][0]}); no manifest written: rerun the report"
+        )
+    public_params = {k: v for k, v in params.items() if k not in ("db", "out_dir")}
+    manifest = write_manifest(report_dir, public_params, inputs, input_months)
+    pdf_path = _print_pdf(report_dir / "report.html", report_dir / "report.pdf") if pdf else None
+    return {
+        "month": month,
+        "report_dir": str(report_dir),
+        "pdf": str(pdf_path) if pdf_path else None,
+        "manifest": str(manifest),
+    }
+
+
+# --------------------------------------------------------------------------- several months
+
+
+def _report_job(kwargs: dict) -> dict:
+    """Run one month's report; never raises (the parent gathers every month's outcome).
+
+    Returns:
+        ``{"month", "result" | None, "error" | None, "traceback" | None, "warnings": [...]}``.
+    """
+    import traceback
+
+    month = kwargs["month"]
+    out: dict = {"month": month, "result": None, "error": None, "traceback": None}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            out["result"] = run_report(**kwargs)
+        except Exception as exc:  # noqa: BLE001 - reported by the parent with the month
+            text = str(exc)
+            prefix = f"{month}: "
+            text = text[len(prefix) :] if text.startswith(prefix) else text
+            if not isinstance(exc, WorkbenchError):
+                text = f"{type(exc).__name__}: {text}"
+            out["error"] = text
+            out["traceback"] = traceback.format_exc()
+    out["warnings"] = [str(w.message) for w in caught]
+    return out
+
+
+def run_reports(
+    force: str,
+    months: list[str],
+    db: str | Path,
+    out: str | Path = "reports",
+    seed: int = 20250101,
+    jobs: int = 1,
+    pdf: bool = False,
+    progress: bool = True,
+    template: str | Path = "monthly_report.ipynb",
+) -> list[dict]:
+    """Run the monthly report for several months, ``jobs`` at a time, each in its own process.
+
+    Arguments:
+        force: force preset name.
+        months: report months ``YYYY-MM`` (e.g. from :func:`month_range`); each must be loaded.
+        db: the DuckDB store (opened read-only, by every process).
+        out, seed, pdf, template: as :func:`run_report`.
+        jobs: how many months run at once. With 1 they run one after the other in this process
+            (each still starts its own kernel); with more, each month runs in a fresh worker
+            process (``spawn``) with its own kernel.
+        progress: a progress bar over months (tqdm, on stderr).
+
+    Returns:
+        one :func:`run_report` result per month, in month order.
+
+    Raises:
+        UsageError: before any work, for no or repeated months, months not loaded in the store,
+            or ``jobs < 1``.
+        ReportsFailed: after every month has run, if any failed: names each failed month and
+            its error; the other months' reports are complete.
+
+    Notes:
+        Warns (with the figures) when ``jobs`` exceeds ``os.cpu_count()``. Every month is
+        computed exactly as by :func:`run_report` alone, so the tables do not depend on ``jobs``.
+    """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    from tqdm import tqdm
+
+    from methods.config import load_force
+
+    load_force(force)
+    months = [_check_month(m) for m in months]
+    if not months:
+        raise UsageError("no months to report: give --month, or --from and --to")
+    dupes = sorted({m for m in months if months.count(m) > 1})
+    if dupes:
+        raise UsageError(f"months repeated: {', '.join(dupes)}")
+    if not isinstance(jobs, int) or jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    db = Path(db).resolve()
+    loaded = loaded_months(db)
+    missing = [m for m in months if m not in loaded]
+    if missing:
+        raise _missing_months_error(missing, db, loaded)
+    cpus = os.cpu_count() or 1
+    if jobs > cpus:
+        warnings.warn(
+            f"--jobs {jobs} exceeds the {cpus} CPU(s) of this machine: the {jobs} report "
+            f"kernels will share {cpus} CPU(s) and each run slower; --jobs {cpus} is enough",
+            stacklevel=2,
+        )
+    if pdf and chromium_path() is None:
+        warnings.warn(_NO_CHROMIUM, stacklevel=2)
+        pdf = False
+    months = sorted(months)
+    base = {"force": force, "db": db, "out": out, "seed": seed, "pdf": pdf, "template": template}
+    tasks = [{**base, "month": m} for m in months]
+    workers = min(jobs, len(months))
+    outcomes: dict[str, dict] = {}
+    bar = tqdm(total=len(months), desc=f"reports {force}", unit="month", disable=not progress)
+    try:
+        if workers == 1:
+            for task in tasks:
+                outcomes[task["month"]] = _report_job(task)
+                bar.update()
+        else:
+            ctx = get_context("spawn")  # no inherited store connections, locks or threads
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                futures = {pool.submit(_report_job, t): t["month"] for t in tasks}
+                for fut in as_completed(futures):
+                    month = futures[fut]
+                    try:
+                        outcomes[month] = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - a worker died (killed, OOM)
+                        outcomes[month] = {
+                            "month": month,
+                            "result": None,
+                            "error": f"its worker process died ({type(exc).__name__}: {exc})",
+                            "traceback": None,
+                            "warnings": [],
+                        }
+                    bar.update()
+    finally:
+        bar.close()
+    for month in months:
+        for msg in outcomes[month]["warnings"]:
+            warnings.warn(f"{month}: {msg}", stacklevel=2)
+    failed = {m: outcomes[m]["error"] for m in months if outcomes[m]["error"] is not None}
+    results = [outcomes[m]["result"] for m in months if outcomes[m]["result"] is not None]
+    if failed:
+        lines = "\n".join(f"  {m}: {e}" for m, e in failed.items())
+        done = f"; the other {len(results)} are complete in {Path(out)}" if results else ""
+        raise ReportsFailed(
+            f"{len(failed)} of {len(months)} monthly reports failed{done}:\n{lines}",
+            failures=failed,
+            details={m: outcomes[m]["traceback"] for m in failed if outcomes[m]["traceback"]},
+            results=results,
+        )
+    return results
 
 
 if __name__ == "__main__":  # pragma: no cover
