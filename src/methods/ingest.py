@@ -31,13 +31,17 @@ from methods.readers import RawInput, read_input
 from methods.schema import ETHNICITIES, GENDERS, MODES, OFFENCE_GROUPS, STAGES
 from methods.validation import (
     RAW,
+    RESPONSE_KEY_COLUMNS,
     Column,
     IngestError,
     Problem,
     Rule,
     bool_sql,
+    case_key_text_sql,
     column_rules,
+    duplicate_case_keys,
     int_sql,
+    response_key_columns,
     run_rules,
     v,
 )
@@ -75,9 +79,12 @@ SAMPLE_SPEC: tuple[Column, ...] = (
     Column("stratum", "text", optional_column=True),
 )
 
+#: Responses: the key columns may be absent; :func:`check_responses` requires ``case_key`` or
+#: both ``crime_ref`` and ``victim_id`` (:func:`methods.validation.response_key_columns`).
 RESPONSE_SPEC: tuple[Column, ...] = (
-    Column("crime_ref", "key", required=True),
-    Column("victim_id", "key", required=True),
+    Column("case_key", "case_key", required=True, optional_column=True),
+    Column("crime_ref", "key", required=True, optional_column=True),
+    Column("victim_id", "key", required=True, optional_column=True),
     Column("mode", "code", required=True, codes=MODES),
     Column("disposition", "disposition", required=True),
     Column("interview_date", "date"),
@@ -298,17 +305,30 @@ def check_responses(con: Any, source: Any, survey: str, secret: bytes, today: dt
         today: interview dates after this day are refused.
 
     Returns:
-        :class:`Checked` with ``survey, case_id, mode, disposition, interview_date``, the five
-        stages (TINYINT, NULL = not asked), ``comment`` and ``_row``.
+        :class:`Checked` with ``survey, case_id, case_key, mode, disposition,
+        interview_date``, the five stages (TINYINT, NULL = not asked), ``comment`` and
+        ``_row``. ``case_id`` is the pseudonym of (crime_ref, victim_id), NULL when the file
+        has no such columns; ``case_key`` the canonical case key (lower-case hex), NULL when
+        the file has no ``case_key`` column. The store maps case keys to cases.
 
     Notes:
-        Rules beyond the column types: the disposition must be an AAPOR final code
-        (:data:`DISPOSITION_PATTERN`); ``interview_date`` and stage answers are blank unless
-        the disposition is an interview (1.x); answers are 1-8.
+        Each case is identified by ``case_key`` (the contractor extract's key) or by both
+        ``crime_ref`` and ``victim_id`` (:func:`methods.validation.response_key_columns`);
+        the key columns given must be filled on every row and unique (case keys compared
+        ignoring case and surrounding white space). Rules beyond the column types: the
+        disposition must be an AAPOR final code (:data:`DISPOSITION_PATTERN`);
+        ``interview_date`` and stage answers are blank unless the disposition is an interview
+        (1.x); answers are 1-8.
     """
     what = "responses file"
     raw = read_input(source, RESPONSE_SPEC, what)
-    rules = [r for c in RESPONSE_SPEC for r in column_rules(c)]
+    keys = response_key_columns(raw, what)
+    rules = [
+        r
+        for c in RESPONSE_SPEC
+        if c.name in keys or c.name not in RESPONSE_KEY_COLUMNS
+        for r in column_rules(c)
+    ]
     nd = _disp_sql()
     d = v("disposition")
     rules.append(
@@ -349,18 +369,29 @@ def check_responses(con: Any, source: Any, survey: str, secret: bytes, today: dt
         )
     con.register(RAW, raw.table)
     try:
-        _run(con, raw, rules, [lambda: _duplicate_keys(con, raw, what)], what)
+        dups = []
+        if "case_key" in keys:
+            dups.append(lambda: duplicate_case_keys(con, raw, what))
+        if "crime_ref" in keys:
+            dups.append(lambda: _duplicate_keys(con, raw, what))
+        _run(con, raw, rules, dups, what)
         stages = ", ".join(f"{int_sql(s, 'TINYINT')} AS {s}" for s in STAGES)
+        params: dict[str, Any] = {"survey": survey}
+        case_id = "CAST(NULL AS VARCHAR)"
+        if "crime_ref" in keys:
+            case_id = CASE_ID_SQL
+            params.update(hmac_pads(secret))
+        case_key = case_key_text_sql() if "case_key" in keys else "CAST(NULL AS VARCHAR)"
         clean = con.sql(
             f"""
-            SELECT $survey AS survey, {CASE_ID_SQL} AS case_id,
+            SELECT $survey AS survey, {case_id} AS case_id, {case_key} AS case_key,
                    lower({v("mode")}) AS mode, {nd} AS disposition,
                    CAST(NULLIF({idate}, '') AS DATE) AS interview_date,
                    {stages},
                    NULLIF({v("comment")}, '') AS comment, _row
             FROM {RAW} ORDER BY _row
             """,
-            params={**hmac_pads(secret), "survey": survey},
+            params=params,
         ).to_arrow_table()
     finally:
         con.unregister(RAW)

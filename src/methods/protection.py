@@ -16,8 +16,11 @@ is returned. Keys are 32 random bytes, URL-safe base64 encoded (44 characters), 
 
 The case key is the store's keyed hash (HMAC-SHA256 under the store's secret, RFC 2104) of
 ``survey|month|case_id``: stable for one extract, different in every survey and month, so an
-agency cannot link extracts or match them to the workbench's analysis tables. The force maps a
-returned key back with :func:`case_key_map`.
+agency cannot link extracts or match them to the workbench's analysis tables. The agency
+returns its responses keyed by it; ``vsw ingest responses`` maps each key back to its case
+through the survey's recorded samples (:func:`case_key_sql`, used by
+:meth:`methods.store.Store.ingest_responses`); :func:`case_key_map` gives the map of one
+extract. Case keys are never stored: they can be recomputed from the samples.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ __all__ = [
     "MODE_COLUMNS",
     "Sealed",
     "case_key_map",
+    "case_key_sql",
     "case_keys",
     "commit_parts",
     "decrypt_extract",
@@ -166,6 +170,26 @@ def case_keys(store: Any, case_ids: Any, survey: str, month: str) -> np.ndarray:
     if not len(msg):
         return np.array([], dtype=object)
     return np.asarray(store.optout_hash(msg, "extract"), dtype=object)
+
+
+def case_key_sql(survey: str, month: str, case_id: str) -> str:
+    """SQL for the case key of three text expressions (the same value as :func:`case_keys`).
+
+    Arguments:
+        survey, month, case_id: SQL expressions, e.g. ``"s.survey"``.
+
+    Returns:
+        SQL text needing the named parameters ``$ipad`` and ``$opad`` of
+        :func:`methods.ingest.hmac_pads` (the store's secret).
+
+    Notes:
+        HMAC-SHA256 (RFC 2104) of ``"extract:" + survey + "|" + month + "|" + case_id``,
+        first 32 hex digits, computed in DuckDB (:func:`methods.ingest.hmac_sql`); the tests
+        check it equals :func:`case_keys` on the keys of a real extract.
+    """
+    from methods.ingest import hmac_sql
+
+    return hmac_sql(f"'extract:' || {survey} || '|' || {month} || '|' || {case_id}")
 
 
 def case_key_map(store: Any, survey: str, month: str) -> pd.DataFrame:

@@ -67,6 +67,7 @@ _EXPECTED = {
     "free": "text",
     "prob": "floating point number",
     "disposition": "text such as '1.1'",
+    "case_key": "text (32 hex digits)",
 }
 
 

@@ -3,7 +3,8 @@
 :class:`IngestMixin` is mixed into :class:`methods.store.Store`; it holds the workflows that
 turn a checked input (:mod:`methods.ingest`) into rows, and the rules that need the store: a
 month loaded twice, a key already loaded under another month, a sample key that is not a
-victim of that month, a response key that was not sampled, an interview before the report.
+victim of that month, a response key that was not sampled (or a contractor case key found in
+no recorded sample of the survey), an interview before the report.
 
 Every workflow is the same: (1) refuse early what needs no reading (month already loaded);
 (2) read and validate everything, collecting all problems; (3) compute what the write will
@@ -32,6 +33,7 @@ from methods.ingest import (
     check_responses,
     check_sample,
     check_victims,
+    hmac_pads,
 )
 from methods.validation import IngestError, Problem
 
@@ -476,13 +478,32 @@ class IngestMixin:
         """Validate and load survey responses (DATA_CONTRACT.md section 2).
 
         Arguments:
-            file: CSV/Parquet path or DataFrame.
-            survey: survey name; every (crime_ref, victim_id) must be a sampled case of it.
+            file: CSV/Parquet path or DataFrame. Each case is identified either by
+                ``case_key``, the key the contractor extract gave the agency, or by both
+                ``crime_ref`` and ``victim_id``.
+            survey: survey name; every case must be a sampled case of it.
             replace: let this file's rows replace responses already loaded for the same
                 cases (others are kept); without it such rows are refused.
 
         Returns:
-            ``{"survey", "rows", "replaced" (number of responses swapped), "months"}``.
+            ``{"survey", "rows", "replaced" (number of responses swapped), "months"}``; the
+            audit line of a file keyed by ``case_key`` says so.
+
+        Raises:
+            ValidationError: a contract rule is broken (nothing written; one ``refused`` audit
+                line), naming the column, the first 20 data rows and the rule.
+
+        Notes:
+            Case keys (:func:`methods.protection.case_keys`) are read ignoring case and
+            surrounding white space, must be unique in the file, and are mapped back to their
+            cases through every recorded sample of ``survey`` (all months: keys differ per
+            survey and month, so a key names one case, and a file may mix months). A key found
+            in no recorded sample of ``survey`` -- a key of another survey's extract, or of a
+            case dropped by a redrawn sample -- is refused. A file may carry ``crime_ref`` and
+            ``victim_id`` beside ``case_key`` (e.g. a force merged its references back in):
+            then every row must give all three and they must name the same case, else the
+            rows are refused. The key itself is not stored: responses are keyed by
+            ``case_id`` whichever way the file names the case.
         """
         self._require_writable()
         survey = check_survey(survey)
@@ -509,17 +530,45 @@ class IngestMixin:
                 what,
             )
         checked = check_responses(con, file, survey, self.secret, self.today)
+        by_key = "case_key" in checked.raw.columns_present
+        key_col = "case_key" if by_key else "crime_ref"
+        if by_key:
+            checked.clean = self._resolve_case_keys(checked.clean, survey)
         con.register(_CLEAN, checked.clean)
         try:
-            problems = [
-                self._cross_problem(
-                    checked,
-                    f"SELECT _row FROM {_CLEAN} c WHERE NOT EXISTS (SELECT 1 FROM samples s "
-                    "WHERE s.survey = $s AND s.case_id = c.case_id)",
-                    {"s": survey},
-                    f"this (crime_ref, victim_id) is not a sampled case of survey {survey}",
-                    "crime_ref",
-                ),
+            if by_key:
+                problems = [
+                    self._cross_problem(
+                        checked,
+                        f"SELECT _row FROM {_CLEAN} WHERE case_id IS NULL",
+                        {},
+                        f"this case_key is in no recorded sample of survey {survey}: case keys "
+                        "differ by survey and month, so is the file from another survey's "
+                        "extract, or was the sample redrawn after the extract was sent?",
+                        "case_key",
+                    ),
+                    self._cross_problem(
+                        checked,
+                        f"SELECT _row FROM {_CLEAN} WHERE case_id <> ref_case_id",
+                        {},
+                        "case_key and (crime_ref, victim_id) name different cases: when a file "
+                        "gives both kinds of key they must agree (drop crime_ref and victim_id "
+                        "to key the file by case_key alone)",
+                        "case_key",
+                    ),
+                ]
+            else:
+                problems = [
+                    self._cross_problem(
+                        checked,
+                        f"SELECT _row FROM {_CLEAN} c WHERE NOT EXISTS (SELECT 1 FROM samples s "
+                        "WHERE s.survey = $s AND s.case_id = c.case_id)",
+                        {"s": survey},
+                        f"this (crime_ref, victim_id) is not a sampled case of survey {survey}",
+                        "crime_ref",
+                    )
+                ]
+            problems += [
                 self._cross_problem(
                     checked,
                     f"SELECT c._row FROM {_CLEAN} c JOIN victims v USING (case_id) "
@@ -537,7 +586,7 @@ class IngestMixin:
                         "WHERE r.survey = $s AND r.case_id = c.case_id)",
                         {"s": survey},
                         "a response is already loaded for this case: use replace=True to swap it",
-                        "crime_ref",
+                        key_col,
                     )
                 )
             self._fail(checked, problems, what)
@@ -572,6 +621,9 @@ class IngestMixin:
                     f"FROM {_CLEAN} WHERE comment IS NOT NULL"
                 )
                 self._record_load(load_id, "responses", survey, None, checked, bool(n_swap), now)
+                notes = ["cases identified by case_key"] if by_key else []
+                if n_swap:
+                    notes.append(f"{n_swap} existing response(s) replaced")
                 self._audit(
                     "replace_responses" if n_swap else "ingest_responses",
                     "ok",
@@ -580,13 +632,47 @@ class IngestMixin:
                     ",".join(months) or None,
                     checked.raw.name,
                     checked.raw.sha256,
-                    f"{n_swap} existing response(s) replaced" if n_swap else None,
+                    "; ".join(notes) or None,
                 )
 
             self._transaction(body)
         finally:
             con.unregister(_CLEAN)
         return {"survey": survey, "rows": checked.rows, "replaced": int(n_swap), "months": months}
+
+    def _resolve_case_keys(self, clean: pa.Table, survey: str) -> pa.Table:
+        """Map the ``case_key`` of checked responses to ``case_id`` via ``survey``'s samples.
+
+        Returns:
+            ``clean`` without ``case_key``, with ``case_id`` the sampled case the key names
+            (NULL for a key in no recorded sample of ``survey``) and ``ref_case_id`` the
+            pseudonym of the row's (crime_ref, victim_id) (NULL when the file has none).
+
+        Notes:
+            The keys of every recorded sample of ``survey`` are recomputed in DuckDB
+            (:func:`methods.protection.case_key_sql`, one HMAC per sampled case) and joined
+            to the file's; nothing is written.
+        """
+        from methods.protection import case_key_sql
+
+        con = self.con
+        con.register("_vsw_keyed", clean)
+        try:
+            return con.sql(
+                f"""
+                WITH k AS (
+                    SELECT {case_key_sql("s.survey", "s.month", "s.case_id")} AS case_key,
+                           s.case_id AS key_case_id
+                    FROM samples s WHERE s.survey = $s)
+                SELECT c.* EXCLUDE (case_id, case_key),
+                       k.key_case_id AS case_id, c.case_id AS ref_case_id
+                FROM _vsw_keyed c LEFT JOIN k USING (case_key)
+                ORDER BY c._row
+                """,
+                params={**hmac_pads(self.secret), "s": survey},
+            ).to_arrow_table()
+        finally:
+            con.unregister("_vsw_keyed")
 
     # ------------------------------------------------------------------ opt-out register
 

@@ -10,9 +10,14 @@ sees them in a spreadsheet whose first line is the header: for a CSV, row 3 is l
 file, and the message gives the file line as well.
 
 Personal data (names, phones, emails, addresses, comments, and the force's identifiers
-``crime_ref`` / ``victim_id``) is never quoted in a message: only values of code, date and
-number columns are quoted, and only when they look like a code (one short token, few digits)
-and do not occur in any personal column of the same file.
+``crime_ref`` / ``victim_id``) is never quoted in a message, nor is a contractor ``case_key``:
+only values of code, date and number columns are quoted, and only when they look like a code
+(one short token, few digits) and do not occur in any personal column of the same file.
+
+A responses file identifies each case either by the ``case_key`` of the contractor extract
+(:mod:`methods.protection`) or by the force's ``crime_ref`` and ``victim_id``
+(:func:`response_key_columns`); case keys are compared in canonical form
+(:func:`case_key_text_sql`: surrounding white space removed, lower-case hex).
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ if TYPE_CHECKING:
 RAW = "_vsw_raw"
 _MAX_PROBLEMS_SHOWN = 8
 _MAX_ROWS = 20
+#: Hex digits of a contractor case key (:func:`methods.protection.case_keys`).
+CASE_KEY_HEX = 32
+#: The columns that can identify a case in a responses file.
+RESPONSE_KEY_COLUMNS = ("case_key", "crime_ref", "victim_id")
 
 
 # --------------------------------------------------------------------------- error type
@@ -116,7 +125,8 @@ class Column:
         name: column name (lower-case; headers are matched case-insensitively).
         kind: ``key`` (identifier, personal), ``text``, ``code``, ``date``, ``int``, ``bool``,
             ``personal``, ``prob`` (0 < p <= 1), ``disposition`` (AAPOR code), ``free``
-            (free text that may hold personal data).
+            (free text that may hold personal data), ``case_key`` (a contractor extract's
+            case key: 32 hex digits, any case, surrounding white space ignored; never quoted).
         required: a blank value breaks the contract.
         codes: allowed codes for ``code`` columns (lower-case).
         lo, hi: inclusive bounds for ``int`` columns.
@@ -136,7 +146,7 @@ class Column:
     @property
     def personal(self) -> bool:
         """True when values of this column must never be quoted."""
-        return self.kind in ("key", "personal", "free")
+        return self.kind in ("key", "personal", "free", "case_key")
 
 
 # --------------------------------------------------------------------------- rules
@@ -166,9 +176,19 @@ def v(col: str) -> str:
     return f'trim("{col}")'
 
 
+def case_key_text_sql(col: str = "case_key") -> str:
+    """SQL for the canonical text of a case key column: white space stripped, lower-cased.
+
+    Notes:
+        Strips spaces, tabs and line breaks at both ends (RE2 ``\\s``), unlike :func:`v`,
+        which trims spaces only: keys pasted from a spreadsheet often carry a tab.
+    """
+    return f"lower(regexp_replace(\"{col}\", '^\\s+|\\s+$', '', 'g'))"
+
+
 def column_rules(c: Column) -> list[Rule]:
     """The value rules of one column (blank, code list, date, integer, boolean, ...)."""
-    x = v(c.name)
+    x = case_key_text_sql(c.name) if c.kind == "case_key" else v(c.name)
     q = None if c.personal else x
     out: list[Rule] = []
     if c.required:
@@ -180,6 +200,15 @@ def column_rules(c: Column) -> list[Rule]:
                 c.name,
                 "identifier contains a control character (tab, line break or similar)",
                 f"regexp_matches({x}, '[\\x00-\\x1f\\x7f]')",
+            )
+        )
+    elif c.kind == "case_key":
+        out.append(
+            Rule(
+                c.name,
+                f"not a case key: expected the {CASE_KEY_HEX} hex digits (0-9, a-f, any case) "
+                "of the case_key column of the contractor extract",
+                f"{x} <> '' AND NOT regexp_full_match({x}, '[0-9a-f]{{{CASE_KEY_HEX}}}')",
             )
         )
     elif c.kind == "code":
@@ -315,3 +344,78 @@ def quoted_values(con: Any, r: Rule, personal: Sequence[str]) -> str:
     elif vals:
         txt = " (values not quoted: they might be personal data)"
     return txt
+
+
+# --------------------------------------------------------------------------- response keys
+
+
+def response_key_columns(raw: RawInput, what: str) -> tuple[str, ...]:
+    """Which columns identify the cases of a responses file (DATA_CONTRACT.md section 2).
+
+    Arguments:
+        raw: the canonical input (its ``columns_present``).
+        what: what the file is, for messages.
+
+    Returns:
+        ``("case_key",)``, ``("crime_ref", "victim_id")`` or all three (in
+        :data:`RESPONSE_KEY_COLUMNS` order).
+
+    Raises:
+        IngestError: neither ``case_key`` nor both ``crime_ref`` and ``victim_id`` are columns
+            of the file, or only one of ``crime_ref`` / ``victim_id`` is.
+
+    Notes:
+        A file keyed by ``case_key`` (the key the contractor extract gave the agency) may also
+        carry ``crime_ref`` and ``victim_id`` (a force that merged its own references back in);
+        then every row must give all three and they must name the same case, which the store
+        checks (:meth:`methods.store.Store.ingest_responses`).
+    """
+    present = set(raw.columns_present)
+    found = tuple(c for c in RESPONSE_KEY_COLUMNS if c in present)
+    ref = [c for c in ("crime_ref", "victim_id") if c in present]
+    how = (
+        "each case is identified either by case_key (the key of the contractor extract) or by "
+        "both crime_ref and victim_id"
+    )
+    if len(ref) == 1:
+        other = "victim_id" if ref[0] == "crime_ref" else "crime_ref"
+        rule = f"column '{ref[0]}' is given without '{other}': in the {what} {how}"
+        if "case_key" in present:
+            rule += f"; drop '{ref[0]}' to key the file by case_key alone"
+        raise IngestError([Problem(rule, other)], raw.name, what)
+    if not found:
+        raise IngestError(
+            [Problem(f"no key column in the {what}: {how}", "case_key")], raw.name, what
+        )
+    return found
+
+
+def duplicate_case_keys(con: Any, raw: RawInput, what: str, col: str = "case_key") -> list:
+    """A :class:`Problem` listing every row whose canonical case key occurs more than once.
+
+    Arguments:
+        con: DuckDB connection on which ``raw.table`` is registered as :data:`RAW`.
+        raw: the canonical input.
+        what: what the file is, for messages.
+        col: the case key column.
+
+    Returns:
+        ``[]`` or a one-element list.
+    """
+    x = case_key_text_sql(col)
+    res = con.execute(
+        f"SELECT _row, count(*) OVER () AS n FROM (SELECT _row, count(*) OVER "
+        f"(PARTITION BY {x}) AS c FROM {RAW} WHERE {x} <> '') WHERE c > 1 "
+        f"ORDER BY _row LIMIT {_MAX_ROWS}"
+    ).fetchall()
+    if not res:
+        return []
+    return [
+        raw.problem(
+            f"duplicate key: {col} must be unique in the {what} (compared ignoring case and "
+            "surrounding white space); every row sharing a key is listed",
+            col,
+            [r[0] for r in res],
+            res[0][1],
+        )
+    ]
