@@ -214,3 +214,63 @@ def month_flow(flow: pd.DataFrame, month: str) -> pd.DataFrame:
     table.loc["eligible"] = end.reindex(table.columns).to_numpy()
     table.columns.name = None
     return table.astype(int).reset_index(names="step")
+
+
+def flow_table(
+    flow: pd.DataFrame, month: str, min_count: int = 10, suppress_zeros: bool = False
+) -> pd.DataFrame:
+    """One month's exclusion flow as a tidy, published table, small counts suppressed.
+
+    Arguments:
+        flow: the stacked flow tables of :func:`eligible_frame`.
+        month: ``YYYY-MM``.
+        min_count: counts below this (and above zero) are suppressed.
+        suppress_zeros: also suppress zeros (default: zeros are shown; see
+            :func:`methods.reporting.suppress_counts`).
+
+    Returns:
+        One row per survey and step: ``survey, step, label, role, victims,
+        victims_suppressed``; ``role`` is "in month" (step 0: the month's victims),
+        "excluded" (victims a rule excluded, in the order applied) or "eligible" (those left,
+        from which the sample was drawn). Suppressed counts are blank.
+
+    Notes:
+        The additive constraints a reader can use (:func:`methods.reporting.suppress_counts`):
+        in each survey's column, victims in month = sum of the exclusions + eligible, so one
+        suppressed count in a column could be worked out and the next smallest is suppressed
+        too; and every survey starts from the same victims in month, so those counts are
+        equal across surveys.
+    """
+    from methods.reporting import additive_constraints, suppress_counts
+
+    f = flow[flow["month"] == month]
+    surveys = list(dict.fromkeys(f["survey"]))
+    f = f.assign(_s=f["survey"].map({s: i for i, s in enumerate(surveys)}))
+    f = f.sort_values(["_s", "step"], kind="stable")
+    start = f[f["step"] == 0].assign(role="in month", victims=lambda d: d["remaining"])
+    excl = f[f["step"] > 0].assign(role="excluded", victims=lambda d: d["excluded"])
+    end = f.groupby("_s", sort=True).tail(1)
+    end = end.assign(
+        step=end["step"] + 1, label="eligible", role="eligible", victims=end["remaining"]
+    )
+    cols = ["_s", "survey", "step", "label", "role", "victims"]
+    table = (
+        pd.concat([start[cols], excl[cols], end[cols]], ignore_index=True)
+        .sort_values(["_s", "step"], kind="stable")
+        .drop(columns="_s")
+        .reset_index(drop=True)
+    )
+    table["victims"] = table["victims"].astype(np.int64)
+    sign = np.where(table["role"] == "in month", -1.0, 1.0)
+    per_survey = additive_constraints(table, ["victims"], by="survey", sign=sign)
+    first = np.flatnonzero(table["role"].to_numpy() == "in month")
+    same_start = np.zeros((max(len(first) - 1, 0), len(table)))
+    same_start[np.arange(len(first) - 1), first[:-1]] = 1.0
+    same_start[np.arange(len(first) - 1), first[1:]] = -1.0
+    return suppress_counts(
+        table,
+        ["victims"],
+        min_count,
+        constraints=np.vstack([per_survey, same_start]),
+        suppress_zeros=suppress_zeros,
+    )
