@@ -30,8 +30,9 @@ secret, so two stores built from the same files hold different pseudonyms; reade
 in file order (``row_no``), never in pseudonym order, so results do not depend on the key.
 
 Samples drawn in-process (``vsw sample``) are recorded by :meth:`Store.record_sample`; the
-retention purge (:meth:`Store.purge_personal`) deletes the ``personal`` rows of closed months and
-rewrites the file (:meth:`Store.compact`) so the deleted bytes do not linger in free blocks.
+retention purge (:meth:`Store.purge_personal`) deletes the ``personal`` rows and the free-text
+``response_comments`` of closed months and rewrites the file (:meth:`Store.compact`) so the
+deleted bytes do not linger in free blocks.
 
 The secret lives in the same file as the personal data it pseudonymises: the pseudonyms protect
 the analysis tables and everything derived from them, not the file itself.
@@ -409,7 +410,7 @@ class Store(IngestMixin):
             survey: one survey (default: all).
             months: sample month(s) (default: all).
             comments: add the free-text ``comment`` column (may hold personal data: redact it
-                before any report shows it).
+                before any report shows it; missing once the case's month is purged).
 
         Returns:
             DataFrame with ``survey, case_id, month, inclusion_prob, stratum, mode,
@@ -639,14 +640,17 @@ class Store(IngestMixin):
                 rows leave no bytes behind in DuckDB's free blocks.
 
         Returns:
-            ``{"before", "rows", "months": {month: rows}, "compacted"}``.
+            ``{"before", "rows", "months": {month: rows}, "comments", "comment_months":
+            {month: comments}, "compacted"}``: ``rows`` counts the victims whose contact
+            details were destroyed, ``comments`` the free-text comments destroyed.
 
         Notes:
             Deletes the ``personal`` rows (crime_ref, victim_id, name, phone, email, address)
-            of those months in one transaction with its audit record (what, how many, when).
-            The analysis tables (victims, samples, responses) keep their pseudonymised rows,
-            so reports for purged months rebuild unchanged. Free-text comments are kept (they
-            are redacted before any report shows them).
+            and the free-text ``response_comments`` (which may quote names, numbers or
+            addresses; DATA_CONTRACT.md section 2) of cases reported in those months, in one
+            transaction with its audit record (what, how many, when). The analysis tables
+            (victims, samples, responses with their dispositions and answers) keep their
+            pseudonymised rows, so reports for purged months rebuild unchanged.
         """
         self._require_writable()
         before = check_month(before)
@@ -664,20 +668,41 @@ class Store(IngestMixin):
                 [before],
             ).fetchall()
         }
+        # a comment's month is its case's month (victims.month; samples agree)
+        in_purged = "EXISTS (SELECT 1 FROM victims v WHERE v.case_id = c.case_id AND v.month < $b)"
+        per_month_comments = {
+            m: int(k)
+            for m, k in self.con.execute(
+                "SELECT v.month, count(*) FROM response_comments c JOIN victims v "
+                "USING (case_id) WHERE v.month < $b GROUP BY 1 ORDER BY 1",
+                {"b": before},
+            ).fetchall()
+        }
         n = sum(per_month.values())
+        n_comments = sum(per_month_comments.values())
         what = ", ".join(f"{m} ({k})" for m, k in per_month.items()) or "none held"
+        what_c = ", ".join(f"{m} ({k})" for m, k in per_month_comments.items()) or "none held"
         detail = (
             f"contact details (crime_ref, victim_id, name, phone, email, address) destroyed "
-            f"for months before {before}: {what}; pseudonymised analysis data kept"
+            f"for months before {before}: {what}; free-text response comments destroyed: "
+            f"{what_c}; pseudonymised analysis data and answers kept"
         )
 
         def body() -> None:
             self.con.execute("DELETE FROM personal WHERE month < ?", [before])
+            self.con.execute(f"DELETE FROM response_comments c WHERE {in_purged}", {"b": before})
             self._audit("purge_personal", "ok", n, None, None, None, None, detail)
 
         self._transaction(body)
-        compacted = bool(n) and compact and self.compact()
-        return {"before": before, "rows": n, "months": per_month, "compacted": compacted}
+        compacted = bool(n or n_comments) and compact and self.compact()
+        return {
+            "before": before,
+            "rows": n,
+            "months": per_month,
+            "comments": n_comments,
+            "comment_months": per_month_comments,
+            "compacted": compacted,
+        }
 
     def compact(self) -> bool:
         """Rewrite the store into a fresh file, so deleted rows leave no bytes behind.
