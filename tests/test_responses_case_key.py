@@ -189,6 +189,21 @@ def test_case_key_file_loads_the_same_responses_as_crime_ref_victim_id(drawn, tm
     assert "case_key" in audit["detail"] and audit["month"] == ",".join(MONTHS)
 
 
+def test_parquet_and_dataframe_inputs_keyed_by_case_key(drawn, tmp_path):
+    frame = answers(drawn)
+    db_ref = copy_store(drawn, tmp_path, "ref.duckdb")
+    with Store(db_ref) as st:
+        st.ingest_responses(by_ref(frame), "burglary")
+    want = digests(db_ref)["responses"]
+    pq = tmp_path / "r.parquet"
+    by_key(frame).to_parquet(pq, index=False)
+    for name, src in (("pq.duckdb", pq), ("df.duckdb", by_key(frame))):
+        db = copy_store(drawn, tmp_path, name)
+        with Store(db) as st:
+            assert st.ingest_responses(src, "burglary")["rows"] == len(frame)
+        assert digests(db)["responses"] == want, name
+
+
 def test_case_keys_are_not_stored_anywhere(drawn, tmp_path):
     frame = answers(drawn)
     db = copy_store(drawn, tmp_path)

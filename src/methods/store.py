@@ -10,7 +10,8 @@ One file holds a force's data. Tables (schema version 1):
 ``months``            months loaded: rows, file name, file SHA-256, loaded_at.
 ``samples``           which cases each survey sampled each month, with inclusion probabilities.
 ``responses``         final dispositions and answers, keyed by (survey, case_id).
-``response_comments`` free-text comments (may hold personal data), kept apart.
+``response_comments`` free-text comments (may hold personal data), kept apart; destroyed with
+                      the contact details by the retention purge.
 ``optout``            opt-out register: keyed hashes only.
 ``loads``             every successful load (kind, survey, month, rows, file SHA-256).
 ``audit``             every ingest, replace, drawn sample, purge and refusal: what, how many
