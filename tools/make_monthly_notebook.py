@@ -192,15 +192,16 @@ cells.append(
 )
 cells.append(
     md(
-        "## Trend: whole experience\n\nRolling 3- and 12-month design-weighted "
-        "estimates with 95% CI bands; months with small bases are suppressed (gaps, "
+        "## Trend: whole experience\n\nRolling 3- and 12-month estimates, each window "
+        "weighted like the month's figures (design weights, non-response classes, raking to "
+        "the window's eligible victims), with 95% CI bands; months with small bases are suppressed (gaps, "
         "marked with open circles)."
     )
 )
 cells.append(
     code(
         "trend_months = [m for m in loaded if m <= month][-12:]\n"
-        "trends = {w: reporting.suppress_bases(reporting.trend_table(sampled, trend_months, w, min_base=min_base), min_count) for w in windows}\n"
+        "trends = {w: reporting.suppress_bases(reporting.trend_table(sampled, trend_months, w, min_base=min_base, eligible=eligible, min_cell=min_cell), min_count) for w in windows}\n"
         'tables["trend_whole_experience"] = pd.concat(trends.values(), ignore_index=True)\n'
         'figs["trend_whole_experience"] = reporting.plot_trend(trends, title="Whole experience: % satisfied", min_base=min_base)\n'
         "plt.show()"
@@ -209,16 +210,15 @@ cells.append(
 cells.append(
     md(
         "## Change against the previous period and the same period last year\n\n"
-        "Three-month periods, surveyed independently; flagged only where the "
-        "design-based test is significant at 5%."
+        "Three-month periods, surveyed independently and weighted like the month's "
+        "figures; flagged only where the design-based test is significant at 5%."
     )
 )
 cells.append(
     code(
         "def period_table(end):\n"
         "    span3 = reporting.months_back(end, 3)\n"
-        '    sub = reporting.completes(sampled[sampled["month"].isin(span3)])\n'
-        "    return reporting.stage_estimates(sub, min_base=min_base) if len(sub) else None\n\n"
+        "    return reporting.period_estimates(sampled, eligible, span3, min_base=min_base, min_cell=min_cell)\n\n"
         "now = period_table(month)\n"
         "prev_end = reporting.months_back(month, 4)[0]\n"
         "year_end = reporting.months_back(month, 13)[0]\n"

@@ -254,7 +254,10 @@ def stage_estimates(
     for stage in stages:
         col = f"sat_{stage}"
         data[col] = satisfied(data[stage]) if stage in data else np.nan
-    design = SurveyDesign(data, weights=weights, strata=strata)
+    # A stratum (month|survey|stratum) with a single complete is a lonely PSU: its variance
+    # contribution is the average of the others' (R's survey.lonely.psu = "average"), as in
+    # methods.monthly.weight_responses.
+    design = SurveyDesign(data, weights=weights, strata=strata, single_psu="average")
     for stage in stages:
         col = f"sat_{stage}"
         n = int(np.isfinite(data[col]).sum())
@@ -297,13 +300,30 @@ def trend_table(
     window: int,
     stage: str = "whole_experience",
     min_base: int = MIN_BASE_PERCENT,
+    eligible: pd.DataFrame | None = None,
+    min_cell: int = 5,
 ) -> pd.DataFrame:
-    """Rolling ``window``-month design-weighted estimates of one stage, one row per end month.
+    """Rolling ``window``-month estimates of one stage, one row per end month.
 
-    Each row pools the completes of the ``window`` months ending at that month (months not
-    loaded are simply absent) and estimates the satisfied proportion with a logit 95% CI;
-    bases under ``min_base`` are suppressed.
+    Each row pools the ``window`` months ending at that month (months not loaded are simply
+    absent) and estimates the satisfied proportion with a logit 95% CI; bases under
+    ``min_base`` are suppressed.
+
+    Arguments:
+        sampled: every sampled case (respondents and non-respondents) with the stage answers,
+            ``month``, ``design_weight``/``inclusion_prob`` and ``design_stratum``.
+        eligible: the eligible victims of the same months (``month`` column). When given,
+            each window is weighted exactly as the month's headline figure
+            (:func:`weighted_period`: design weights, non-response classes, raking to the
+            window's eligible profile), so trend points and headline figures agree; a
+            ``raked`` column says whether raking was possible. Without it, design weights
+            only (completes only).
+        min_cell: smallest raking category (respondents), as in :func:`weighted_period`.
     """
+    import warnings
+
+    from methods.monthly import satisfaction_by_stage
+
     done = completes(sampled)
     rows = []
     for m in months:
@@ -311,11 +331,48 @@ def trend_table(
         sub = done[done["month"].isin(span)]
         if sub.empty:
             continue
-        t = stage_estimates(sub, stages=(stage,), min_base=min_base)
+        if eligible is None:
+            t = stage_estimates(sub, stages=(stage,), min_base=min_base)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # reported in the raked column
+                w = weighted_period(
+                    sampled[sampled["month"].isin(span)],
+                    eligible[eligible["month"].isin(span)],
+                    min_cell=min_cell,
+                )
+            t = satisfaction_by_stage(w.design, stages=(stage,), min_base=min_base)
+            t["raked"] = w.raked
         t.insert(0, "window", window)
         t.insert(0, "month", m)
         rows.append(t)
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def period_estimates(
+    sampled: pd.DataFrame,
+    eligible: pd.DataFrame,
+    months: list[str],
+    min_base: int = MIN_BASE_PERCENT,
+    min_cell: int = 5,
+) -> pd.DataFrame | None:
+    """Five-stage estimates for the pooled ``months``, weighted as the headline figures.
+
+    :func:`weighted_period` (design weights, non-response classes, raking to the period's
+    eligible profile) then :func:`methods.monthly.satisfaction_by_stage`. Returns None when
+    the period has no completes (e.g. months not loaded).
+    """
+    import warnings
+
+    from methods.monthly import satisfaction_by_stage
+
+    sub = sampled[sampled["month"].isin(months)]
+    if completes(sub).empty:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # merges are listed with the month's table
+        w = weighted_period(sub, eligible[eligible["month"].isin(months)], min_cell=min_cell)
+    return satisfaction_by_stage(w.design, min_base=min_base)
 
 
 def change_table(
