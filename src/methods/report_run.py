@@ -271,17 +271,46 @@ def _quiet_papermill() -> None:
         logger.addFilter(_FILTER)
 
 
+_KERNEL_MANAGER: type | None = None
+
+
+def _kernel_manager_class() -> type:
+    """``AsyncKernelManager`` that shuts an idle kernel down without interrupting it first.
+
+    jupyter_client's ``shutdown_kernel`` always sends SIGINT before the shutdown request; a
+    kernel caught inside a message handler by that signal logs "KeyboardInterrupt caught in
+    kernel" on our stderr. papermill only shuts the kernel down once every cell has run (or
+    failed), so there is nothing to interrupt; a cell timeout still interrupts through
+    ``interrupt_kernel``, and a kernel that ignores the shutdown request is still terminated
+    after ``shutdown_wait_time``.
+    """
+    global _KERNEL_MANAGER
+    if _KERNEL_MANAGER is None:
+        from jupyter_client import AsyncKernelManager
+
+        class ReportKernelManager(AsyncKernelManager):
+            async def _async_interrupt_kernel(self) -> None:
+                if self.shutting_down:
+                    return
+                await super()._async_interrupt_kernel()
+
+        _KERNEL_MANAGER = ReportKernelManager
+    return _KERNEL_MANAGER
+
+
 def _kernel_config():
     """Kernel manager settings for papermill's kernels.
 
     On POSIX systems the kernel talks over IPC (Unix sockets in the user's private Jupyter
     runtime folder) instead of TCP on localhost: no port is opened, so nothing on the machine
     can listen in, ipykernel has no reason for its "running over TCP without encryption"
-    warning, and parallel runs cannot race for the same free ports.
+    warning, and parallel runs cannot race for the same free ports. The kernel manager is
+    :func:`_kernel_manager_class`.
     """
     from traitlets.config import Config
 
     config = Config()
+    config.NotebookClient.kernel_manager_class = _kernel_manager_class()
     if os.name == "posix":
         config.KernelManager.transport = "ipc"
     return config
