@@ -85,9 +85,21 @@ def ensure_store(
     """
     if db is None:
         db = Path(tempfile.gettempdir()) / "vsw-demo" / f"{force}-{seed}.duckdb"
+    import os
+
     db = Path(db)
     if not db.exists():
-        build_store(db, force=force, months=months, seed=seed)
+        # Build beside the target and rename into place, so a process that starts while another
+        # is building (two notebooks run at once) never opens a half-built store: it either
+        # builds its own copy or finds the complete file.
+        part = db.with_name(f".{db.name}.{os.getpid()}.part")
+        part.unlink(missing_ok=True)
+        try:
+            build_store(part, force=force, months=months, seed=seed)
+            os.replace(part, db)
+        finally:
+            part.unlink(missing_ok=True)
+            Path(f"{part}.wal").unlink(missing_ok=True)
     return db
 
 
