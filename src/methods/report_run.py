@@ -633,6 +633,8 @@ def run_reports(
     Notes:
         Warns (with the figures) when ``jobs`` exceeds ``os.cpu_count()``. Every month is
         computed exactly as by :func:`run_report` alone, so the tables do not depend on ``jobs``.
+        Worker processes are spawned, so a script calling this with ``jobs > 1`` must do so
+        under ``if __name__ == "__main__":`` (as ``vsw`` does).
     """
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
