@@ -142,3 +142,17 @@ def test_comments_loaded_after_a_purge_are_purged_by_the_next_one(built, db):
 def test_purge_help_mentions_comments():
     r = run_vsw("purge", "--help")
     assert r.returncode == 0 and "comments" in r.stdout
+
+
+def test_cli_reports_comments_destroyed_when_no_contact_details_are_left(built, db):
+    """`vsw purge` must not say "nothing to purge" when only comments went."""
+    with Store(db) as st:
+        st.purge_personal(MONTHS[-1])
+        src = built["dir"] / f"responses_burglary_{MONTHS[0]}.csv"
+        st.ingest_responses(src, "burglary", replace=True)
+    k = int((pd.read_csv(src, dtype=str, keep_default_na=False)["comment"] != "").sum())
+    r = run_vsw("purge", "--before", MONTHS[-1], db=db)
+    assert r.returncode == 0, r.stderr
+    assert "nothing to purge" not in r.stdout
+    assert f"{k} free-text response comment(s)" in r.stdout
+    assert "victim rows" not in r.stdout  # no contact details were left to destroy

@@ -502,14 +502,19 @@ def cmd_extract_keygen(args: argparse.Namespace) -> int:
 def cmd_purge(args: argparse.Namespace) -> int:
     with _existing_store(args.db) as st:
         res = st.purge_personal(args.before)
-    if not res["rows"]:
+    comments = int(res.get("comments", 0))
+    if not res["rows"] and not comments:
         _say(f"no personal data held for months before {args.before}; nothing to purge")
         return EXIT_OK
-    months = ", ".join(f"{m} ({k})" for m, k in res["months"].items())
+    what = []
+    if res["rows"]:
+        months = ", ".join(f"{m} ({k})" for m, k in res["months"].items())
+        what.append(f"the contact details of {res['rows']} victim rows ({months})")
+    if comments:
+        what.append(f"{comments} free-text response comment(s)")
     _say(
-        f"destroyed the contact details of {res['rows']} victim rows in months before "
-        f"{args.before}: {months}; pseudonymised analysis data kept"
-        + ("; store file rewritten" if res["compacted"] else "")
+        f"destroyed {' and '.join(what)} in months before {args.before}; pseudonymised "
+        "analysis data and answers kept" + ("; store file rewritten" if res["compacted"] else "")
     )
     return EXIT_OK
 
