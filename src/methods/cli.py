@@ -532,8 +532,8 @@ def _add_simulate(subparsers) -> argparse.ArgumentParser:
     """``vsw simulate``, built here without importing the simulation engine (~0.9 s of scipy,
     pandas and dask imports on every ``vsw`` command); the handler is imported when it runs.
 
-    The options mirror :func:`methods.simulation.add_cli` (a test compares the two parsers'
-    help), which stays the reference for the simulation studio's own use.
+    :func:`methods.simulation.add_cli` returns this same parser, so the options are defined
+    once.
     """
     p = subparsers.add_parser(
         "simulate",

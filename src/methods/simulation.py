@@ -372,29 +372,11 @@ def add_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     returns an exit code; bad configs or options raise :class:`methods.errors.UsageError`
     (exit 2 in ``vsw``).
     """
-    p = subparsers.add_parser(
-        "simulate",
-        help="Monte Carlo comparison of sampling, fieldwork and weighting designs",
-        description="Run every design of a simulation config REPS times on its synthetic "
-        "population and write DIR/results.csv (bias, SEs, RMSE, coverage, completes, cost per "
-        "design and estimand) and DIR/manifest.json.",
-    )
-    p.add_argument("--config", required=True, help="TOML file, or a shipped example's name")
-    p.add_argument("--reps", required=True, type=int, help="number of replicates")
-    p.add_argument("--seed", required=True, type=int, help="seed of the replicates' streams")
-    p.add_argument("--out", required=True, help="output folder")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, default=0,
-                       help="worker processes (default 0: this process only)")  # fmt: skip
-    where.add_argument("--scheduler", default=None,
-                       help="address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786")  # fmt: skip
-    p.add_argument("--backend", choices=("dask", "processes"), default="dask",
-                   help="with --workers: a Dask LocalCluster (default) or a process pool")  # fmt: skip
-    p.add_argument("--batch-size", type=int, default=None, dest="batch_size",
-                   help="replicates per task (results do not depend on it)")  # fmt: skip
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_simulate)
-    return p
+    # One definition of the options: methods.cli builds this parser without importing the
+    # engine (vsw starts in milliseconds) and imports cmd_simulate only when it runs.
+    from methods.cli import _add_simulate
+
+    return _add_simulate(subparsers)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
