@@ -95,7 +95,7 @@ def demo_runs(request, tmp_path_factory) -> dict[str, Demo]:
         {
             item.callspec.params["demo"]
             for item in request.session.items
-            if item.module is request.module
+            if getattr(item, "module", None) is request.module
             and hasattr(item, "callspec")
             and "demo" in item.callspec.params
         }
