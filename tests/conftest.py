@@ -16,12 +16,24 @@ TEST_MONTHS = ["2025-10", "2025-11", "2025-12"]
 TEST_SEED = 20250101
 
 
-def run_vsw(*args: str, db: str | Path | None = None, cwd: str | Path | None = None, **kw):
-    """Run the ``vsw`` command in a subprocess, as a user would, and capture its output."""
+def run_vsw(
+    *args: str,
+    db: str | Path | None = None,
+    cwd: str | Path | None = None,
+    env_extra: dict[str, str] | None = None,
+    **kw,
+):
+    """Run the ``vsw`` command in a subprocess, as a user would, and capture its output.
+
+    The caller's ``VSW_DB``, ``VSW_DEBUG`` and ``VSW_EXTRACT_KEY`` are not passed on (a test
+    names its store and key); ``env_extra`` adds or overrides variables (e.g. ``PATH``).
+    """
     cmd = [sys.executable, "-m", "methods.cli"]
     if db is not None:
         cmd += ["--db", str(db)]
-    env = {k: v for k, v in os.environ.items() if k not in ("VSW_DB", "VSW_DEBUG")}
+    drop = ("VSW_DB", "VSW_DEBUG", "VSW_EXTRACT_KEY")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(env_extra or {})
     return subprocess.run(
         [*cmd, *args], capture_output=True, text=True, cwd=cwd or ROOT, env=env, timeout=600, **kw
     )

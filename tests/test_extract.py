@@ -14,8 +14,6 @@ import io
 import json
 import os
 import stat
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import run_vsw
 from methods import protection
 from methods.config import load_force
 from methods.errors import InputRefused, UsageError
@@ -34,19 +33,7 @@ MONTH = "2025-01"
 STEM = f"durham_burglary_{MONTH}"
 
 
-def vsw(*args, db, env_extra=None):
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("VSW_DB", "VSW_DEBUG", "VSW_EXTRACT_KEY")
-    }
-    env.update(env_extra or {})
-    return subprocess.run(
-        [sys.executable, "-m", "methods.cli", "--db", str(db), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=300,
-    )
+vsw = run_vsw  # the shared runner (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

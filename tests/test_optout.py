@@ -11,9 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -22,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st_
 
+from conftest import run_vsw
 from methods.config import load_force
 from methods.eligibility import apply, check_phones, normalise_phone, register_hashes
 from methods.errors import ValidationError
@@ -33,17 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MONTHS = ["2025-01", "2025-02"]
 
 
-def vsw(*args, db, env_extra=None):
-    env = {k: v for k, v in os.environ.items() if k not in ("VSW_DB", "VSW_DEBUG")}
-    env.update(env_extra or {})
-    return subprocess.run(
-        [sys.executable, "-m", "methods.cli", "--db", str(db), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=300,
-    )
+vsw = run_vsw  # the shared runner (tests/conftest.py)
 
 
 def _ref_hash(secret: bytes, msg: str) -> str:

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import shutil
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from conftest import run_vsw
 from methods.errors import UsageError
 from methods.store import PERSONAL_COLUMNS, Store
 from methods.synthetic import write_synthetic
@@ -32,16 +30,7 @@ PURGED = MONTHS[:2]
 KEPT_TABLES = ("meta", "victims", "months", "samples", "responses", "optout", "loads")
 
 
-def vsw(*args, db):
-    env = {k: v for k, v in os.environ.items() if k not in ("VSW_DB", "VSW_DEBUG")}
-    return subprocess.run(
-        [sys.executable, "-m", "methods.cli", "--db", str(db), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=300,
-    )
+vsw = run_vsw  # the shared runner (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -30,20 +30,6 @@ PARSE_NOISE = "Unable to parse line"
 PAIR = TEST_MONTHS[-2:]  # the two months run sequentially and in parallel
 
 
-def _vsw_env(*args: str, db: Path, path: str) -> subprocess.CompletedProcess:
-    """``vsw`` in a subprocess with a chosen PATH (run_vsw keeps the caller's)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("VSW_DB", "VSW_DEBUG")}
-    env["PATH"] = path
-    return subprocess.run(
-        [sys.executable, "-m", "methods.cli", "--db", str(db), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=600,
-    )
-
-
 def _tables(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((folder / "tables").glob("*.csv"))}
 
@@ -71,7 +57,9 @@ def runs(demo_store, tmp_path_factory):
     if shutil.which("git"):
         (bin_dir / "git").symlink_to(shutil.which("git"))
     jobs = ("--from", PAIR[0], "--to", PAIR[1], "--jobs", "2", "--pdf", "--quiet")
-    three = _vsw_env("report", *common, *jobs, "--out", str(par), db=db, path=str(bin_dir))
+    three = run_vsw(
+        "report", *common, *jobs, "--out", str(par), db=db, env_extra={"PATH": str(bin_dir)}
+    )
     assert three.returncode == 0, three.stderr[-3000:]
     return {"db": db, "seq": seq / "durham", "par": par / "durham", "cli": (one, two, three)}
 
