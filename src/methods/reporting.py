@@ -204,27 +204,33 @@ def flow_view(table: pd.DataFrame) -> pd.DataFrame:
     return wide
 
 
-def percent_view(table: pd.DataFrame) -> pd.DataFrame:
-    """A display copy of a stage table: percentages to one decimal, suppressed cells "[c]",
-    indexed by period, survey and stage (whichever the table has)."""
+#: Display headers of an estimate table's columns.
+PERCENT_HEADERS = {
+    "estimate": "% satisfied",
+    "ci_low": "95% CI low",
+    "ci_high": "95% CI high",
+    "n": "base (n)",
+}
+
+
+def _percent_marked(table: pd.DataFrame) -> pd.DataFrame:
+    """Estimates and CIs as percentages to one decimal, suppressed cells "[c]", display headers."""
     view = table.copy()
     for c in ("estimate", "ci_low", "ci_high"):
         view[c] = (100 * view[c]).round(1)
     marks = {c: "suppressed" for c in ("estimate", "ci_low", "ci_high")}
     if "n_suppressed" in view:
         marks["n"] = "n_suppressed"
-    view = mark_suppressed(view, marks).drop(columns="stage", errors="ignore")
-    view = view.rename(
-        columns={
-            "estimate": "% satisfied",
-            "ci_low": "95% CI low",
-            "ci_high": "95% CI high",
-            "n": "base (n)",
-            "label": "stage",
-        }
-    )
+    return mark_suppressed(view, marks).rename(columns=PERCENT_HEADERS)
+
+
+def percent_view(table: pd.DataFrame) -> pd.DataFrame:
+    """A display copy of a stage table: percentages to one decimal, suppressed cells "[c]",
+    indexed by period, survey and stage (whichever the table has)."""
+    view = _percent_marked(table).drop(columns="stage", errors="ignore")
+    view = view.rename(columns={"label": "stage"})
     keys = [c for c in ("period", "survey", "stage") if c in view]
-    keep = [c for c in ("% satisfied", "95% CI low", "95% CI high", "base (n)") if c in view]
+    keep = [c for c in PERCENT_HEADERS.values() if c in view]
     return view.set_index(keys)[keep] if keys else view[keep]
 
 
@@ -555,27 +561,7 @@ def domain_table(
 def domain_view(table: pd.DataFrame, by: str) -> pd.DataFrame:
     """Display copy of a :func:`domain_table`: percentages to one decimal, "[c]" marks,
     indexed by the domain."""
-    view = table.copy()
-    for c in ("estimate", "ci_low", "ci_high"):
-        view[c] = (100 * view[c]).round(1)
-    view = mark_suppressed(
-        view,
-        {
-            "estimate": "suppressed",
-            "ci_low": "suppressed",
-            "ci_high": "suppressed",
-            "n": "n_suppressed",
-        },
-    )
-    view = view.rename(
-        columns={
-            "estimate": "% satisfied",
-            "ci_low": "95% CI low",
-            "ci_high": "95% CI high",
-            "n": "base (n)",
-        }
-    )
-    return view.set_index(by)
+    return _percent_marked(table).set_index(by)
 
 
 def month_summary(
