@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from methods import schema
-from methods.schema import OFFENCE_GROUPS
+from methods.core import schema
+from methods.core.schema import OFFENCE_GROUPS
 
 OFFENCES = np.array(OFFENCE_GROUPS)
 GENDERS = np.array(schema.GENDERS)
@@ -115,7 +115,7 @@ def write_extract(path: Path, n: int, month: str = "2025-01", seed: int = 1) -> 
 
 
 def _child(db: str, extract: str, month: str) -> None:
-    from methods.store import Store
+    from methods.data.store import Store
 
     t0 = time.perf_counter()
     with Store(db) as st:

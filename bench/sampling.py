@@ -31,8 +31,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from methods.core.schema import OFFENCE_GROUPS
 from methods.sampling import select
-from methods.schema import OFFENCE_GROUPS
 
 OFFENCES = np.array(OFFENCE_GROUPS)
 SHARES = np.array([0.16, 0.14, 0.22, 0.03, 0.15, 0.12, 0.1, 0.05, 0.01, 0.02])

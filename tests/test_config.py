@@ -13,7 +13,7 @@ from importlib import resources
 
 import pytest
 
-from methods.config import (
+from methods.config.presets import (
     EXCLUSION_RULES,
     ConfigError,
     list_forces,
@@ -23,8 +23,8 @@ from methods.config import (
     load_survey,
     load_survey_file,
 )
-from methods.errors import UsageError
-from methods.schema import MODES, OFFENCE_GROUPS, STAGES
+from methods.core.errors import UsageError
+from methods.core.schema import MODES, OFFENCE_GROUPS, STAGES
 
 NORTHUMBRIA = {  # METHODS_REFERENCE.md: 12 months to Feb 2017
     "ease_of_contact": 98.2,

@@ -55,8 +55,8 @@ def test_month_estimate_is_the_weighted_share_of_the_raked_weights(demo_run):
     and those weights reproduce the eligible victims' profile (checked in test_monthly)."""
     db, _, rep = demo_run
     from methods import monthly, reporting
-    from methods.config import load_force
-    from methods.store import Store
+    from methods.config.presets import load_force
+    from methods.data.store import Store
 
     month = TEST_MONTHS[-1]
     table = pd.read_csv(rep / "tables" / "satisfaction_by_stage_month.csv")

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from methods.core.errors import UsageError, ValidationError
 from methods.design import SinglePSUError, SurveyDesign, compare_independent
-from methods.errors import UsageError, ValidationError
 from methods.variance import hadamard
 
 # A methodology scenario small enough to check by hand: two strata, five PSUs, seven rows.

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from methods.config import load_force, load_survey
+from methods.config.presets import load_force, load_survey
+from methods.core.errors import UsageError, ValidationError
 from methods.eligibility import FLOW_COLUMNS, apply, plot_flow, synthetic_rule
-from methods.errors import UsageError, ValidationError
 from methods.synthetic import generate_victims, simple_eligibility, write_synthetic
 
 # Burglary survey (configs/surveys/burglary.toml): opted_out, under_min_age (16), vulnerable,

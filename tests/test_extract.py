@@ -22,10 +22,10 @@ import pandas as pd
 import pytest
 
 from conftest import run_vsw
-from methods import protection
-from methods.config import load_force
-from methods.errors import InputRefused, UsageError
-from methods.store import Store
+from methods.config.presets import load_force
+from methods.core.errors import InputRefused, UsageError
+from methods.data import protection
+from methods.data.store import Store
 from methods.synthetic import write_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from methods.store import Store
+from methods.data.store import Store
 
 _spec = importlib.util.spec_from_file_location(
     "ingest_extracts", Path(__file__).parent / "fixtures" / "ingest" / "extracts.py"
@@ -46,7 +46,7 @@ STABLE = ("meta", "victims", "personal", "samples", "responses", "response_comme
 
 CHILD = """
 import os, sys
-from methods.store import Store
+from methods.data.store import Store
 db, src, phase_file = sys.argv[1:4]
 def phase(name):
     with open(phase_file, "a") as f:

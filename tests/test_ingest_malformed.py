@@ -3,7 +3,7 @@
 Each case builds one malformed input (generated here, not stored), ingests it into a copy of a
 small store and checks that:
 
-- a :class:`methods.errors.ValidationError` is raised whose ``column`` and ``rows`` (1-based
+- a :class:`methods.core.errors.ValidationError` is raised whose ``column`` and ``rows`` (1-based
   data rows under the header) are the ones planted in the file, and whose message states the
   rule (hand-written expectations below);
 - every data table of the store is byte-for-byte unchanged (SHA-256 of each table's sorted
@@ -29,8 +29,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from methods.errors import ValidationError
-from methods.store import Store
+from methods.core.errors import ValidationError
+from methods.data.store import Store
 
 _spec = importlib.util.spec_from_file_location(
     "ingest_extracts", Path(__file__).parent / "fixtures" / "ingest" / "extracts.py"

@@ -18,7 +18,7 @@ import pytest
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
-from methods.errors import UsageError, ValidationError
+from methods.core.errors import UsageError, ValidationError
 from methods.mode_effects import mode_effects, satisfied_indicator
 from methods.nonresponse_common import NonresponseWarning, logistic_newton, main_effects_matrix
 

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import TEST_MONTHS
 from methods import monthly, reporting
-from methods.store import Store
+from methods.data.store import Store
 
 
 @pytest.fixture(scope="module")

@@ -54,9 +54,9 @@ from r_support import RSCRIPT, requires_r
 
 from conftest import TEST_MONTHS
 from methods import monthly, reporting
-from methods.config import load_force
-from methods.schema import STAGES
-from methods.store import Store
+from methods.config.presets import load_force
+from methods.core.schema import STAGES
+from methods.data.store import Store
 from methods.weighting import history
 
 pytestmark = [pytest.mark.r, requires_r]

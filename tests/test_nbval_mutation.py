@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from methods.schema import STAGES
+from methods.core.schema import STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "monthly_report.ipynb"

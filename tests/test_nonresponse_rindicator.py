@@ -22,7 +22,7 @@ import pytest
 from scipy import stats
 from sklearn.linear_model import LogisticRegression
 
-from methods.errors import UsageError, ValidationError
+from methods.core.errors import UsageError, ValidationError
 from methods.nonresponse import NonresponseWarning, profile_comparison, r_indicator
 
 FIX = Path(__file__).parent / "fixtures" / "r_indicator"

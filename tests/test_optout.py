@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st_
 
 from conftest import run_vsw
-from methods.config import load_force
+from methods.config.presets import load_force
+from methods.core.errors import ValidationError
+from methods.data.store import Store
 from methods.eligibility import apply, check_phones, normalise_phone, register_hashes
-from methods.errors import ValidationError
 from methods.sampling import select
-from methods.store import Store
 from methods.synthetic import simple_eligibility, write_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,7 +245,7 @@ def test_nobody_on_the_register_or_inside_the_window_is_ever_selected(durham, da
 def test_vsw_sample_census_leaves_out_exactly_the_registered(tmp_path):
     """Warwickshire invites every eligible victim: the extract must hold all of them except
     the ones registered by victim id or (differently written) phone number."""
-    from methods import protection
+    from methods.data import protection
 
     d = tmp_path / "in"
     with warnings.catch_warnings():

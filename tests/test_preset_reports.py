@@ -33,9 +33,9 @@ import pandas as pd
 import pytest
 
 from conftest import run_vsw
-from methods.config import load_force
-from methods.schema import STAGE_LABELS, STAGES
-from methods.store import Store
+from methods.config.presets import load_force
+from methods.core.schema import STAGE_LABELS, STAGES
+from methods.data.store import Store
 
 MONTHS = "2025-11:2025-12"
 REPORT_MONTH = "2025-12"

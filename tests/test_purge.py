@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 from conftest import run_vsw
-from methods.errors import UsageError
-from methods.store import PERSONAL_COLUMNS, Store
+from methods.core.errors import UsageError
+from methods.data.store import PERSONAL_COLUMNS, Store
 from methods.synthetic import write_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,7 +185,7 @@ def test_open_months_are_refused_and_nothing_to_purge_is_recorded(built, db, tmp
 
 
 def test_no_contractor_extract_for_a_purged_month(db, tmp_path):
-    from methods.protection import write_key
+    from methods.data.protection import write_key
 
     with Store(db) as st:
         st.purge_personal(MONTHS[-1])

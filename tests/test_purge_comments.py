@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from conftest import run_vsw
-from methods.store import Store
+from methods.data.store import Store
 from methods.synthetic import write_synthetic
 
 MONTHS = ["2025-01", "2025-02", "2025-03"]

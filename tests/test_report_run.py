@@ -23,7 +23,7 @@ import pytest
 
 from conftest import ROOT, TEST_MONTHS, TEST_SEED, run_vsw
 from methods import report_run
-from methods.errors import UsageError
+from methods.core.errors import UsageError
 
 TCP_NOISE = "Kernel is running over TCP without encryption"
 PARSE_NOISE = "Unable to parse line"
@@ -226,7 +226,7 @@ def test_unchanged_rerun_gives_identical_input_and_output_hashes(runs):
 def changed_run(runs, demo_store, tmp_path_factory):
     """2025-10's victims replaced by an edited extract, then the 2025-12 report rerun (with
     --pdf when Chromium is installed)."""
-    from methods.store import Store
+    from methods.data.store import Store
     from methods.synthetic import write_synthetic
 
     base = tmp_path_factory.mktemp("changed")

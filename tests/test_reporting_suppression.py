@@ -151,7 +151,7 @@ def test_a_cell_that_is_a_published_total_warns():
 
 
 def test_bad_counts_are_refused():
-    from methods.errors import UsageError
+    from methods.core.errors import UsageError
 
     with pytest.raises(UsageError, match="non-negative"):
         suppress_counts(pd.DataFrame({"n": [3, -1]}), ["n"])
@@ -392,8 +392,8 @@ def test_report_with_high_thresholds_marks_suppression(demo_store, tmp_path):
     import nbformat
     import papermill as pm
 
+    from methods.data.store import Store
     from methods.report_run import TEMPLATE_DIR
-    from methods.store import Store
 
     min_base, min_count = 400, 40
     before = _sha(demo_store)

@@ -23,10 +23,10 @@ import pandas as pd
 import pytest
 
 from conftest import run_vsw
-from methods import protection
-from methods.errors import ValidationError
-from methods.schema import STAGES
-from methods.store import TABLES, Store
+from methods.core.errors import ValidationError
+from methods.core.schema import STAGES
+from methods.data import protection
+from methods.data.store import TABLES, Store
 from methods.synthetic import write_synthetic
 
 MONTHS = ["2025-01", "2025-02"]

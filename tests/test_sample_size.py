@@ -15,7 +15,7 @@ import warnings
 
 import pytest
 
-from methods.errors import UsageError
+from methods.core.errors import UsageError
 from methods.sampling import completes_for_change, sample_size
 
 with warnings.catch_warnings():

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import chi2
 
-from methods.errors import UsageError, ValidationError
+from methods.core.errors import UsageError, ValidationError
 from methods.sampling import _serpentine_order, allocate, derive_seed, select
 
 DRAWS = 4000

@@ -24,10 +24,10 @@ import pytest
 from r_support import RSCRIPT, requires_r
 
 from methods import cli
-from methods.errors import ConfigError, UsageError, ValidationError
+from methods.core.errors import ConfigError, UsageError, ValidationError
+from methods.core.schema import STAGES
 from methods.fieldwork import ModePlan
 from methods.sample_size import sample_size
-from methods.schema import STAGES
 from methods.simulation import (
     RESULT_COLUMNS,
     SimulationWarning,
@@ -176,7 +176,7 @@ def test_defaults_merge_into_designs_table_by_table():
 
 def test_eligibility_from_a_preset_survey_and_rules_not_simulated_are_named(small):
     cfg, victims, _ = small
-    from methods.config import load_force
+    from methods.config.presets import load_force
 
     raw = small_config(
         defaults={"eligibility": {"survey": "burglary"}},
@@ -254,8 +254,8 @@ def test_summarise_hand_computed():
 
 def test_truth_is_the_mean_latent_probability_of_the_eligible(small):
     cfg, victims, payload = small
-    from methods.config import ExclusionRule as R
-    from methods.config import SurveyDef
+    from methods.config.presets import ExclusionRule as R
+    from methods.config.presets import SurveyDef
 
     survey = SurveyDef(
         "t",

@@ -22,9 +22,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from methods.errors import InputRefused, UsageError, ValidationError
-from methods.ingest import hmac_pads, hmac_sql
-from methods.store import ANALYSIS_COLUMNS, Store
+from methods.core.errors import InputRefused, UsageError, ValidationError
+from methods.data.ingest import hmac_pads, hmac_sql
+from methods.data.store import ANALYSIS_COLUMNS, Store
 
 _spec = importlib.util.spec_from_file_location(
     "ingest_extracts", Path(__file__).parent / "fixtures" / "ingest" / "extracts.py"
@@ -444,7 +444,7 @@ def test_a_second_writer_is_refused_clearly(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time; from methods.store import Store; s = Store(sys.argv[1]); "
+            "import sys, time; from methods.data.store import Store; s = Store(sys.argv[1]); "
             "print('ready', flush=True); time.sleep(30)",
             str(db),
         ],

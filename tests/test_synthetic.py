@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from methods.config import ConfigError, list_forces, load_force, load_force_file
-from methods.errors import UsageError
-from methods.schema import (
+from methods.config.presets import ConfigError, list_forces, load_force, load_force_file
+from methods.core.errors import UsageError
+from methods.core.schema import (
     ETHNICITIES,
     GENDERS,
     OFFENCE_GROUPS,

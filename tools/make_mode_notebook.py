@@ -53,7 +53,7 @@ md(
 code(
     """
     # Parameters (papermill injects overrides below this cell)
-    force = "met"  # force preset (methods.config.list_forces())
+    force = "met"  # force preset (methods.config.presets.list_forces())
     survey = "violent"  # one of the preset's surveys
     months = "2025-01:2025-06"  # YYYY-MM:YYYY-MM, the months of fieldwork simulated
     mode_plan = "experiment"  # telephone, paper, sequential, concurrent or experiment
@@ -78,10 +78,10 @@ code(
     import pandas as pd
 
     from methods import fieldwork, nonresponse, plots, sampling
-    from methods.config import load_force
+    from methods.config.presets import load_force
     from methods.design import SurveyDesign
     from methods.reporting import satisfied
-    from methods.schema import STAGE_LABELS
+    from methods.core.schema import STAGE_LABELS
     from methods.synthetic import generate_victims, months_range, simple_eligibility
 
     matplotlib.rcParams["svg.hashsalt"] = "vsw"

@@ -50,9 +50,9 @@ cells.append(
         "import pandas as pd\n"
         "from IPython.display import Markdown\n\n"
         "from methods import monthly, reporting\n"
-        "from methods.config import load_force\n"
+        "from methods.config.presets import load_force\n"
         "from methods.demo import ensure_store\n"
-        "from methods.store import Store\n"
+        "from methods.data.store import Store\n"
         "from methods.weighting import diagnostics\n\n"
         'matplotlib.rcParams["svg.hashsalt"] = "vsw"\n'
         '%config InlineBackend.figure_formats = ["png"]\n'

@@ -52,7 +52,7 @@ md(
 code(
     """
     # Parameters (papermill injects overrides below this cell)
-    force = "met"  # force preset (methods.config.list_forces())
+    force = "met"  # force preset (methods.config.presets.list_forces())
     survey = "violent"  # one of the preset's surveys
     month = "2025-06"  # YYYY-MM: the month weighted (earlier months are pooled if it is too small)
     seed = 20250101  # seed of the synthetic victims, the sample and the fieldwork
@@ -75,11 +75,11 @@ code(
     import pandas as pd
 
     from methods import fieldwork, plots, sampling, weighting
-    from methods.config import load_force
+    from methods.config.presets import load_force
     from methods.design import SurveyDesign
-    from methods.errors import ConvergenceError
+    from methods.core.errors import ConvergenceError
     from methods.reporting import months_back, satisfied
-    from methods.schema import STAGE_LABELS
+    from methods.core.schema import STAGE_LABELS
     from methods.synthetic import generate_victims, simple_eligibility
 
     matplotlib.rcParams["svg.hashsalt"] = "vsw"

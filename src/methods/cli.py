@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from methods.errors import InputRefused, UsageError, WorkbenchError
+from methods.core.errors import InputRefused, UsageError, WorkbenchError
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -68,7 +68,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from methods.store import Store
+    from methods.data.store import Store
 
     path = Path(args.file)
     if not path.is_file():
@@ -92,7 +92,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from methods.store import Store
+    from methods.data.store import Store
 
     if not Path(args.db).exists():
         _say(f"no store yet at {args.db} (run `vsw demo` or `vsw ingest victims ...`)")
@@ -123,7 +123,7 @@ def _format_status(status: dict) -> str:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from methods.config import load_force
+    from methods.config.presets import load_force
     from methods.synthetic import write_synthetic
 
     load_force(args.force)  # clear ConfigError for an unknown force before any work
@@ -225,7 +225,7 @@ def _date(value: str):
 
 
 def _existing_store(db: str):
-    from methods.store import Store
+    from methods.data.store import Store
 
     if not Path(db).exists():
         raise InputRefused(f"no store at {db}: ingest a victim extract first (vsw ingest victims)")
@@ -237,8 +237,8 @@ def _optout_file(path: Path) -> tuple[list[str], list[str]]:
     import numpy as np
     import pandas as pd
 
+    from methods.core.errors import ValidationError
     from methods.eligibility import check_phones, normalise_phone
-    from methods.errors import ValidationError
 
     if not path.is_file():
         raise InputRefused(f"input file not found: {path}")
@@ -277,8 +277,8 @@ def _optout_file(path: Path) -> tuple[list[str], list[str]]:
 
 
 def cmd_optout_add(args: argparse.Namespace) -> int:
+    from methods.data.store import Store
     from methods.eligibility import register_hashes
-    from methods.store import Store
 
     ids = list(args.victim_id or [])
     phones = list(args.phone or [])
@@ -304,7 +304,7 @@ def cmd_optout_add(args: argparse.Namespace) -> int:
 
 
 def cmd_optout_list(args: argparse.Namespace) -> int:
-    from methods.store import Store
+    from methods.data.store import Store
 
     n = 0
     if Path(args.db).exists():
@@ -366,8 +366,9 @@ def _sample_size(preset, survey, month: str, frame_n: int, victims, st, ref) -> 
 def cmd_sample(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from methods import eligibility, protection
-    from methods.config import load_force
+    from methods import eligibility
+    from methods.config.presets import load_force
+    from methods.data import protection
     from methods.sampling import derive_seed, select
 
     preset = load_force(args.force)
@@ -478,7 +479,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_extract_decrypt(args: argparse.Namespace) -> int:
-    from methods import protection
+    from methods.data import protection
 
     key = protection.load_key(args.key_file)
     plain, man = protection.decrypt_extract(args.file, key, args.manifest)
@@ -490,7 +491,7 @@ def cmd_extract_decrypt(args: argparse.Namespace) -> int:
 
 
 def cmd_extract_keygen(args: argparse.Namespace) -> int:
-    from methods import protection
+    from methods.data import protection
 
     path = protection.write_key(args.out)
     key_id = protection.key_id(path.read_bytes().strip())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from methods.config import load_force
+from methods.config.presets import load_force
 from methods.synthetic import months_range, write_synthetic
 
 #: A fixed default period, never "the last 12 months from today": reruns must give the same digits.
@@ -30,7 +30,7 @@ def build_store(
 
     Arguments:
         db: DuckDB file to create or update (months already loaded are replaced).
-        force: force preset name (see ``methods.config.list_forces``).
+        force: force preset name (see ``methods.config.presets.list_forces``).
         months: list of ``YYYY-MM``; default :data:`DEFAULT_MONTHS`.
         seed: synthetic data seed.
         workdir: where the synthetic CSV extracts are written (default: a temporary folder,
@@ -42,7 +42,7 @@ def build_store(
     """
     from tqdm import tqdm
 
-    from methods.store import Store
+    from methods.data.store import Store
 
     preset = load_force(force)
     months = months or months_range(DEFAULT_MONTHS)

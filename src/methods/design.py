@@ -40,6 +40,7 @@ from scipy import stats
 
 from methods import design_ci as dci
 from methods import design_estimators as est
+from methods.core.errors import UsageError, ValidationError
 from methods.design_columns import (
     binary_column,
     fpc_popsize,
@@ -54,7 +55,6 @@ from methods.design_columns import (
 )
 from methods.design_domains import DomainView, compare_independent, level_index
 from methods.design_replicate import make_replicate_design, replicate_degf
-from methods.errors import UsageError, ValidationError
 from methods.variance import (
     SINGLE_PSU_MODES,
     DomainInfluence,

@@ -1,7 +1,7 @@
 """Validation and integer coding of the columns a :class:`methods.design.SurveyDesign` uses.
 
 All checks happen here, up front, with messages that name the column, the 1-based data rows
-(first 20) and the rule broken (:class:`methods.errors.ValidationError`).
+(first 20) and the rule broken (:class:`methods.core.errors.ValidationError`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from methods.errors import UsageError, ValidationError
+from methods.core.errors import UsageError, ValidationError
 
 
 def rows1(mask: np.ndarray) -> list[int]:

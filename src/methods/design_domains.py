@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from methods.core.errors import UsageError
 from methods.design_columns import binary_column, domain_codes, numeric_column
-from methods.errors import UsageError
 
 if TYPE_CHECKING:
     from methods.design import SurveyDesign

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from methods.core.errors import UsageError, ValidationError
 from methods.design_columns import readonly, rows1
-from methods.errors import UsageError, ValidationError
 from methods.variance import (
     MAX_REPLICATE_CELLS,
     ReplicateFactors,

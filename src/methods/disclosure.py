@@ -234,7 +234,7 @@ def suppress_counts(
         control for tables produced from administrative sources*; Hundepool et al. 2012,
         section 4.2), which does not arise in counts of cases.
     """
-    from methods.errors import UsageError
+    from methods.core.errors import UsageError
 
     columns = list(columns)
     missing = [c for c in columns if c not in table]

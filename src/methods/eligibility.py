@@ -1,14 +1,14 @@
 """Eligibility: a survey's exclusion rules -> the eligible frame and a CONSORT-style flow table.
 
-:func:`apply` takes a month's victims (from :meth:`methods.store.Store.victims` or a synthetic
-extract) and a survey definition (:mod:`methods.config`), keeps the victims whose offence group
+:func:`apply` takes a month's victims (from :meth:`methods.data.store.Store.victims` or a synthetic
+extract) and a survey definition (:mod:`methods.config.presets`), keeps the victims whose offence group
 the survey covers, then applies the survey's exclusion rules **in their configured order**.
 Each victim is counted against the first rule that excludes them, so the flow table reads like
 a CONSORT diagram (Schulz, Altman and Moher 2010, CONSORT 2010 statement, item 13 and its flow
 diagram): victims at the start, then per step the number excluded and the number remaining,
 ending with the eligible frame.
 
-Rules (:data:`methods.config.EXCLUSION_RULES`):
+Rules (:data:`methods.config.presets.EXCLUSION_RULES`):
 
 - flag rules (opted_out, vulnerable, no_further_action_requested, uncooperative, sensitive,
   police_victim): the victim extract's flag (DATA_CONTRACT.md section 1) is true.
@@ -53,8 +53,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from methods.config import FLAG_RULES, ExclusionRule, SurveyDef, load_survey
-from methods.errors import UsageError, ValidationError
+from methods.config.presets import FLAG_RULES, ExclusionRule, SurveyDef, load_survey
+from methods.core.errors import UsageError, ValidationError
 
 __all__ = [
     "EligibilityResult",
@@ -123,7 +123,7 @@ def register_hashes(store: Any, victim_ids: Any = (), phones: Any = ()) -> np.nd
     """Keyed hashes for the opt-out register from raw victim ids and phone numbers.
 
     Arguments:
-        store: a :class:`methods.store.Store` (its secret keys the hashes).
+        store: a :class:`methods.data.store.Store` (its secret keys the hashes).
         victim_ids: force victim identifiers (trimmed); hashed as ``victim:<id>``, which is
             the victims' ``person_id``.
         phones: telephone numbers in any usual format; normalised (:func:`normalise_phone`)
@@ -376,7 +376,7 @@ def apply(
             ``store``).
         reference_date: first day fieldwork can contact anyone (before) or the transfer day
             (after); needed by ``outside_contact_window``.
-        store: a :class:`methods.store.Store`, for the register, the history and the keyed
+        store: a :class:`methods.data.store.Store`, for the register, the history and the keyed
             hash of phone numbers.
         extra_rules: ``{name: boolean array over rows}`` applied after the configured rules
             (e.g. ``{"deceased": mask}``).

@@ -44,8 +44,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from methods.errors import UsageError
-from methods.schema import STAGES
+from methods.core.errors import UsageError
+from methods.core.schema import STAGES
 
 PLANS = ("telephone", "paper", "sequential", "concurrent", "experiment")
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from methods.errors import UsageError, ValidationError
+from methods.core.errors import UsageError, ValidationError
 from methods.nonresponse_common import (
     NonresponseWarning,
     bootstrap_cell_totals,

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from methods.core.schema import STAGE_LABELS, STAGES
 from methods.fieldwork import age_group
-from methods.schema import STAGE_LABELS, STAGES
 
 #: Raking variables and the order in which sparse categories are merged (the last level of
 #: each list absorbs a sparse level first: unknown ages join the largest band, etc.).

@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from methods.errors import UsageError, ValidationError
+from methods.core.errors import UsageError, ValidationError
 from methods.mode_effects import mode_effects
 from methods.nonresponse_common import NonresponseWarning, resolve
 from methods.nonresponse_rindicator import (

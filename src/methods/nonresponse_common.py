@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from methods.errors import UsageError, ValidationError
+from methods.core.errors import UsageError, ValidationError
 
 #: Covariates with more levels than this trigger a warning (continuous variables should be
 #: banded first, e.g. with ``pd.cut``).

@@ -17,7 +17,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from methods.errors import UsageError, ValidationError
+from methods.core.errors import UsageError, ValidationError
 from methods.nonresponse_common import (
     NonresponseWarning,
     Patterns,

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from methods.errors import UsageError
+from methods.core.errors import UsageError
 
 __all__ = [
     "plot_forest",

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from methods.errors import UsageError, WorkbenchError
+from methods.core.errors import UsageError, WorkbenchError
 
 #: Packages whose versions go into every manifest.
 MANIFEST_PACKAGES = (
@@ -189,7 +189,7 @@ def month_range(first: str, last: str) -> list[str]:
 
 def _open_store(db: str | Path):
     """The store at ``db``, read-only (several report processes may read it at once)."""
-    from methods.store import Store
+    from methods.data.store import Store
 
     db = Path(db)
     if not db.is_file():
@@ -219,11 +219,11 @@ def report_inputs(store, month: str) -> tuple[dict[str, str], list[str]]:
     ``month`` (its victims, samples and responses), so a change to any of them changes the hashes.
 
     Arguments:
-        store: an open :class:`methods.store.Store`.
+        store: an open :class:`methods.data.store.Store`.
         month: the report month ``YYYY-MM``.
 
     Returns:
-        ``({label: sha256}, months)``: labels as :meth:`methods.store.Store.input_hashes` gives
+        ``({label: sha256}, months)``: labels as :meth:`methods.data.store.Store.input_hashes` gives
         them, and the loaded months covered, oldest first.
     """
     from methods.reporting import months_back
@@ -515,7 +515,7 @@ def run_report(
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from methods.config import load_force
+    from methods.config.presets import load_force
 
     load_force(force)
     _check_month(month)
@@ -641,7 +641,7 @@ def run_reports(
 
     from tqdm import tqdm
 
-    from methods.config import load_force
+    from methods.config.presets import load_force
 
     load_force(force)
     months = [_check_month(m) for m in months]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from methods.core.schema import SATISFIED_CODES, STAGE_LABELS, STAGES, VALID_ANSWER_CODES
 from methods.disclosure import (  # noqa: F401  (re-exported)
     MIN_BASE_COUNT,
     MIN_BASE_PERCENT,
@@ -41,7 +42,6 @@ from methods.report_run import (  # noqa: F401  (re-exported: notebooks call rep
     write_manifest,
     write_table,
 )
-from methods.schema import SATISFIED_CODES, STAGE_LABELS, STAGES, VALID_ANSWER_CODES
 
 
 def satisfied(answers: pd.Series | np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import norm
 
-from methods.errors import UsageError
+from methods.core.errors import UsageError
 
 
 # --------------------------------------------------------------------------------------------

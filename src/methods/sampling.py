@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from methods.errors import UsageError, ValidationError
+from methods.core.errors import UsageError, ValidationError
 
 __all__ = [
     "ALLOCATIONS",

@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from methods.errors import UsageError
+from methods.core.errors import UsageError
 from methods.simulation_backends import BACKENDS, execute
 from methods.simulation_config import SimulationConfig, load_config, parse_config
 from methods.simulation_engine import Payload, build_population, prepare
@@ -369,7 +369,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     ``vsw simulate --config FILE --reps N --seed S --out DIR [--workers N | --scheduler ADDR]``
     writes ``DIR/results.csv`` and ``DIR/manifest.json``. The handler (:func:`cmd_simulate`)
-    returns an exit code; bad configs or options raise :class:`methods.errors.UsageError`
+    returns an exit code; bad configs or options raise :class:`methods.core.errors.UsageError`
     (exit 2 in ``vsw``).
     """
     # One definition of the options: methods.cli builds this parser without importing the

@@ -34,7 +34,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from methods.errors import UsageError
+from methods.core.errors import UsageError
 from methods.simulation_engine import Payload, run_batch
 
 __all__ = ["BACKENDS", "batches", "default_batch_size", "execute"]

@@ -27,7 +27,7 @@ Example (``src/methods/configs/simulations/allocation_and_mode.toml`` is a full 
     sampling = { n = 1200 }
     fieldwork = { plan = "telephone" }
 
-Every problem raises :class:`methods.errors.ConfigError` (a :class:`UsageError`, exit code 2
+Every problem raises :class:`methods.core.errors.ConfigError` (a :class:`UsageError`, exit code 2
 in the CLI) naming the file, the key and how to fix it.
 """
 
@@ -42,11 +42,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from methods.config import EXCLUSION_RULES, ExclusionRule
-from methods.errors import ConfigError, UsageError
+from methods.config.presets import EXCLUSION_RULES, ExclusionRule
+from methods.core.errors import ConfigError, UsageError
+from methods.core.schema import OFFENCE_GROUPS, STAGES
 from methods.fieldwork import ModePlan
 from methods.sampling import ALLOCATIONS, METHODS
-from methods.schema import OFFENCE_GROUPS, STAGES
 from methods.synthetic import months_range
 
 __all__ = [
@@ -76,7 +76,7 @@ class PopulationSpec:
     """Where the finite population comes from.
 
     Arguments:
-        force: synthetic force preset (``methods.config.list_forces``), or ``None`` with ``file``.
+        force: synthetic force preset (``methods.config.presets.list_forces``), or ``None`` with ``file``.
         months: months generated (``YYYY-MM``), each by :func:`methods.synthetic.generate_victims`.
         seed: population seed: the population is fixed; replicates vary the sample and fieldwork.
         scale: multiplies the preset's monthly volumes.
@@ -97,7 +97,7 @@ class EligibilitySpec:
     Arguments:
         survey: a survey of the force preset (its offence groups and exclusion rules).
         offence_groups: offence groups in scope (``None`` = all).
-        exclude: exclusion rules (``methods.config.EXCLUSION_RULES``), in order.
+        exclude: exclusion rules (``methods.config.presets.EXCLUSION_RULES``), in order.
     """
 
     survey: str | None = None

@@ -34,11 +34,11 @@ import numpy as np
 import pandas as pd
 
 from methods import fieldwork, sampling
-from methods.config import SurveyDef, load_force, load_survey
+from methods.config.presets import SurveyDef, load_force, load_survey
+from methods.core.errors import ConfigError, ConvergenceError, UsageError, ValidationError
+from methods.core.schema import STAGES
 from methods.design import SurveyDesign
-from methods.errors import ConfigError, ConvergenceError, UsageError, ValidationError
 from methods.reporting import satisfied
-from methods.schema import STAGES
 from methods.simulation_config import (
     NOT_SIMULATED_RULES,
     DesignSpec,
@@ -137,7 +137,7 @@ def build_population(spec: PopulationSpec, base_dir: str | Path | None = None) -
 def _survey_for(spec: EligibilitySpec, force: str | None) -> SurveyDef:
     if spec.survey is not None:
         return load_force(force).survey(spec.survey) if force else load_survey(spec.survey)
-    from methods.schema import OFFENCE_GROUPS
+    from methods.core.schema import OFFENCE_GROUPS
 
     return SurveyDef(
         name="simulation",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from methods.errors import UsageError
+from methods.core.errors import UsageError
 
 __all__ = [
     "completes_for_margin",

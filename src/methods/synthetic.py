@@ -1,7 +1,7 @@
 """Synthetic victim populations, answers and fieldwork files, calibrated to published figures.
 
 No real data can be used to build or test the workbench, so this module stands in for a force's
-records. Everything is generated from a force preset (:mod:`methods.config`) and a seed, fully
+records. Everything is generated from a force preset (:mod:`methods.config.presets`) and a seed, fully
 vectorised, and is reproducible: the same (seed, force, month) always gives the same rows, and
 months are independent of each other (each month's generator is seeded from
 ``SeedSequence([seed, crc32(force), year, month, stream])``; O'Neill 2015, PCG / numpy
@@ -71,9 +71,9 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import expit, ndtri
 
-from methods.config import FLAG_RULES, ForcePreset, SurveyDef, load_force
-from methods.errors import UsageError
-from methods.schema import (
+from methods.config.presets import FLAG_RULES, ForcePreset, SurveyDef, load_force
+from methods.core.errors import UsageError
+from methods.core.schema import (
     ETHNICITIES,
     GENDERS,
     OFFENCE_GROUPS,
@@ -116,7 +116,7 @@ class OffenceProfile:
         female, other_gender, unknown_gender: gender shares (male is the rest).
         minority_odds: multiplies the odds of each minority ethnic group in the force's mix.
         unknown_ethnicity: share with ethnicity unknown.
-        flags: rates of the extract's flags, in ``methods.schema.VICTIM_FLAGS`` order.
+        flags: rates of the extract's flags, in ``methods.core.schema.VICTIM_FLAGS`` order.
         repeat: share of the group's victims drawn from the force's pool of repeat victims.
         co_victim: share of victims recorded on the same crime as another victim.
         season: (amplitude, peak month) of the monthly volume.
@@ -628,14 +628,14 @@ def generate_victims(
     """One month's synthetic victim extract for a force, with the hidden latent truth.
 
     Arguments:
-        force: preset name (see ``methods.config.list_forces``) or a :class:`ForcePreset`.
+        force: preset name (see ``methods.config.presets.list_forces``) or a :class:`ForcePreset`.
         month: ``YYYY-MM``.
         seed: non-negative integer; the same (seed, force, month, scale) gives identical rows.
         scale: multiplies the preset's monthly volumes (e.g. 0.1 for a quick test).
 
     Returns:
         DataFrame with the DATA_CONTRACT.md section-1 columns in contract order
-        (``methods.schema.VICTIM_COLUMNS``; codes lower-case, ``reported_date`` as dates inside
+        (``methods.core.schema.VICTIM_COLUMNS``; codes lower-case, ``reported_date`` as dates inside
         the month, ``age`` nullable integer, flags boolean, personal data with some blanks),
         sorted by ``crime_ref`` and ``victim_id``, then hidden columns the contract file never
         holds: ``true_u``, ``true_v`` (the victim's random effects) and ``true_p_<stage>`` for

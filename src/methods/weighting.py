@@ -34,7 +34,7 @@ Deville and Sarndal (1992); Kalton and Flores-Cervantes (2003), J. Official Stat
 
 from __future__ import annotations
 
-from methods.errors import ConvergenceError
+from methods.core.errors import ConvergenceError
 from methods.weighting_calibrate import calibrate, poststratify, rake
 from methods.weighting_core import InfeasibleCalibrationError
 from methods.weighting_diagnostics import (

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from methods.errors import ConvergenceError, UsageError, ValidationError
+from methods.core.errors import ConvergenceError, UsageError, ValidationError
 from methods.weighting_core import (
     calibration_factors,
     check_bounds,

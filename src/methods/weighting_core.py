@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from methods.errors import ConvergenceError, UsageError, ValidationError
+from methods.core.errors import ConvergenceError, UsageError, ValidationError
 
 __all__ = [
     "CalibrationResult",
@@ -44,7 +44,7 @@ DISTANCES = ("linear", "raking", "logit")
 class InfeasibleCalibrationError(ConvergenceError):
     """No adjustment factors inside the bounds reproduce the population totals.
 
-    A subclass of :class:`methods.errors.ConvergenceError`, so callers that catch convergence
+    A subclass of :class:`methods.core.errors.ConvergenceError`, so callers that catch convergence
     failures also catch it; the message names the totals that cannot be reached.
     """
 

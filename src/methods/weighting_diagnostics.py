@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from methods.errors import UsageError
+from methods.core.errors import UsageError
 from methods.weighting_core import factorize
 from methods.weighting_variance import WeightingStep
 

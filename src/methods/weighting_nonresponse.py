@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from methods.errors import UsageError, ValidationError
+from methods.core.errors import UsageError, ValidationError
 from methods.weighting_core import factorize, group_sums, joint_cells
 from methods.weighting_variance import NonresponseStep
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from methods.errors import ConvergenceError, UsageError
+from methods.core.errors import ConvergenceError, UsageError
 from methods.weighting_calibrate import CALIBRATION_KINDS, new_design, rep_weights, replay
 from methods.weighting_variance import TrimStep
 

@@ -19,7 +19,7 @@ The case key is the store's keyed hash (HMAC-SHA256 under the store's secret, RF
 agency cannot link extracts or match them to the workbench's analysis tables. The agency
 returns its responses keyed by it; ``vsw ingest responses`` maps each key back to its case
 through the survey's recorded samples (:func:`case_key_sql`, used by
-:meth:`methods.store.Store.ingest_responses`); :func:`case_key_map` gives the map of one
+:meth:`methods.data.store.Store.ingest_responses`); :func:`case_key_map` gives the map of one
 extract. Case keys are never stored: they can be recomputed from the samples.
 """
 
@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from methods.errors import InputRefused, UsageError
+from methods.core.errors import InputRefused, UsageError
 
 __all__ = [
     "EXTRACT_FORMAT",
@@ -180,14 +180,14 @@ def case_key_sql(survey: str, month: str, case_id: str) -> str:
 
     Returns:
         SQL text needing the named parameters ``$ipad`` and ``$opad`` of
-        :func:`methods.ingest.hmac_pads` (the store's secret).
+        :func:`methods.data.ingest.hmac_pads` (the store's secret).
 
     Notes:
         HMAC-SHA256 (RFC 2104) of ``"extract:" + survey + "|" + month + "|" + case_id``,
-        first 32 hex digits, computed in DuckDB (:func:`methods.ingest.hmac_sql`); the tests
+        first 32 hex digits, computed in DuckDB (:func:`methods.data.ingest.hmac_sql`); the tests
         check it equals :func:`case_keys` on the keys of a real extract.
     """
-    from methods.ingest import hmac_sql
+    from methods.data.ingest import hmac_sql
 
     return hmac_sql(f"'extract:' || {survey} || '|' || {month} || '|' || {case_id}")
 

@@ -1,9 +1,9 @@
 """Checking contract files: error type, column specs and vectorised row rules.
 
-:mod:`methods.readers` turns an input file into a canonical table of text columns with a 1-based
+:mod:`methods.data.readers` turns an input file into a canonical table of text columns with a 1-based
 ``_row``; the rules here run over it in DuckDB. The contract-specific rules (which columns,
-which codes, cross-table keys) live in :mod:`methods.ingest`; the writing in
-:mod:`methods.store_ingest`.
+which codes, cross-table keys) live in :mod:`methods.data.ingest`; the writing in
+:mod:`methods.data.store_ingest`.
 
 Row numbers in every message are *data rows*, counted from 1 under the header, the way a user
 sees them in a spreadsheet whose first line is the header: for a CSV, row 3 is line 4 of the
@@ -15,7 +15,7 @@ only values of code, date and number columns are quoted, and only when they look
 (one short token, few digits) and do not occur in any personal column of the same file.
 
 A responses file identifies each case either by the ``case_key`` of the contractor extract
-(:mod:`methods.protection`) or by the force's ``crime_ref`` and ``victim_id``
+(:mod:`methods.data.protection`) or by the force's ``crime_ref`` and ``victim_id``
 (:func:`response_key_columns`); case keys are compared in canonical form
 (:func:`case_key_text_sql`: surrounding white space removed, lower-case hex).
 """
@@ -27,16 +27,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from methods.errors import ValidationError
+from methods.core.errors import ValidationError
 
 if TYPE_CHECKING:
-    from methods.readers import RawInput
+    from methods.data.readers import RawInput
 
 #: The name under which the canonical input table is registered on the DuckDB connection.
 RAW = "_vsw_raw"
 _MAX_PROBLEMS_SHOWN = 8
 _MAX_ROWS = 20
-#: Hex digits of a contractor case key (:func:`methods.protection.case_keys`).
+#: Hex digits of a contractor case key (:func:`methods.data.protection.case_keys`).
 CASE_KEY_HEX = 32
 #: The columns that can identify a case in a responses file.
 RESPONSE_KEY_COLUMNS = ("case_key", "crime_ref", "victim_id")
@@ -66,7 +66,7 @@ class Problem:
 
 
 class IngestError(ValidationError):
-    """A :class:`~methods.errors.ValidationError` that also knows file lines and other problems.
+    """A :class:`~methods.core.errors.ValidationError` that also knows file lines and other problems.
 
     ``rule``, ``column`` and ``rows`` (first 20 data rows, 1-based) describe the first problem
     found; ``problems`` lists every problem found in the same pass, so that a user can fix them
@@ -368,7 +368,7 @@ def response_key_columns(raw: RawInput, what: str) -> tuple[str, ...]:
         A file keyed by ``case_key`` (the key the contractor extract gave the agency) may also
         carry ``crime_ref`` and ``victim_id`` (a force that merged its own references back in);
         then every row must give all three and they must name the same case, which the store
-        checks (:meth:`methods.store.Store.ingest_responses`).
+        checks (:meth:`methods.data.store.Store.ingest_responses`).
     """
     present = set(raw.columns_present)
     found = tuple(c for c in RESPONSE_KEY_COLUMNS if c in present)

@@ -1,7 +1,7 @@
 """The write side of the store: validated, transactional ingest and the opt-out register.
 
-:class:`IngestMixin` is mixed into :class:`methods.store.Store`; it holds the workflows that
-turn a checked input (:mod:`methods.ingest`) into rows, and the rules that need the store: a
+:class:`IngestMixin` is mixed into :class:`methods.data.store.Store`; it holds the workflows that
+turn a checked input (:mod:`methods.data.ingest`) into rows, and the rules that need the store: a
 month loaded twice, a key already loaded under another month, a sample key that is not a
 victim of that month, a response key that was not sampled (or a contractor case key found in
 no recorded sample of the survey), an interview before the report.
@@ -25,8 +25,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from methods.errors import InputRefused, UsageError, ValidationError
-from methods.ingest import (
+from methods.core.errors import InputRefused, UsageError, ValidationError
+from methods.data.ingest import (
     STAGES,
     VICTIM_FLAG_COLUMNS,
     Checked,
@@ -35,7 +35,7 @@ from methods.ingest import (
     check_victims,
     hmac_pads,
 )
-from methods.validation import IngestError, Problem
+from methods.data.validation import IngestError, Problem
 
 _CLEAN = "_vsw_clean"
 
@@ -73,7 +73,7 @@ def _name(src: Any) -> str:
 
 
 class IngestMixin:
-    """Ingest workflows of :class:`methods.store.Store` (needs ``con``, ``secret``, ``today``)."""
+    """Ingest workflows of :class:`methods.data.store.Store` (needs ``con``, ``secret``, ``today``)."""
 
     con: Any
     path: str
@@ -494,7 +494,7 @@ class IngestMixin:
                 line), naming the column, the first 20 data rows and the rule.
 
         Notes:
-            Case keys (:func:`methods.protection.case_keys`) are read ignoring case and
+            Case keys (:func:`methods.data.protection.case_keys`) are read ignoring case and
             surrounding white space, must be unique in the file, and are mapped back to their
             cases through every recorded sample of ``survey`` (all months: keys differ per
             survey and month, so a key names one case, and a file may mix months). A key found
@@ -650,10 +650,10 @@ class IngestMixin:
 
         Notes:
             The keys of every recorded sample of ``survey`` are recomputed in DuckDB
-            (:func:`methods.protection.case_key_sql`, one HMAC per sampled case) and joined
+            (:func:`methods.data.protection.case_key_sql`, one HMAC per sampled case) and joined
             to the file's; nothing is written.
         """
-        from methods.protection import case_key_sql
+        from methods.data.protection import case_key_sql
 
         con = self.con
         con.register("_vsw_keyed", clean)

@@ -18,9 +18,9 @@ One file holds a force's data. Tables (schema version 1):
                       rows, when. Never personal data: refusal messages are built not to
                       quote it.
 
-Every ingest reads and validates everything first (:mod:`methods.readers`,
-:mod:`methods.validation`, :mod:`methods.ingest`), then writes in one transaction
-(:mod:`methods.store_ingest`); any error leaves the data tables unchanged (a refusal adds one
+Every ingest reads and validates everything first (:mod:`methods.data.readers`,
+:mod:`methods.data.validation`, :mod:`methods.data.ingest`), then writes in one transaction
+(:mod:`methods.data.store_ingest`); any error leaves the data tables unchanged (a refusal adds one
 line to ``audit``). DuckDB's write-ahead log makes a commit atomic, so a process killed at any
 point leaves either the old or the new state, never a mixture (``tests/test_ingest_kill.py``).
 
@@ -54,8 +54,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from methods.errors import InputRefused, UsageError, ValidationError
-from methods.ingest import (
+from methods.core.errors import InputRefused, UsageError, ValidationError
+from methods.data.ingest import (
     CASE_ID_SQL,
     PERSON_ID_SQL,
     STAGES,
@@ -63,7 +63,7 @@ from methods.ingest import (
     hmac_pads,
     hmac_sql,
 )
-from methods.store_ingest import IngestMixin, check_month, check_survey, utc_now
+from methods.data.store_ingest import IngestMixin, check_month, check_survey, utc_now
 
 SCHEMA_VERSION = 1
 _FLAGS_DDL = ", ".join(f"{f} BOOLEAN NOT NULL" for f in VICTIM_FLAG_COLUMNS)
@@ -152,7 +152,7 @@ class Store(IngestMixin):
 
     Notes:
         Use as a context manager or call :meth:`close`. DuckDB allows one writing process per
-        file: a second writer gets a clear :class:`~methods.errors.InputRefused`.
+        file: a second writer gets a clear :class:`~methods.core.errors.InputRefused`.
     """
 
     def __init__(

@@ -41,7 +41,11 @@ class ValidationError(InputRefused):
         if column is not None:
             parts.append(f"column '{column}'")
         if self.rows:
-            more = f" (and {self.n_rows - len(self.rows)} more)" if self.n_rows > len(self.rows) else ""
+            more = (
+                f" (and {self.n_rows - len(self.rows)} more)"
+                if self.n_rows > len(self.rows)
+                else ""
+            )
             parts.append("row(s) " + ", ".join(str(r) for r in self.rows) + more)
         where = ": ".join([", ".join(parts)]) if parts else ""
         msg = f"{where}: {rule}" if where else rule

@@ -1,10 +1,10 @@
 """Reading contract files (CSV, Parquet, DataFrame) into one canonical form.
 
 The canonical form is a pyarrow Table holding the contract's columns as *text* (blank = ``""``)
-plus a 1-based ``_row`` column, ready for the rules of :mod:`methods.validation`. Everything
+plus a 1-based ``_row`` column, ready for the rules of :mod:`methods.data.validation`. Everything
 that can be wrong with a file as a whole -- empty, binary, UTF-16, not UTF-8, wrong delimiter,
 missing or duplicated column, rows with too few or too many fields, Parquet columns of the
-wrong type, no data rows -- is refused here with a :class:`~methods.validation.IngestError`.
+wrong type, no data rows -- is refused here with a :class:`~methods.data.validation.IngestError`.
 
 Row numbers are data rows counted from 1 under the header; for a CSV the file line is given too
 (they differ when a quoted value spans lines or blank lines are skipped). Arrow's own parse
@@ -26,8 +26,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from methods.errors import InputRefused
-from methods.validation import _MAX_ROWS, Column, IngestError, Problem
+from methods.core.errors import InputRefused
+from methods.data.validation import _MAX_ROWS, Column, IngestError, Problem
 
 _CHUNK = 8 << 20
 

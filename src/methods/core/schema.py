@@ -22,7 +22,13 @@ ETHNICITIES: tuple[str, ...] = ("white", "mixed", "asian", "black", "other", "un
 MODES: tuple[str, ...] = ("telephone", "paper", "web")
 
 #: The five stages of the Home Office User Satisfaction Survey, in report order.
-STAGES: tuple[str, ...] = ("ease_of_contact", "actions", "follow_up", "treatment", "whole_experience")
+STAGES: tuple[str, ...] = (
+    "ease_of_contact",
+    "actions",
+    "follow_up",
+    "treatment",
+    "whole_experience",
+)
 STAGE_LABELS: dict[str, str] = {
     "ease_of_contact": "Ease of contact",
     "actions": "Actions taken",

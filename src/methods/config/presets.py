@@ -4,14 +4,14 @@ Survey definitions live in ``methods/configs/surveys/<name>.toml`` and force pre
 ``methods/configs/forces/<name>.toml``; a user can load a preset of their own with
 :func:`load_force_file`. Everything is validated when it is read: a missing key, a value of the
 wrong type, an unknown survey, offence group, stage, mode or exclusion rule, or bad TOML syntax
-raises :class:`methods.errors.ConfigError` naming the file and the key, and saying how to fix it.
+raises :class:`methods.core.errors.ConfigError` naming the file and the key, and saying how to fix it.
 
 The practice the presets reproduce is described in the forces' public pages (``seeds/`` in the
 shared docs) and summarised in METHODS_REFERENCE.md; each TOML file cites its source.
 
 Model of a survey (:class:`SurveyDef`): the offence groups in scope, the exclusion rules applied
 to the force's victims (:data:`EXCLUSION_RULES`), the stages asked (a subset of
-:data:`methods.schema.STAGES`), the modes, and the contact window in weeks after the report
+:data:`methods.core.schema.STAGES`), the modes, and the contact window in weeks after the report
 (6-12 weeks by default; Durham 8-12 weeks). A force preset (:class:`ForcePreset`) says which
 surveys the force runs, who does the fieldwork, how victims are selected, and carries what the
 synthetic generator needs (monthly volumes, districts, ethnic mix, response rates and the
@@ -30,8 +30,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from methods.errors import ConfigError
-from methods.schema import ETHNICITIES, MODES, OFFENCE_GROUPS, STAGES
+from methods.core.errors import ConfigError
+from methods.core.schema import ETHNICITIES, MODES, OFFENCE_GROUPS, STAGES
 
 __all__ = [
     "EXCLUSION_RULES",
@@ -144,10 +144,10 @@ class SurveyDef:
     Arguments:
         name: survey name (file stem), e.g. ``burglary``.
         title: human-readable title.
-        offence_groups: offence groups in scope (codes of ``methods.schema.OFFENCE_GROUPS``).
+        offence_groups: offence groups in scope (codes of ``methods.core.schema.OFFENCE_GROUPS``).
         exclusions: exclusion rules, in the order they are applied.
-        stages: stages asked, in report order (subset of ``methods.schema.STAGES``).
-        modes: fieldwork modes (``methods.schema.MODES``), in order of preference.
+        stages: stages asked, in report order (subset of ``methods.core.schema.STAGES``).
+        modes: fieldwork modes (``methods.core.schema.MODES``), in order of preference.
         contact_window_weeks: (earliest, latest) weeks after the report when contact happens.
         mandated: a Home Office mandated survey (domestic abuse, stalking and harassment).
         description, source: what the survey is and where the definition comes from.

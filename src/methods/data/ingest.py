@@ -4,11 +4,11 @@ Each ``check_*`` function reads one input (CSV, Parquet, DataFrame), applies eve
 be decided from the file alone, vectorised in DuckDB, and returns the *clean* table ready to be
 written: codes lower-cased, dates and numbers typed, booleans decoded, and the keyed pseudonyms
 ``case_id`` / ``person_id`` computed. Rules that need the store (a month already loaded, a
-sampled case that does not exist) are applied by :class:`methods.store.Store`, which also does
+sampled case that does not exist) are applied by :class:`methods.data.store.Store`, which also does
 the writing.
 
-Any broken rule raises :class:`methods.validation.IngestError` (a
-:class:`methods.errors.ValidationError`) naming the column, the first 20 data rows and the
+Any broken rule raises :class:`methods.data.validation.IngestError` (a
+:class:`methods.core.errors.ValidationError`) naming the column, the first 20 data rows and the
 rule; all problems found in one pass are listed together.
 
 Notes:
@@ -27,9 +27,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from methods.readers import RawInput, read_input
-from methods.schema import ETHNICITIES, GENDERS, MODES, OFFENCE_GROUPS, STAGES
-from methods.validation import (
+from methods.core.schema import ETHNICITIES, GENDERS, MODES, OFFENCE_GROUPS, STAGES
+from methods.data.readers import RawInput, read_input
+from methods.data.validation import (
     RAW,
     RESPONSE_KEY_COLUMNS,
     Column,
@@ -80,7 +80,7 @@ SAMPLE_SPEC: tuple[Column, ...] = (
 )
 
 #: Responses: the key columns may be absent; :func:`check_responses` requires ``case_key`` or
-#: both ``crime_ref`` and ``victim_id`` (:func:`methods.validation.response_key_columns`).
+#: both ``crime_ref`` and ``victim_id`` (:func:`methods.data.validation.response_key_columns`).
 RESPONSE_SPEC: tuple[Column, ...] = (
     Column("case_key", "case_key", required=True, optional_column=True),
     Column("crime_ref", "key", required=True, optional_column=True),
@@ -313,7 +313,7 @@ def check_responses(con: Any, source: Any, survey: str, secret: bytes, today: dt
 
     Notes:
         Each case is identified by ``case_key`` (the contractor extract's key) or by both
-        ``crime_ref`` and ``victim_id`` (:func:`methods.validation.response_key_columns`);
+        ``crime_ref`` and ``victim_id`` (:func:`methods.data.validation.response_key_columns`);
         the key columns given must be filled on every row and unique (case keys compared
         ignoring case and surrounding white space). Rules beyond the column types: the
         disposition must be an AAPOR final code (:data:`DISPOSITION_PATTERN`);
