@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from methods.design import SurveyDesign
+from methods.design.survey import SurveyDesign
 
 
 def make_data(n: int, n_strata: int = 10, n_domains: int = 6, seed: int = 12345) -> pd.DataFrame:

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from methods import weighting as wt
-from methods.design import SurveyDesign
+from methods.design.survey import SurveyDesign
 
 MARGINS = {"age_group": 8, "ethnicity": 6, "gender": 2, "offence_group": 5}
 

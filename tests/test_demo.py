@@ -110,7 +110,7 @@ def test_rerun_gives_byte_identical_tables(demo_run, tmp_path):
 def test_no_personal_data_reaches_the_reports(demo_run):
     """Every generated name, phone number and email is absent from everything under reports/."""
     _, out, _ = demo_run
-    from methods.synthetic import generate_victims
+    from methods.synthetic.generate import generate_victims
 
     needles: set[str] = set()
     for month in TEST_MONTHS:

@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 
 from methods.core.errors import UsageError, ValidationError
-from methods.design import SinglePSUError, SurveyDesign, compare_independent
-from methods.variance import hadamard
+from methods.design.survey import SinglePSUError, SurveyDesign, compare_independent
+from methods.design.variance import hadamard
 
 # A methodology scenario small enough to check by hand: two strata, five PSUs, seven rows.
 #

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from methods import design_ci as dci
-from methods.design import SinglePSUError, SurveyDesign
+from methods.design import ci as dci
+from methods.design.survey import SinglePSUError, SurveyDesign
 
 try:
     from r_support import assert_matches, export_api, load_reference, requires_r, run_r

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from methods.design import SurveyDesign
+from methods.design.survey import SurveyDesign
 
 try:
     from r_support import assert_matches, load_reference, make_victim_survey, requires_r, run_r

@@ -3,7 +3,7 @@
 The scenario below is a methodology fixture a reviewer can read: one row per victim, the rule
 that must exclude it written beside it by hand, and the flow counts derived from that column.
 The synthetic cross-check compares against an independent implementation
-(:func:`methods.synthetic.simple_eligibility`) on every preset.
+(:func:`methods.synthetic.generate.simple_eligibility`) on every preset.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import pytest
 
 from methods.config.presets import load_force, load_survey
 from methods.core.errors import UsageError, ValidationError
-from methods.eligibility import FLOW_COLUMNS, apply, plot_flow, synthetic_rule
-from methods.synthetic import generate_victims, simple_eligibility, write_synthetic
+from methods.frame.eligibility import FLOW_COLUMNS, apply, plot_flow, synthetic_rule
+from methods.synthetic.generate import generate_victims, simple_eligibility, write_synthetic
 
 # Burglary survey (configs/surveys/burglary.toml): opted_out, under_min_age (16), vulnerable,
 # no_further_action_requested, uncooperative, sensitive, police_victim, outside_contact_window

@@ -26,7 +26,7 @@ from methods.config.presets import load_force
 from methods.core.errors import InputRefused, UsageError
 from methods.data import protection
 from methods.data.store import Store
-from methods.synthetic import write_synthetic
+from methods.synthetic.generate import write_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTH = "2025-01"
@@ -269,9 +269,9 @@ def test_met_annual_number_is_shared_so_every_eligible_victim_has_the_same_chanc
     rounded), split over the surveys in proportion to their eligible victims."""
     import datetime as dt
 
-    from methods import eligibility
     from methods.cli import _sample_size
-    from methods.synthetic import generate_victims
+    from methods.frame import eligibility
+    from methods.synthetic.generate import generate_victims
 
     v = generate_victims("met", MONTH, seed=3, scale=0.15)
     with Store(":memory:") as st:

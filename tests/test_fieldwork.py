@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from methods.fieldwork import ModePlan, simulate, true_measurement_effect
+from methods.fieldwork.simulate import ModePlan, simulate, true_measurement_effect
 from methods.nonresponse import mode_effects, outcome_rates
 from methods.reporting import satisfied
-from methods.synthetic import generate_victims
+from methods.synthetic.generate import generate_victims
 
 
 @pytest.fixture(scope="module")

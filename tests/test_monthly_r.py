@@ -326,7 +326,7 @@ def _check_degenerate(mine, r, what):
 
     R's ``svyciprop(method = "logit")`` then returns the point itself as the interval (the
     logit SE is 0/0; R gives [p, p] up to rounding). Ours documents a deliberate difference
-    (:mod:`methods.design_ci`, Korn and Graubard 1998, sec. 2): Clopper-Pearson bounds on the
+    (:mod:`methods.design.ci`, Korn and Graubard 1998, sec. 2): Clopper-Pearson bounds on the
     unweighted count, here ``[0.025^(1/n), 1]`` for p = 1 and ``[0, 1 - 0.025^(1/n)]`` for 0.
     """
     p, n = float(mine["estimate"]), int(mine["n"])

@@ -3,7 +3,7 @@ nobody on the register or inside the re-survey window is ever selected.
 
 References: the keyed hashes are checked against Python's :mod:`hmac` (RFC 2104, HMAC-SHA256);
 the property test compares the eligible frame with an independent reference built from plain
-Python sets and :func:`methods.synthetic.simple_eligibility`.
+Python sets and :func:`methods.synthetic.generate.simple_eligibility`.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from conftest import run_vsw
 from methods.config.presets import load_force
 from methods.core.errors import ValidationError
 from methods.data.store import Store
-from methods.eligibility import apply, check_phones, normalise_phone, register_hashes
-from methods.sampling import select
-from methods.synthetic import simple_eligibility, write_synthetic
+from methods.frame.eligibility import apply, check_phones, normalise_phone, register_hashes
+from methods.sampling.select import select
+from methods.synthetic.generate import simple_eligibility, write_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTHS = ["2025-01", "2025-02"]

@@ -216,7 +216,7 @@ def test_stage_estimates_near_preset_targets(demo):
     (every sample is drawn from the survey's eligible victims). Tolerance: 3.5 standard errors (the report's own design-based SE) bounds the
     sampling error with a false-alarm rate of 2 * (1 - Phi(3.5)) = 0.05% per stage, 0.23%
     over the five (Bonferroni), plus the generator's documented calibration error on a
-    finite population (within 1 point; src/methods/synthetic.py). So that the SE cannot make
+    finite population (within 1 point; src/methods/synthetic/generate.py). So that the SE cannot make
     the band vacuous, it must lie within [0.5, 2 * sqrt(deff_w)] times the simple random
     sampling SE sqrt(p (1 - p) / n) (Kish's weighting design effect bounds the inflation).
     """

@@ -236,7 +236,7 @@ def test_response_counts_suppression():
 
 
 def test_domain_table_suppresses_estimates_and_bases():
-    from methods.design import SurveyDesign
+    from methods.design.survey import SurveyDesign
 
     # Districts with 5, 25, 40 and 80 valid answers; the estimate threshold is 30 and the
     # count threshold 10. Estimates: A and B (< 30); bases: A (< 10) and its complement B.

@@ -26,8 +26,8 @@ from r_support import RSCRIPT, requires_r
 from methods import cli
 from methods.core.errors import ConfigError, UsageError, ValidationError
 from methods.core.schema import STAGES
-from methods.fieldwork import ModePlan
-from methods.sample_size import sample_size
+from methods.fieldwork.simulate import ModePlan
+from methods.sampling.size import sample_size
 from methods.simulation import (
     RESULT_COLUMNS,
     SimulationWarning,
@@ -45,7 +45,7 @@ from methods.simulation_engine import (
     replicate_seed,
     run_batch,
 )
-from methods.synthetic import simple_eligibility
+from methods.synthetic.generate import simple_eligibility
 
 # Notes about some replicates (estimates of 0 or 1 in small domains, merged raking levels) are
 # expected with these small designs; tests that check them use pytest.warns.

@@ -28,7 +28,7 @@ from methods.core.schema import (
     VICTIM_COLUMNS,
     VICTIM_FLAGS,
 )
-from methods.synthetic import (
+from methods.synthetic.generate import (
     calibration_table,
     census_satisfaction,
     draw_answers,

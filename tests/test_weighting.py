@@ -18,7 +18,7 @@ import pytest  # noqa: E402
 
 from methods import weighting as wt  # noqa: E402
 from methods.core.errors import ConvergenceError, UsageError, ValidationError  # noqa: E402
-from methods.design import SurveyDesign  # noqa: E402
+from methods.design.survey import SurveyDesign  # noqa: E402
 from methods.weighting_nonresponse import CellsCollapsedWarning  # noqa: E402
 
 AGE = {"young": 300.0, "old": 700.0}

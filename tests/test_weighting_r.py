@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from methods import weighting as wt
-from methods.design import SurveyDesign
+from methods.design.survey import SurveyDesign
 
 pytestmark = pytest.mark.r
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from methods import weighting as wt
-from methods.design import SurveyDesign
+from methods.design.survey import SurveyDesign
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "kalton_flores_cervantes"
 

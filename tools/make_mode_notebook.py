@@ -43,7 +43,7 @@ md(
     - respondent vs sample vs weighted profiles (`methods.nonresponse.profile_comparison`);
     - the telephone-paper difference split into selection (who answers) and measurement (how
       they answer), with bootstrap intervals (`methods.nonresponse.mode_effects`), next to the
-      true measurement effect (`methods.fieldwork.true_measurement_effect`).
+      true measurement effect (`methods.fieldwork.simulate.true_measurement_effect`).
 
     Everything is computed by the `methods` package from synthetic data built in memory; no store
     and no personal data are used (names and e-mail addresses are dropped as soon as the victims
@@ -77,12 +77,16 @@ code(
     import numpy as np
     import pandas as pd
 
-    from methods import fieldwork, nonresponse, plots, sampling
+    from methods import nonresponse, plots
+
+    from methods.fieldwork import simulate as fieldwork
+
+    from methods.sampling import select as sampling
     from methods.config.presets import load_force
-    from methods.design import SurveyDesign
+    from methods.design.survey import SurveyDesign
     from methods.reporting import satisfied
     from methods.core.schema import STAGE_LABELS
-    from methods.synthetic import generate_victims, months_range, simple_eligibility
+    from methods.synthetic.generate import generate_victims, months_range, simple_eligibility
 
     matplotlib.rcParams["svg.hashsalt"] = "vsw"
     %config InlineBackend.figure_formats = ["png"]

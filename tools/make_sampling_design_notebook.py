@@ -42,8 +42,8 @@ def cells() -> list:
             "true satisfaction is known (`methods.simulation`), then compares them on bias, "
             "precision, interval coverage and cost, and states the recommendation the figures "
             "support. Every replicate runs the workbench's own chain: eligibility, selection "
-            "(`methods.sampling`), fieldwork (`methods.fieldwork`), weighting "
-            "(`methods.weighting`) and estimation (`methods.design`)."
+            "(`methods.sampling.select`), fieldwork (`methods.fieldwork.simulate`), weighting "
+            "(`methods.weighting`) and estimation (`methods.design.survey`)."
         )
     ]
     p = code(
@@ -113,7 +113,7 @@ def cells() -> list:
         md(
             "## Sample size for a margin of error\n\nCompletes each design needs for a 95% "
             "margin of error on whole-experience satisfaction, from the design effect the "
-            "simulation measured (`methods.sample_size`), and what they cost at the design's "
+            "simulation measured (`methods.sampling.size`), and what they cost at the design's "
             "cost per complete."
         )
     )

@@ -40,8 +40,8 @@ md(
     3. **raking** to the eligible victims' profile (age group, gender, ethnic group, offence);
     4. **trimming** of large weights, re-raked to the same margins.
 
-    Because the data are simulated (`methods.synthetic` victims, `methods.sampling.select`,
-    `methods.fieldwork.simulate`), the **true census satisfaction** of the eligible victims is
+    Because the data are simulated (`methods.synthetic.generate` victims, `methods.sampling.select.select`,
+    `methods.fieldwork.simulate.simulate`), the **true census satisfaction** of the eligible victims is
     known, and every step's estimate is shown next to it. Everything is computed by the
     `methods` package; the notebook only wires the steps together. No store and no personal
     data are used: names and e-mail addresses are dropped as soon as the victims are generated,
@@ -74,13 +74,17 @@ code(
     import numpy as np
     import pandas as pd
 
-    from methods import fieldwork, plots, sampling, weighting
+    from methods import plots, weighting
+
+    from methods.fieldwork import simulate as fieldwork
+
+    from methods.sampling import select as sampling
     from methods.config.presets import load_force
-    from methods.design import SurveyDesign
+    from methods.design.survey import SurveyDesign
     from methods.core.errors import ConvergenceError
     from methods.reporting import months_back, satisfied
     from methods.core.schema import STAGE_LABELS
-    from methods.synthetic import generate_victims, simple_eligibility
+    from methods.synthetic.generate import generate_victims, simple_eligibility
 
     matplotlib.rcParams["svg.hashsalt"] = "vsw"
     %config InlineBackend.figure_formats = ["png"]

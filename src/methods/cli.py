@@ -43,7 +43,7 @@ def _month(value: str) -> str:
 
 
 def _month_range(value: str) -> list[str]:
-    from methods.synthetic import months_range
+    from methods.synthetic.generate import months_range
 
     parts = value.split(":")
     if len(parts) != 2:
@@ -124,7 +124,7 @@ def _format_status(status: dict) -> str:
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from methods.config.presets import load_force
-    from methods.synthetic import write_synthetic
+    from methods.synthetic.generate import write_synthetic
 
     load_force(args.force)  # clear ConfigError for an unknown force before any work
     out = Path(args.out)
@@ -182,7 +182,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_samplesize(args: argparse.Namespace) -> int:
-    from methods.sampling import completes_for_change, sample_size
+    from methods.sampling.select import completes_for_change, sample_size
 
     res = sample_size(
         args.moe,
@@ -238,7 +238,7 @@ def _optout_file(path: Path) -> tuple[list[str], list[str]]:
     import pandas as pd
 
     from methods.core.errors import ValidationError
-    from methods.eligibility import check_phones, normalise_phone
+    from methods.frame.eligibility import check_phones, normalise_phone
 
     if not path.is_file():
         raise InputRefused(f"input file not found: {path}")
@@ -278,7 +278,7 @@ def _optout_file(path: Path) -> tuple[list[str], list[str]]:
 
 def cmd_optout_add(args: argparse.Namespace) -> int:
     from methods.data.store import Store
-    from methods.eligibility import register_hashes
+    from methods.frame.eligibility import register_hashes
 
     ids = list(args.victim_id or [])
     phones = list(args.phone or [])
@@ -330,8 +330,8 @@ def _monthly_share(annual: float, month: str) -> int:
 
 def _sample_size(preset, survey, month: str, frame_n: int, victims, st, ref) -> dict:
     """How many to select: {"fraction": f} / {"n": n} / {"census": True}, with a description."""
-    from methods import eligibility
-    from methods.sampling import allocate
+    from methods.frame import eligibility
+    from methods.sampling.select import allocate
 
     sel, scope = preset.selection_for(survey.name)
     if sel.rule == "census":
@@ -366,10 +366,10 @@ def _sample_size(preset, survey, month: str, frame_n: int, victims, st, ref) -> 
 def cmd_sample(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from methods import eligibility
     from methods.config.presets import load_force
     from methods.data import protection
-    from methods.sampling import derive_seed, select
+    from methods.frame import eligibility
+    from methods.sampling.select import derive_seed, select
 
     preset = load_force(args.force)
     survey = preset.survey(args.survey.strip().lower())

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from methods.config.presets import load_force
-from methods.synthetic import months_range, write_synthetic
+from methods.synthetic.generate import months_range, write_synthetic
 
 #: A fixed default period, never "the last 12 months from today": reruns must give the same digits.
 DEFAULT_MONTHS = "2025-01:2025-12"

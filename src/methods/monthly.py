@@ -10,7 +10,7 @@ Flores-Cervantes 2003):
    (Deming and Stephan 1940), after merging sparse categories so that every raking cell has
    at least ``min_cell`` respondents (categories merged are listed in the result).
 
-Everything is computed by :mod:`methods.design` and :mod:`methods.weighting`; this module only
+Everything is computed by :mod:`methods.design.survey` and :mod:`methods.weighting`; this module only
 chooses the scheme's categories and collects what the report shows.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from methods.core.schema import STAGE_LABELS, STAGES
-from methods.fieldwork import age_group
+from methods.fieldwork.simulate import age_group
 
 #: Raking variables and the order in which sparse categories are merged (the last level of
 #: each list absorbs a sparse level first: unknown ages join the largest band, etc.).
@@ -106,7 +106,7 @@ def weight_responses(
         :class:`WeightedSurvey` with the respondents' design. When fewer than ``2 * min_cell``
         respond, raking is skipped (``raked`` False) and a warning says so.
     """
-    from methods.design import SurveyDesign
+    from methods.design.survey import SurveyDesign
     from methods.weighting import CellsCollapsedWarning
 
     data = profile_columns(sampled)
@@ -171,7 +171,7 @@ def satisfaction_by_stage(design, stages=STAGES, min_base: int = 30, ci: str = "
 def eligible_frame(victims: pd.DataFrame, preset, surveys=None, store=None):
     """The victims each survey of ``preset`` could sample, month by month, and the exclusion flow.
 
-    Applies :func:`methods.eligibility.apply` (the survey's rules in their configured order,
+    Applies :func:`methods.frame.eligibility.apply` (the survey's rules in their configured order,
     the opt-out register and re-survey history from ``store`` when given) to each month of
     ``victims``, with contact from the first day after the month.
 
@@ -179,7 +179,7 @@ def eligible_frame(victims: pd.DataFrame, preset, surveys=None, store=None):
         ``(eligible, flow)``: the eligible rows with ``survey`` and ``month`` columns, and the
         exclusion flow tables stacked with ``survey`` and ``month`` columns.
     """
-    from methods.eligibility import apply
+    from methods.frame.eligibility import apply
 
     frames, flows = [], []
     for month, vm in victims.groupby("month", sort=True):

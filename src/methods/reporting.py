@@ -1,6 +1,6 @@
 """Reporting: the monthly report's tables and charts.
 
-The notebooks orchestrate; the numbers come from :mod:`methods.design`, :mod:`methods.weighting`
+The notebooks orchestrate; the numbers come from :mod:`methods.design.survey`, :mod:`methods.weighting`
 and :mod:`methods.monthly`; this module turns them into the tidy tables and matplotlib charts of
 DATA_CONTRACT.md section 3. Running a report (papermill, HTML, PDF, manifest) lives in
 :mod:`methods.report_run`, suppression in :mod:`methods.disclosure` and the charts in
@@ -253,7 +253,7 @@ def stage_estimates(
     Returns:
         One row per stage: ``stage, label, estimate, se, ci_low, ci_high, n, suppressed``.
     """
-    from methods.design import SurveyDesign
+    from methods.design.survey import SurveyDesign
 
     data = responses.copy()
     rows = []
@@ -387,11 +387,11 @@ def change_table(
     """Change in each stage between two independently surveyed periods.
 
     ``current`` and ``previous`` are stage tables (:func:`stage_estimates`); the difference,
-    its CI and p-value come from :func:`methods.design.compare_independent` (independent
+    its CI and p-value come from :func:`methods.design.survey.compare_independent` (independent
     samples: se = sqrt(se_a^2 + se_b^2)). ``significant`` is True only where p < ``alpha``;
     suppressed estimates give no comparison.
     """
-    from methods.design import compare_independent
+    from methods.design.survey import compare_independent
 
     a = current.set_index("stage")
     b = previous.set_index("stage")
@@ -513,7 +513,7 @@ def domain_table(
     """Percent satisfied at ``stage`` for each level of ``by`` (e.g. district), with bases.
 
     Arguments:
-        design: a weighted :class:`~methods.design.SurveyDesign` with ``sat_<stage>``.
+        design: a weighted :class:`~methods.design.survey.SurveyDesign` with ``sat_<stage>``.
         by: the domain column; stage: the stage.
         min_base: estimates on fewer valid answers are suppressed.
         min_count: bases (counts) below this, and above zero, are suppressed.

@@ -1,6 +1,6 @@
 """Design simulation studio: Monte Carlo comparison of sampling, fieldwork and weighting designs.
 
-A simulation is a fixed synthetic population (from :mod:`methods.synthetic`, or a frame the
+A simulation is a fixed synthetic population (from :mod:`methods.synthetic.generate`, or a frame the
 user supplies) and a list of candidate designs, each naming its eligibility rules, selection,
 fieldwork plan and weighting scheme (see :mod:`methods.simulation_config` for the TOML format
 and ``src/methods/configs/simulations/`` for examples). Each replicate runs the whole chain for
@@ -19,7 +19,7 @@ Estimands: the satisfied proportion (answers 1-3 over 1-7) of every stage, overa
 (``whole_experience:offence_group=hate``). The truth is the mean of the latent probability of
 being satisfied, ``true_p_<stage>``, over the design's eligible victims (or those of the
 domain): the expected census under the reference, self-completion measurement
-(:mod:`methods.synthetic`, :mod:`methods.fieldwork`).
+(:mod:`methods.synthetic.generate`, :mod:`methods.fieldwork.simulate`).
 
 Performance measures over the R replicates with an estimate (Morris, White and Crowther 2019,
 "Using simulation studies to evaluate statistical methods", Statistics in Medicine 38,

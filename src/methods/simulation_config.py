@@ -1,10 +1,10 @@
 """Simulation configs: TOML files describing a population and the candidate designs to compare.
 
 A config names one synthetic population (a force preset and months, from
-:mod:`methods.synthetic`, or a frame file the user supplies), what to estimate (the stages'
+:mod:`methods.synthetic.generate`, or a frame file the user supplies), what to estimate (the stages'
 satisfied proportion, overall and by a domain), what things cost, and a list of designs. Each
-design names its eligibility rules, its selection (:func:`methods.sampling.select` arguments),
-its fieldwork plan (:class:`methods.fieldwork.ModePlan` fields) and its weighting scheme
+design names its eligibility rules, its selection (:func:`methods.sampling.select.select` arguments),
+its fieldwork plan (:class:`methods.fieldwork.simulate.ModePlan` fields) and its weighting scheme
 (optional non-response adjustment within cells, raking to the eligible population's margins).
 A ``[defaults]`` table is merged into every design (the design's own keys win, table by table).
 
@@ -45,9 +45,9 @@ from typing import Any
 from methods.config.presets import EXCLUSION_RULES, ExclusionRule
 from methods.core.errors import ConfigError, UsageError
 from methods.core.schema import OFFENCE_GROUPS, STAGES
-from methods.fieldwork import ModePlan
-from methods.sampling import ALLOCATIONS, METHODS
-from methods.synthetic import months_range
+from methods.fieldwork.simulate import ModePlan
+from methods.sampling.select import ALLOCATIONS, METHODS
+from methods.synthetic.generate import months_range
 
 __all__ = [
     "CostSpec",
@@ -62,7 +62,7 @@ __all__ = [
     "parse_config",
 ]
 
-#: Proportion intervals accepted (see :mod:`methods.design_ci`).
+#: Proportion intervals accepted (see :mod:`methods.design.ci`).
 CI_METHODS = ("logit", "beta", "wilson")
 SINGLE_PSU = ("error", "certainty", "remove", "average", "adjust")
 _MODEPLAN_FIELDS = tuple(f.name for f in dataclasses.fields(ModePlan))
@@ -77,7 +77,7 @@ class PopulationSpec:
 
     Arguments:
         force: synthetic force preset (``methods.config.presets.list_forces``), or ``None`` with ``file``.
-        months: months generated (``YYYY-MM``), each by :func:`methods.synthetic.generate_victims`.
+        months: months generated (``YYYY-MM``), each by :func:`methods.synthetic.generate.generate_victims`.
         seed: population seed: the population is fixed; replicates vary the sample and fieldwork.
         scale: multiplies the preset's monthly volumes.
         file: a CSV or Parquet frame instead (victim-extract columns plus ``true_p_<stage>``).
@@ -107,7 +107,7 @@ class EligibilitySpec:
 
 @dataclass(frozen=True)
 class SamplingSpec:
-    """Arguments of :func:`methods.sampling.select` (``seed`` comes from the replicate)."""
+    """Arguments of :func:`methods.sampling.select.select` (``seed`` comes from the replicate)."""
 
     strata: tuple[str, ...] = ()
     n: int | tuple[tuple[str, int], ...] | None = None
@@ -121,7 +121,7 @@ class SamplingSpec:
     response_rate: float | None = None
 
     def select_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for :func:`methods.sampling.select`."""
+        """Keyword arguments for :func:`methods.sampling.select.select`."""
         kw: dict[str, Any] = {"method": self.method}
         if self.strata:
             kw["strata"] = list(self.strata)

@@ -1,9 +1,9 @@
 """The Monte Carlo engine: one replicate of every design, and batches of replicates.
 
 A replicate of a design runs the whole chain through the workbench's own modules, nothing
-re-implemented: :func:`methods.sampling.select` draws the sample from the design's eligible
-frame, :func:`methods.fieldwork.simulate` returns dispositions and 1-8 answers,
-:func:`methods.reporting.satisfied` codes them, :class:`methods.design.SurveyDesign` carries the
+re-implemented: :func:`methods.sampling.select.select` draws the sample from the design's eligible
+frame, :func:`methods.fieldwork.simulate.simulate` returns dispositions and 1-8 answers,
+:func:`methods.reporting.satisfied` codes them, :class:`methods.design.survey.SurveyDesign` carries the
 design weights and strata, :mod:`methods.weighting` adjusts for non-response and rakes, and
 ``proportion`` / ``by(...).proportion`` give the estimates with their SEs and intervals.
 
@@ -33,12 +33,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from methods import fieldwork, sampling
 from methods.config.presets import SurveyDef, load_force, load_survey
 from methods.core.errors import ConfigError, ConvergenceError, UsageError, ValidationError
 from methods.core.schema import STAGES
-from methods.design import SurveyDesign
+from methods.design.survey import SurveyDesign
+from methods.fieldwork import simulate as fieldwork
 from methods.reporting import satisfied
+from methods.sampling import select as sampling
 from methods.simulation_config import (
     NOT_SIMULATED_RULES,
     DesignSpec,
@@ -46,7 +47,7 @@ from methods.simulation_config import (
     PopulationSpec,
     SimulationConfig,
 )
-from methods.synthetic import generate_victims, simple_eligibility
+from methods.synthetic.generate import generate_victims, simple_eligibility
 
 __all__ = [
     "DesignPlan",
@@ -128,7 +129,7 @@ def build_population(spec: PopulationSpec, base_dir: str | Path | None = None) -
     if missing:
         raise ValidationError(
             "a simulation frame needs the latent satisfaction model and the fieldwork covariates; "
-            "add the missing column(s) or generate the frame with methods.synthetic",
+            "add the missing column(s) or generate the frame with methods.synthetic.generate",
             column=", ".join(missing),
         )
     return frame.reset_index(drop=True)
@@ -153,9 +154,9 @@ def eligible_rows(victims: pd.DataFrame, spec: EligibilitySpec, force: str | Non
     """Population row positions of the eligible frame of a design (the eligibility hook).
 
     Notes:
-        Uses :func:`methods.synthetic.simple_eligibility` (offence groups in scope, flag and
+        Uses :func:`methods.synthetic.generate.simple_eligibility` (offence groups in scope, flag and
         minimum-age rules, in the survey's order); this is the one place to switch to
-        ``methods.eligibility.apply`` once it is released. Rules that need a contact history,
+        ``methods.frame.eligibility.apply`` once it is released. Rules that need a contact history,
         the opt-out register or fieldwork dates (``NOT_SIMULATED_RULES``) exclude nobody here;
         a warning names them.
     """
@@ -184,7 +185,7 @@ def expected_calls_if_contacted(plan: fieldwork.ModePlan) -> float:
     """Expected call attempts of a case contacted within ``call_attempts`` attempts.
 
     Notes:
-        :mod:`methods.fieldwork` models contact as independent attempts each succeeding with
+        :mod:`methods.fieldwork.simulate` models contact as independent attempts each succeeding with
         probability q, stopping at the first success or after k attempts. The attempt of first
         contact K is geometric, so E[K | K <= k] = (1 - (k + 1) r^k + k r^(k+1)) / (q (1 - r^k))
         with r = 1 - q (the truncated geometric mean; e.g. Johnson, Kemp and Kotz 2005,
@@ -459,8 +460,8 @@ def replicate_detail(payload: Payload, design: int, seed: int, rep: int) -> dict
 
     Returns:
         ``{"values": E x 4 (estimate, se, ci_low, ci_high), "completes", "cost", "sample"
-        (the :func:`methods.sampling.select` result), "rows" (population rows sampled),
-        "fieldwork" (the :func:`methods.fieldwork.simulate` result), "design" (the final
+        (the :func:`methods.sampling.select.select` result), "rows" (population rows sampled),
+        "fieldwork" (the :func:`methods.fieldwork.simulate.simulate` result), "design" (the final
         weighted :class:`SurveyDesign` of the respondents), "notes"}``: the same numbers
         :func:`run_batch` files for that replicate.
     """

@@ -69,10 +69,10 @@ def completes_for_margin(
     Returns:
         ``design, moe, deff, completes, cost``: the design effect measured by the simulation,
         deff = se_empirical^2 / (p (1 - p) / mean_completes) (Kish 1965, 8.2; p the truth),
-        then :func:`methods.sample_size.sample_size` for the completes, and the cost at the
+        then :func:`methods.sampling.size.sample_size` for the completes, and the cost at the
         design's simulated cost per complete.
     """
-    from methods.sample_size import sample_size
+    from methods.sampling.size import sample_size
 
     rows = _headline(results, estimand)
     out = []

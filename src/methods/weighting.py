@@ -1,6 +1,6 @@
 """Weighting engine: post-stratification, raking, calibration and trimming of a SurveyDesign.
 
-Every function takes a :class:`methods.design.SurveyDesign` first and returns a NEW design
+Every function takes a :class:`methods.design.survey.SurveyDesign` first and returns a NEW design
 (the input is never changed); they are also attached as methods, so ``design.rake(...)`` and
 ``methods.weighting.rake(design, ...)`` are the same call. This module is the public face;
 the work is done in
@@ -85,7 +85,7 @@ def attach(cls) -> None:
 
 
 try:  # attach when the design module is importable (it may import this module at its end)
-    from methods.design import SurveyDesign as _SurveyDesign
+    from methods.design.survey import SurveyDesign as _SurveyDesign
 except ImportError:  # pragma: no cover - design module not yet present
     _SurveyDesign = None
 if _SurveyDesign is not None:

@@ -1,7 +1,7 @@
 """Array-level weighting algorithms: raking by iterative proportional fitting and calibration.
 
 These functions work on numpy arrays only (weights, integer codes, model matrices) and know
-nothing about :class:`methods.design.SurveyDesign`; :mod:`methods.weighting` wraps them.
+nothing about :class:`methods.design.survey.SurveyDesign`; :mod:`methods.weighting` wraps them.
 
 Sources:
     Deming, W. E. and Stephan, F. F. (1940). On a least squares adjustment of a sampled

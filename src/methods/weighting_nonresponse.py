@@ -354,7 +354,7 @@ def _subset(design, keep: np.ndarray, w_new, rep_new, step):
     ``svydesign`` is called on the respondents), then the data, replicate settings and
     history are carried over with ``_replace``.
     """
-    from methods.design import SurveyDesign
+    from methods.design.survey import SurveyDesign
 
     data = design._data.loc[keep].reset_index(drop=True)
     names = getattr(design, "_names", {})

@@ -1,6 +1,6 @@
 """How each weighting step changes the linearisation variance (R's ``design$postStrata``).
 
-A :class:`methods.design.SurveyDesign` keeps a tuple ``_calibrations`` of the objects below, in
+A :class:`methods.design.survey.SurveyDesign` keeps a tuple ``_calibrations`` of the objects below, in
 the order the steps were applied. Its ``_lin_variance(z)`` calls ``z = step.adjust(z)`` on each
 in turn before the stratified PSU variance, exactly as ``survey:::svyrecvar`` loops over
 ``design$postStrata``. ``z`` is the n x k matrix of weighted influence values (R's ``x``).

@@ -1,5 +1,5 @@
 """Building replicate-weight designs and their degrees of freedom (R ``as.svrepdesign``,
-``degf.svyrep.design``). The weight formulas live in :mod:`methods.variance`."""
+``degf.svyrep.design``). The weight formulas live in :mod:`methods.design.variance`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from methods.core.errors import UsageError, ValidationError
-from methods.design_columns import readonly, rows1
-from methods.variance import (
+from methods.design.columns import readonly, rows1
+from methods.design.variance import (
     MAX_REPLICATE_CELLS,
     ReplicateFactors,
     SinglePSUStratum,
@@ -21,7 +21,7 @@ from methods.variance import (
 )
 
 if TYPE_CHECKING:
-    from methods.design import SurveyDesign
+    from methods.design.survey import SurveyDesign
 
 REPLICATE_METHODS = ("jk1", "jkn", "bootstrap", "brr")
 DEFAULT_BOOTSTRAP_REPLICATES = 50  # R's as.svrepdesign default
@@ -35,7 +35,7 @@ def make_replicate_design(
     fay: float,
     mse: bool,
 ) -> SurveyDesign:
-    """See :meth:`methods.design.SurveyDesign.replicate`."""
+    """See :meth:`methods.design.survey.SurveyDesign.replicate`."""
     if method not in REPLICATE_METHODS:
         raise UsageError(f"replicate method must be one of {REPLICATE_METHODS}, got {method!r}")
     s = design._struct

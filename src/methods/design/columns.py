@@ -1,4 +1,4 @@
-"""Validation and integer coding of the columns a :class:`methods.design.SurveyDesign` uses.
+"""Validation and integer coding of the columns a :class:`methods.design.survey.SurveyDesign` uses.
 
 All checks happen here, up front, with messages that name the column, the 1-based data rows
 (first 20) and the rule broken (:class:`methods.core.errors.ValidationError`).

@@ -1,4 +1,4 @@
-"""Variance kernels behind :class:`methods.design.SurveyDesign`.
+"""Variance kernels behind :class:`methods.design.survey.SurveyDesign`.
 
 Two families, both written over integer codes with ``np.bincount`` so that a million rows cost a
 few passes over memory:
@@ -10,7 +10,7 @@ few passes over memory:
   factors exactly as R's ``jk1weights``, ``jknweights``, ``subbootweights`` and ``brrweights``
   do, and the replicate variance of R's ``svrVar``.
 
-Nothing here knows about data frames; :mod:`methods.design` owns validation and user messages.
+Nothing here knows about data frames; :mod:`methods.design.survey` owns validation and user messages.
 
 References:
     Lumley T (2004). Analysis of complex survey samples. J Stat Software 9(8); R package

@@ -20,7 +20,7 @@ Intervals, as R computes them (we checked R 4.2 / survey 4.1 sources and match t
   degrees of freedom, or a number.
 * ``proportion``: ``svyciprop`` uses **t** quantiles on ``degf(design)``: #PSUs - #strata among
   the rows of the (domain) design with non-zero weight; for replicate designs the rank of the
-  replicate weights minus one. See :mod:`methods.design_ci` for every interval.
+  replicate weights minus one. See :mod:`methods.design.ci` for every interval.
 * ``compare``: R's ``svyttest``: t on ``degf - 1`` of the two-domain subset.
 
 Missing values: every estimator drops rows whose value is missing, like R's ``na.rm=TRUE``;
@@ -38,10 +38,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from methods import design_ci as dci
-from methods import design_estimators as est
 from methods.core.errors import UsageError, ValidationError
-from methods.design_columns import (
+from methods.design import ci as dci
+from methods.design import estimators as est
+from methods.design.columns import (
     binary_column,
     fpc_popsize,
     numeric_column,
@@ -53,9 +53,9 @@ from methods.design_columns import (
     strata_codes,
     weights_array,
 )
-from methods.design_domains import DomainView, compare_independent, level_index
-from methods.design_replicate import make_replicate_design, replicate_degf
-from methods.variance import (
+from methods.design.domains import DomainView, compare_independent, level_index
+from methods.design.replicate import make_replicate_design, replicate_degf
+from methods.design.variance import (
     SINGLE_PSU_MODES,
     DomainInfluence,
     SinglePSUStratum,
@@ -118,7 +118,7 @@ class SurveyDesign:
       ``z = cal.adjust(z)`` for each object in ``self._calibrations`` in order (R's
       ``design$postStrata`` handling in ``svyrecvar``) and then computes the stratified
       with-replacement PSU variance with fpc and single-PSU handling. Domain estimators pass a
-      sparse :class:`methods.variance.DomainInfluence`; ``_lin_variance`` densifies it before
+      sparse :class:`methods.design.variance.DomainInfluence`; ``_lin_variance`` densifies it before
       calling ``adjust``, so ``adjust`` always receives an ndarray.
     """
 
@@ -273,7 +273,7 @@ class SurveyDesign:
 
         Notes:
             Applies ``cal.adjust`` for each calibration in order, then
-            :func:`methods.variance.taylor_variance` (R ``svyrecvar``). R keeps every row when
+            :func:`methods.design.variance.taylor_variance` (R ``svyrecvar``). R keeps every row when
             it subsets a calibrated design, so ``present`` is all rows then.
         """
         if isinstance(z, DomainInfluence) and self._calibrations:
@@ -387,7 +387,7 @@ class SurveyDesign:
 
         Notes:
             Factors and scales follow R's ``jk1weights``, ``jknweights``, ``subbootweights``
-            and ``brrweights`` (formulas and references in :mod:`methods.variance`). The fpc
+            and ``brrweights`` (formulas and references in :mod:`methods.design.variance`). The fpc
             enters JK1 and JKn as in R; the bootstrap and BRR drop it with a warning. Our BRR
             uses the smallest Sylvester/Paley Hadamard matrix of order > #strata, which can be
             larger than R's choice; any full orthogonal balanced set gives the same variance
@@ -481,7 +481,7 @@ class SurveyDesign:
         return out
 
     def _proportion_ci(self, ci, p, se, th, ddf, dom, pr, y, conf_level):
-        """Interval for proportions; see :func:`methods.design_ci.proportion_interval`."""
+        """Interval for proportions; see :func:`methods.design.ci.proportion_interval`."""
         K = len(p)
         cnt = pr.n
         g = pr.groups
@@ -592,7 +592,7 @@ class SurveyDesign:
         Arguments:
             col: 0/1 or boolean column, or a categorical/coded column with ``level=``.
             ci: "logit" (default), "beta" (Korn-Graubard), "wilson" (effective sample size)
-                or "clopper-pearson" (simple random samples only); see :mod:`methods.design_ci`.
+                or "clopper-pearson" (simple random samples only); see :mod:`methods.design.ci`.
             level: the category whose proportion is wanted.
             conf_level: confidence level.
 

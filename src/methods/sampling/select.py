@@ -808,5 +808,5 @@ def _issued_from_completes(completes: Any, rr: float) -> Any:
     return one(completes, "")
 
 
-# Sample size and power live in methods.sample_size; re-exported here (issue 5's API).
-from methods.sample_size import completes_for_change, sample_size  # noqa: E402, F401
+# Sample size and power live in methods.sampling.size; re-exported here (issue 5's API).
+from methods.sampling.size import completes_for_change, sample_size  # noqa: E402, F401

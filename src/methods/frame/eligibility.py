@@ -592,7 +592,7 @@ def synthetic_rule(
     last_surveyed: pd.Series | None = None,
     month_index: int | None = None,
 ) -> np.ndarray:
-    """:func:`apply` with the signature of :func:`methods.synthetic.simple_eligibility`.
+    """:func:`apply` with the signature of :func:`methods.synthetic.generate.simple_eligibility`.
 
     Plug it in as ``write_synthetic(..., eligibility=synthetic_rule)``. In memory the register
     holds raw victim ids and ``last_surveyed`` maps victim id -> month index; the rules match

@@ -880,7 +880,7 @@ def simple_eligibility(
         Boolean array over the rows of ``victims``.
 
     Notes:
-        Stand-in for ``methods.eligibility`` (which will replace it in ``write_synthetic``):
+        Stand-in for ``methods.frame.eligibility`` (which will replace it in ``write_synthetic``):
         flags exclude when their rule is listed; ``under_min_age`` excludes known ages below
         the minimum (blank ages are kept); ``outside_contact_window`` is not applied here
         because synthetic fieldwork always contacts inside the window. The calibration of the
@@ -1103,7 +1103,7 @@ def write_synthetic(
         scale: multiplies volumes and annual sample sizes.
         mode_shift: log-odds shift of telephone answers (see :func:`draw_answers`).
         eligibility: function with the signature of :func:`simple_eligibility` (the default);
-            ``methods.eligibility`` will be plugged in here.
+            ``methods.frame.eligibility`` will be plugged in here.
 
     Returns:
         ``{"victims": [paths], "samples": [paths], "responses": [paths]}``.

@@ -11,10 +11,10 @@ import pandas as pd
 from scipy import stats
 
 from methods.core.errors import UsageError
-from methods.design_columns import binary_column, domain_codes, numeric_column
+from methods.design.columns import binary_column, domain_codes, numeric_column
 
 if TYPE_CHECKING:
-    from methods.design import SurveyDesign
+    from methods.design.survey import SurveyDesign
 
 
 class DomainView:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from methods.variance import DomainInfluence
+from methods.design.variance import DomainInfluence
 
 KINDS = ("mean", "total", "ratio")
 

@@ -2,7 +2,7 @@
 
 A simulated fieldwork takes a sample drawn from a synthetic population (which carries the
 latent satisfaction model in its hidden ``true_p_<stage>`` columns, see
-:mod:`methods.synthetic`) and a mode plan, and returns one row per sampled case in the
+:mod:`methods.synthetic.generate`) and a mode plan, and returns one row per sampled case in the
 DATA_CONTRACT.md section 2 format, plus hidden ``true_`` columns so that the truth is known:
 
 - ``true_mode_assigned``: the mode first offered; ``true_sat_<stage>``: whether the victim is
@@ -25,7 +25,7 @@ Model (documented so a methodologist can check it):
   to the rest, in parallel), ``experiment`` (a random half offered each mode; the assignment is
   recorded in ``true_mode_assigned``).
 - Measurement: answers come from the latent ordinal model of
-  :func:`methods.synthetic.draw_answers`; telephone answers add ``mode_shift`` to the latent
+  :func:`methods.synthetic.generate.draw_answers`; telephone answers add ``mode_shift`` to the latent
   log-odds with the same random numbers as the reference (self-completion) answer, so no one
   answers less positively by telephone (Dillman et al. 2009: telephone answers are more
   positive). The true measurement effect of a set of respondents is
@@ -65,7 +65,7 @@ class ModePlan:
         nmar: log-odds change in response per unit of (satisfied - 0.5) on whole experience;
             0 means missing at random given the covariates.
         mode_shift: measurement effect of telephone: log-odds added to the latent satisfaction
-            score of telephone answers (:func:`methods.synthetic.draw_answers`).
+            score of telephone answers (:func:`methods.synthetic.generate.draw_answers`).
         window_weeks: (earliest, latest) weeks after the report when contact happens.
         partial_share, breakoff_share, other_share, ineligible_share: small shares of
             contacted cases ending as 1.2, 2.12, 2.30 and 4.10.
@@ -166,7 +166,7 @@ def _true_probabilities(sample: pd.DataFrame) -> np.ndarray:
     if missing:
         raise UsageError(
             "fieldwork simulation needs the latent satisfaction columns of a synthetic population "
-            f"(missing: {', '.join(missing)}); draw the sample from methods.synthetic data"
+            f"(missing: {', '.join(missing)}); draw the sample from methods.synthetic.generate data"
         )
     return sample[cols].to_numpy(dtype=float)
 
@@ -222,7 +222,7 @@ def simulate(sample: pd.DataFrame, plan: ModePlan | str = "telephone", seed=0) -
     Arguments:
         sample: sampled victims with the contract columns (``age``, ``gender``, ``ethnicity``,
             ``offence_group``, ``reported_date``, ``phone``, ``address``) and the latent
-            ``true_p_<stage>`` columns of :mod:`methods.synthetic`.
+            ``true_p_<stage>`` columns of :mod:`methods.synthetic.generate`.
         plan: a :class:`ModePlan` or a plan name with default settings.
         seed: an int, a ``numpy.random.SeedSequence`` or a ``Generator``.
 
@@ -240,7 +240,7 @@ def simulate(sample: pd.DataFrame, plan: ModePlan | str = "telephone", seed=0) -
 
     # Latent answers from the synthetic model (counter-based random numbers, so the reference
     # and telephone answers of a victim share their draws: a pure measurement effect).
-    from methods.synthetic import draw_answers
+    from methods.synthetic.generate import draw_answers
 
     answer_seed = int(rng.integers(0, 2**31 - 1))
     ref = draw_answers(sample, answer_seed, mode="paper")

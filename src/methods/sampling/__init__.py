@@ -1,0 +1,21 @@
+"""Probability sampling: allocation, selection and sample sizes."""
+
+from methods.sampling.select import (
+    ALLOCATIONS,
+    METHODS,
+    allocate,
+    completes_for_change,
+    derive_seed,
+    sample_size,
+    select,
+)
+
+__all__ = [
+    "ALLOCATIONS",
+    "METHODS",
+    "allocate",
+    "completes_for_change",
+    "derive_seed",
+    "sample_size",
+    "select",
+]
