@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from methods.fieldwork.simulate import ModePlan, simulate, true_measurement_effect
-from methods.nonresponse import mode_effects, outcome_rates
+from methods.nonresponse.rates import mode_effects, outcome_rates
 from methods.reporting import satisfied
 from methods.synthetic.generate import generate_victims
 

@@ -19,8 +19,8 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
 from methods.core.errors import UsageError, ValidationError
-from methods.mode_effects import mode_effects, satisfied_indicator
-from methods.nonresponse_common import NonresponseWarning, logistic_newton, main_effects_matrix
+from methods.nonresponse.common import NonresponseWarning, logistic_newton, main_effects_matrix
+from methods.nonresponse.mode_effects import mode_effects, satisfied_indicator
 
 COVS = ["age", "gender", "offence"]
 

@@ -16,7 +16,7 @@ the merges the report lists), and R rebuilds every design from scratch:
 * ``svydesign(ids = ~1, strata = ~design_stratum, weights = ...)``, lonely PSUs "average";
 * the non-response step by hand, ``d * ave(d, class, sum) / ave(d * r, class, sum)``, and a
   design of the respondents with those weights. This is the formulation equivalent to ours:
-  :class:`methods.weighting_variance.NonresponseStep` documents that the adjusted weights are
+  :class:`methods.weighting.variance.NonresponseStep` documents that the adjusted weights are
   treated as given (no variance term for the estimated response rates). The alternative,
   ``postStratify`` of the respondents to the sampled cases' design-weight totals per class,
   gives the same weights but adds a post-stratification term in ``svyrecvar``; it is computed

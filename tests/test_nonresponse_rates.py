@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from methods.core.errors import UsageError, ValidationError
-from methods.nonresponse import (
+from methods.nonresponse.rates import (
     AAPOR_CATEGORIES,
     NonresponseWarning,
     classify_dispositions,

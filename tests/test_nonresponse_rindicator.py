@@ -23,7 +23,7 @@ from scipy import stats
 from sklearn.linear_model import LogisticRegression
 
 from methods.core.errors import UsageError, ValidationError
-from methods.nonresponse import NonresponseWarning, profile_comparison, r_indicator
+from methods.nonresponse.rates import NonresponseWarning, profile_comparison, r_indicator
 
 FIX = Path(__file__).parent / "fixtures" / "r_indicator"
 
@@ -372,7 +372,7 @@ def test_bootstrap_se_of_conditional_partials_survives_a_rare_pattern():
     import numpy as np
     import pandas as pd
 
-    from methods.nonresponse import r_indicator
+    from methods.nonresponse.rates import r_indicator
 
     rng = np.random.default_rng(3)
     n = 400

@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 from methods import weighting as wt  # noqa: E402
 from methods.core.errors import ConvergenceError, UsageError, ValidationError  # noqa: E402
 from methods.design.survey import SurveyDesign  # noqa: E402
-from methods.weighting_nonresponse import CellsCollapsedWarning  # noqa: E402
+from methods.weighting.nonresponse import CellsCollapsedWarning  # noqa: E402
 
 AGE = {"young": 300.0, "old": 700.0}
 SEX = {"f": 520.0, "m": 480.0}

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from methods import weighting as wt
 from methods.core.errors import ConvergenceError
 from methods.design.survey import SurveyDesign
-from methods.weighting_core import InfeasibleCalibrationError
+from methods.weighting.core import InfeasibleCalibrationError
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -37,12 +37,12 @@ md(
     that depends on the victim's own satisfaction (`nmar`), and then asks what a researcher could
     see without the truth:
 
-    - AAPOR response rates by mode and by victim group (`methods.nonresponse.outcome_rates`);
+    - AAPOR response rates by mode and by victim group (`methods.nonresponse.rates.outcome_rates`);
     - how representative the respondents are: R-indicators and partial R-indicators
-      (`methods.nonresponse.r_indicator`, Schouten, Cobben and Bethlehem 2009);
-    - respondent vs sample vs weighted profiles (`methods.nonresponse.profile_comparison`);
+      (`methods.nonresponse.rates.r_indicator`, Schouten, Cobben and Bethlehem 2009);
+    - respondent vs sample vs weighted profiles (`methods.nonresponse.rates.profile_comparison`);
     - the telephone-paper difference split into selection (who answers) and measurement (how
-      they answer), with bootstrap intervals (`methods.nonresponse.mode_effects`), next to the
+      they answer), with bootstrap intervals (`methods.nonresponse.rates.mode_effects`), next to the
       true measurement effect (`methods.fieldwork.simulate.true_measurement_effect`).
 
     Everything is computed by the `methods` package from synthetic data built in memory; no store
@@ -77,7 +77,9 @@ code(
     import numpy as np
     import pandas as pd
 
-    from methods import nonresponse, plots
+    from methods import plots
+
+    from methods.nonresponse import rates as nonresponse
 
     from methods.fieldwork import simulate as fieldwork
 

@@ -15,9 +15,9 @@ Functions:
 - :func:`profile_grid`: :func:`methods.weighting.plot_profile` for several variables on one
   figure.
 - :func:`plot_profile_comparison`: frame vs respondent vs weighted shares from
-  :func:`methods.nonresponse.profile_comparison`.
+  :func:`methods.nonresponse.rates.profile_comparison`.
 - :func:`plot_partial_indicators`: unconditional and conditional partial R-indicators from
-  :func:`methods.nonresponse.r_indicator`, with bootstrap intervals.
+  :func:`methods.nonresponse.rates.r_indicator`, with bootstrap intervals.
 """
 
 from __future__ import annotations
@@ -254,7 +254,7 @@ def plot_profile_comparison(
 
     Arguments:
         categories: ``ProfileComparison.categories`` from
-            :func:`methods.nonresponse.profile_comparison` (columns variable, category,
+            :func:`methods.nonresponse.rates.profile_comparison` (columns variable, category,
             pct_frame, pct_respondents, pct_weighted, asmd_respondents, asmd_weighted).
         variables: variables to draw (default: all, in table order).
         ncols: panels per row.
@@ -288,7 +288,7 @@ def plot_partial_indicators(result, title: str = ""):
     """Unconditional and conditional partial R-indicators, with 95% intervals.
 
     Arguments:
-        result: an ``RIndicatorResult`` from :func:`methods.nonresponse.r_indicator`.
+        result: an ``RIndicatorResult`` from :func:`methods.nonresponse.rates.r_indicator`.
         title: figure title.
 
     Returns:
@@ -299,7 +299,7 @@ def plot_partial_indicators(result, title: str = ""):
 
     Notes:
         Definitions: Schouten, Cobben and Bethlehem (2009); Schouten, Shlomo and Skinner
-        (2011); RISQ manual 2.1 (see :func:`methods.nonresponse.r_indicator`).
+        (2011); RISQ manual 2.1 (see :func:`methods.nonresponse.rates.r_indicator`).
     """
     import matplotlib.pyplot as plt
 

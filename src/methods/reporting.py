@@ -88,9 +88,9 @@ def prepare_responses(responses: pd.DataFrame) -> pd.DataFrame:
 def response_counts(responses: pd.DataFrame) -> pd.DataFrame:
     """Issued cases, completes and AAPOR RR1 / RR3 by survey and mode (tidy).
 
-    Rates from :func:`methods.nonresponse.outcome_rates` (AAPOR Standard Definitions).
+    Rates from :func:`methods.nonresponse.rates.outcome_rates` (AAPOR Standard Definitions).
     """
-    from methods.nonresponse import outcome_rates
+    from methods.nonresponse.rates import outcome_rates
 
     rows = []
     for (survey, mode), sub in responses.groupby(["survey", "mode"], sort=True):

@@ -1,6 +1,6 @@
 """Representativeness of the respondents: R-indicators, partial R-indicators, profile tables.
 
-Public functions (re-exported by :mod:`methods.nonresponse`): :func:`r_indicator`,
+Public functions (re-exported by :mod:`methods.nonresponse.rates`): :func:`r_indicator`,
 :func:`profile_comparison`.
 """
 
@@ -18,7 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from methods.core.errors import UsageError, ValidationError
-from methods.nonresponse_common import (
+from methods.nonresponse.common import (
     NonresponseWarning,
     Patterns,
     bootstrap_cell_totals,

@@ -1,7 +1,7 @@
 """Post-stratification, raking and calibration of a SurveyDesign (see :mod:`methods.weighting`).
 
 Each function returns a new design with new weights (and replicate weights) and one more record
-in ``design._calibrations`` (:mod:`methods.weighting_variance`), which adjusts the
+in ``design._calibrations`` (:mod:`methods.weighting.variance`), which adjusts the
 linearisation variance as R's ``survey:::svyrecvar`` does and remembers the step.
 
 Sources: R package ``survey`` (Lumley), ``postStratify``, ``rake``, ``calibrate``, ``grake``,
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from methods.core.errors import ConvergenceError, UsageError, ValidationError
-from methods.weighting_core import (
+from methods.weighting.core import (
     calibration_factors,
     check_bounds,
     factorize,
@@ -27,7 +27,7 @@ from methods.weighting_core import (
     joint_cells,
     linear_calibration_factors,
 )
-from methods.weighting_variance import (
+from methods.weighting.variance import (
     GregAdjustment,
     PostStratAdjustment,
     RakingAdjustment,
@@ -463,7 +463,7 @@ def calibrate(
 
     Notes:
         Unbounded linear: R's ``regcalibrate`` (one solve of X'DX, p x p). Otherwise R's
-        ``grake`` (see :func:`methods.weighting_core.calibration_factors`). Linearisation
+        ``grake`` (see :func:`methods.weighting.core.calibration_factors`). Linearisation
         variance: R's ``greg_calibration`` residuals. Memory O(n p); no n x n matrix is ever
         formed (samplics' ``calibrate`` allocates one). Negative weights from unbounded linear
         calibration are reported with a warning.

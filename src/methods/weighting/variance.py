@@ -165,7 +165,7 @@ class GregAdjustment(WeightingStep):
         """Generalised inverse of ``X' D X`` (p x p), computed once and cached."""
         a = self._cache.get("pinv")
         if a is None:
-            from methods.weighting_core import ginv, xtdx
+            from methods.weighting.core import ginv, xtdx
 
             a = ginv(xtdx(self.xmat, np.maximum(self.w_in, 0.0)))
             self._cache["pinv"] = a

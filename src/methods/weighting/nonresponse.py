@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from methods.core.errors import UsageError, ValidationError
-from methods.weighting_core import factorize, group_sums, joint_cells
-from methods.weighting_variance import NonresponseStep
+from methods.weighting.core import factorize, group_sums, joint_cells
+from methods.weighting.variance import NonresponseStep
 
 __all__ = ["CellsCollapsedWarning", "adjust_nonresponse"]
 
@@ -224,7 +224,7 @@ def adjust_nonresponse(
     Notes:
         Kalton and Flores-Cervantes (2003, section 2); Little (1986). The linearisation
         variance treats the adjusted weights as given (see
-        :class:`methods.weighting_variance.NonresponseStep`).
+        :class:`methods.weighting.variance.NonresponseStep`).
     """
     if design._calibrations and any(
         getattr(s, "kind", None) in ("poststratify", "rake", "calibrate", "trim", "nonresponse")

@@ -1,6 +1,6 @@
 """Telephone-versus-paper mode effects: selection and measurement parts of the difference.
 
-Public function (re-exported by :mod:`methods.nonresponse`): :func:`mode_effects`.
+Public function (re-exported by :mod:`methods.nonresponse.rates`): :func:`mode_effects`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from methods.core.errors import UsageError, ValidationError
-from methods.nonresponse_common import (
+from methods.nonresponse.common import (
     NonresponseWarning,
     bootstrap_cell_totals,
     logistic_newton,
@@ -188,7 +188,7 @@ def mode_effects(
 
         Uncertainty: a with-replacement bootstrap that resamples respondents within each mode
         (so every replicate keeps both modes) and refits the model(s) in every replicate; the
-        fits are vectorised across replicates (:func:`~methods.nonresponse_common.
+        fits are vectorised across replicates (:func:`~methods.nonresponse.common.
         logistic_newton` on units grouped by covariate pattern, mode and answer). SE = the
         replicates' standard deviation; p-value = 2(1 - Phi(|estimate / SE|)). Replicates in
         which a level of the reference mode has no counterpart are dropped (and reported).

@@ -5,7 +5,7 @@ units into covariate patterns, one-hot main-effects design matrices, a vectorise
 bootstrap over patterns, and a batched Newton-Raphson solver for weighted logistic regression
 that refits many bootstrap replicates at once.
 
-Nothing here is part of the public API; import from :mod:`methods.nonresponse` instead.
+Nothing here is part of the public API; import from :mod:`methods.nonresponse.rates` instead.
 """
 
 from __future__ import annotations

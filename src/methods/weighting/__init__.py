@@ -5,12 +5,12 @@ Every function takes a :class:`methods.design.survey.SurveyDesign` first and ret
 ``methods.weighting.rake(design, ...)`` are the same call. This module is the public face;
 the work is done in
 
-* :mod:`methods.weighting_nonresponse`: ``adjust_nonresponse`` (weighting / propensity classes);
-* :mod:`methods.weighting_calibrate`: ``poststratify``, ``rake``, ``calibrate``;
-* :mod:`methods.weighting_trim`: ``trim``;
-* :mod:`methods.weighting_diagnostics`: ``diagnostics`` and the two plotting helpers;
-* :mod:`methods.weighting_core`: the array algorithms (IPF on cells, R's ``grake`` Newton);
-* :mod:`methods.weighting_variance`: the step records and their variance adjustments.
+* :mod:`methods.weighting.nonresponse`: ``adjust_nonresponse`` (weighting / propensity classes);
+* :mod:`methods.weighting.calibrate`: ``poststratify``, ``rake``, ``calibrate``;
+* :mod:`methods.weighting.trim`: ``trim``;
+* :mod:`methods.weighting.diagnostics`: ``diagnostics`` and the two plotting helpers;
+* :mod:`methods.weighting.core`: the array algorithms (IPF on cells, R's ``grake`` Newton);
+* :mod:`methods.weighting.variance`: the step records and their variance adjustments.
 
 Typical use::
 
@@ -22,7 +22,7 @@ Typical use::
 
 Each step appends a record to ``design._calibrations`` that (a) adjusts the linearised
 influence values the way R's ``survey:::svyrecvar`` does for ``design$postStrata`` (see
-:mod:`methods.weighting_variance`) and (b) remembers what the step did, for
+:mod:`methods.weighting.variance`) and (b) remembers what the step did, for
 :func:`diagnostics` and ``trim(recalibrate=True)``. On replicate designs every replicate's
 weights are re-weighted by the same procedure, as R's ``postStratify``/``rake``/``calibrate``
 methods for ``svyrep.design`` do.
@@ -35,17 +35,17 @@ Deville and Sarndal (1992); Kalton and Flores-Cervantes (2003), J. Official Stat
 from __future__ import annotations
 
 from methods.core.errors import ConvergenceError
-from methods.weighting_calibrate import calibrate, poststratify, rake
-from methods.weighting_core import InfeasibleCalibrationError
-from methods.weighting_diagnostics import (
+from methods.weighting.calibrate import calibrate, poststratify, rake
+from methods.weighting.core import InfeasibleCalibrationError
+from methods.weighting.diagnostics import (
     WeightingDiagnostics,
     diagnostics,
     plot_profile,
     plot_weight_distribution,
 )
-from methods.weighting_nonresponse import CellsCollapsedWarning, adjust_nonresponse
-from methods.weighting_trim import trim
-from methods.weighting_variance import WeightingStep
+from methods.weighting.nonresponse import CellsCollapsedWarning, adjust_nonresponse
+from methods.weighting.trim import trim
+from methods.weighting.variance import WeightingStep
 
 __all__ = [
     "CellsCollapsedWarning",
@@ -69,7 +69,7 @@ __all__ = [
 def history(design) -> tuple[WeightingStep, ...]:
     """The weighting steps applied to ``design``, oldest first.
 
-    Each is a :class:`methods.weighting_variance.WeightingStep` with ``kind``, ``spec``,
+    Each is a :class:`methods.weighting.variance.WeightingStep` with ``kind``, ``spec``,
     ``w_in``, ``w_out``, ``factors`` and ``info`` (iterations, gaps, merged cells, ...).
     """
     return tuple(s for s in design._calibrations if isinstance(s, WeightingStep))

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from methods.core.errors import UsageError
-from methods.weighting_core import factorize
-from methods.weighting_variance import WeightingStep
+from methods.weighting.core import factorize
+from methods.weighting.variance import WeightingStep
 
 __all__ = ["WeightingDiagnostics", "diagnostics", "plot_profile", "plot_weight_distribution"]
 

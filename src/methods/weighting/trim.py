@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from methods.core.errors import ConvergenceError, UsageError
-from methods.weighting_calibrate import CALIBRATION_KINDS, new_design, rep_weights, replay
-from methods.weighting_variance import TrimStep
+from methods.weighting.calibrate import CALIBRATION_KINDS, new_design, rep_weights, replay
+from methods.weighting.variance import TrimStep
 
 __all__ = ["trim"]
 

@@ -4,9 +4,9 @@ One public function per method (the rest live in sibling modules and are re-expo
 
 - :func:`outcome_rates` -- AAPOR response, co-operation, refusal and contact rates (this module);
 - :func:`r_indicator` and :func:`profile_comparison` -- representativeness of the respondents
-  (:mod:`methods.nonresponse_rindicator`);
+  (:mod:`methods.nonresponse.rindicator`);
 - :func:`mode_effects` -- telephone-versus-paper difference split into selection and measurement
-  (:mod:`methods.mode_effects`).
+  (:mod:`methods.nonresponse.mode_effects`).
 
 All of them work on plain DataFrames / arrays; none needs the store or ``SurveyDesign``.
 """
@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from methods.core.errors import UsageError, ValidationError
-from methods.mode_effects import mode_effects
-from methods.nonresponse_common import NonresponseWarning, resolve
-from methods.nonresponse_rindicator import (
+from methods.nonresponse.common import NonresponseWarning, resolve
+from methods.nonresponse.mode_effects import mode_effects
+from methods.nonresponse.rindicator import (
     ProfileComparison,
     RIndicatorResult,
     profile_comparison,
