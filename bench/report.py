@@ -12,7 +12,7 @@ Usage::
 Notes:
     Every timing is the wall clock of a ``vsw`` subprocess, as a user runs it (interpreter and
     imports, kernel start, notebook, HTML, manifest). The store (a year of synthetic durham
-    data, :func:`methods.demo.build_store`) is built first and not timed with the reports. The
+    data, :func:`methods.workflows.demo.build_store`) is built first and not timed with the reports. The
     machine's load average (``/proc/loadavg``) is printed before and after: on a shared machine
     the figures move with it.
 """
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="parallel jobs to compare with 1")
     args = ap.parse_args(argv)
 
-    from methods.demo import DEFAULT_SEED, build_store
+    from methods.workflows.demo import DEFAULT_SEED, build_store
 
     tmp = None if args.keep else tempfile.TemporaryDirectory(prefix="vsw-bench-report-")
     work = Path(args.keep or tmp.name)

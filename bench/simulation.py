@@ -8,7 +8,7 @@ Usage::
 
     .venv/bin/python bench/simulation.py [--reps 1000] [--speedup-reps 1000] [--seed 1]
 
-What one replicate does (all through the workbench's modules, see methods.simulation_engine):
+What one replicate does (all through the workbench's modules, see methods.simulation.engine):
 ``methods.sampling.select.select`` draws 15% of the eligible frame, stratified by offence group with
 proportional allocation; ``methods.fieldwork.simulate.simulate`` runs the telephone plan (five call
 attempts) on the sampled cases; the respondents' design weights are raked
@@ -21,7 +21,7 @@ generated once and not timed. The 15% is of the victims eligible under the usual
 officers), about 125,000, so about 18,700 cases are issued and 9,500 complete per replicate.
 ``--all-victims`` samples 15% of every victim instead (about 30,000 cases a replicate).
 
-Timings are wall clock (``time.perf_counter``) around ``methods.simulation.simulate``: they
+Timings are wall clock (``time.perf_counter``) around ``methods.simulation.run.simulate``: they
 include starting the Dask LocalCluster, scattering the population and summarising. The machine
 is shared with other work: the load average before and after each run is printed with it.
 """
@@ -36,9 +36,9 @@ import warnings
 
 import numpy as np
 
-from methods.simulation import SimulationWarning, simulate
-from methods.simulation_config import parse_config
-from methods.simulation_engine import build_population
+from methods.simulation.config import parse_config
+from methods.simulation.engine import build_population
+from methods.simulation.run import SimulationWarning, simulate
 
 EXCLUDE = [
     "opted_out",

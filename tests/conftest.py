@@ -52,7 +52,7 @@ def synthetic_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo_store(tmp_path_factory) -> Path:
     """A store holding TEST_MONTHS of synthetic durham data (read-only for tests: copy it)."""
-    from methods.demo import build_store
+    from methods.workflows.demo import build_store
 
     db = tmp_path_factory.mktemp("store") / "demo.duckdb"
     build_store(db, force="durham", months=TEST_MONTHS, seed=TEST_SEED)

@@ -54,9 +54,10 @@ def test_month_estimate_is_the_weighted_share_of_the_raked_weights(demo_run):
     """The report's whole-experience figure equals sum(w y) / sum(w) with the scheme's weights,
     and those weights reproduce the eligible victims' profile (checked in test_monthly)."""
     db, _, rep = demo_run
-    from methods import monthly, reporting
     from methods.config.presets import load_force
     from methods.data.store import Store
+    from methods.report import monthly
+    from methods.report import tables as reporting
 
     month = TEST_MONTHS[-1]
     table = pd.read_csv(rep / "tables" / "satisfaction_by_stage_month.csv")

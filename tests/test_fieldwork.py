@@ -9,7 +9,7 @@ import pytest
 
 from methods.fieldwork.simulate import ModePlan, simulate, true_measurement_effect
 from methods.nonresponse.rates import mode_effects, outcome_rates
-from methods.reporting import satisfied
+from methods.report.tables import satisfied
 from methods.synthetic.generate import generate_victims
 
 

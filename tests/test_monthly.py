@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from conftest import TEST_MONTHS
-from methods import monthly, reporting
 from methods.data.store import Store
+from methods.report import monthly
+from methods.report import tables as reporting
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,12 @@
 """The monthly report's headline figures checked against R's survey package (Lumley).
 
 The report (notebooks/monthly_report.ipynb, tools/make_monthly_notebook.py) weights completes
-with :func:`methods.monthly.weight_responses` (design weights, non-response adjustment within
+with :func:`methods.report.monthly.weight_responses` (design weights, non-response adjustment within
 offence-group classes, raking to the eligible victims' profile) and reports, per stage, the
-satisfied proportion with a logit 95% CI (:func:`methods.monthly.satisfaction_by_stage`), the
-gap between White and minority-ethnic victims (:func:`methods.reporting.ethnic_gap`) and a
-district table (:func:`methods.reporting.domain_table`); its trend and change tables use the
-design weights only (:func:`methods.reporting.stage_estimates`).
+satisfied proportion with a logit 95% CI (:func:`methods.report.monthly.satisfaction_by_stage`), the
+gap between White and minority-ethnic victims (:func:`methods.report.tables.ethnic_gap`) and a
+district table (:func:`methods.report.tables.domain_table`); its trend and change tables use the
+design weights only (:func:`methods.report.tables.stage_estimates`).
 
 Here the report's own cells are re-run on the test store (durham, TEST_MONTHS), the sampled
 cases are written to CSV with their design weights, strata, non-response classes and merged
@@ -53,10 +53,11 @@ import pytest
 from r_support import RSCRIPT, requires_r
 
 from conftest import TEST_MONTHS
-from methods import monthly, reporting
 from methods.config.presets import load_force
 from methods.core.schema import STAGES
 from methods.data.store import Store
+from methods.report import monthly
+from methods.report import tables as reporting
 from methods.weighting import history
 
 pytestmark = [pytest.mark.r, requires_r]

@@ -9,7 +9,7 @@ unmodified copy is run the same way and must pass, so the failure is caused by t
 and not by the copy's location or a stale notebook.
 
 The notebook's ``db = None`` parameter makes it build (or reuse) the synthetic demo store
-``<tmp>/vsw-demo/<force>-<seed>.duckdb`` through :func:`methods.demo.ensure_store`; the module
+``<tmp>/vsw-demo/<force>-<seed>.duckdb`` through :func:`methods.workflows.demo.ensure_store`; the module
 fixture builds it first, so both runs are self-contained on a fresh CI machine and neither
 pays for (or races on) the build.
 """
@@ -56,7 +56,7 @@ def _sanitize(text: str) -> str:
 
 def _stage_table_output(nb: dict) -> tuple[int, dict]:
     """(index among code cells, execute_result output) of the month's stage table."""
-    from methods.reporting import STAGE_LABELS
+    from methods.report.tables import STAGE_LABELS
 
     for i, cell in enumerate(_code_cells(nb)):
         for out in cell.get("outputs", []):
@@ -76,7 +76,7 @@ def _mutate(nb: dict) -> dict:
     Returns ``{"cell": index among code cells, "old": number, "new": number}``; ``nb`` is
     changed in place.
     """
-    from methods.reporting import STAGE_LABELS
+    from methods.report.tables import STAGE_LABELS
 
     cell_idx, out = _stage_table_output(nb)
     plain = out["data"]["text/plain"]
@@ -124,7 +124,7 @@ def _run_nbval(notebook: Path, cfg: Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def committed() -> dict:
     """The committed notebook, with the demo store its default parameters read built first."""
-    from methods.demo import ensure_store
+    from methods.workflows.demo import ensure_store
 
     nb = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
     params = [c for c in _code_cells(nb) if "parameters" in c["metadata"].get("tags", [])]

@@ -143,7 +143,7 @@ def test_store_keeps_its_secret_and_stays_usable_after_the_rewrite(built, db):
 def test_reports_for_purged_months_rebuild_identically(store_copy, tmp_path):
     """The demo store (conftest: three full-scale Durham months) reported, purged, reported."""
     from conftest import TEST_MONTHS
-    from methods.reporting import run_report
+    from methods.report.tables import run_report
 
     month = TEST_MONTHS[-1]
 

@@ -22,8 +22,8 @@ import nbformat
 import pytest
 
 from conftest import ROOT, TEST_MONTHS, TEST_SEED, run_vsw
-from methods import report_run
 from methods.core.errors import UsageError
+from methods.report import run as report_run
 
 TCP_NOISE = "Kernel is running over TCP without encryption"
 PARSE_NOISE = "Unable to parse line"
@@ -325,7 +325,7 @@ def test_chromium_failure_is_a_clear_report_error(tmp_path, monkeypatch):
 def test_parser_built_without_importing_the_simulation_engine():
     code = (
         "import sys, methods.cli as c; c.build_parser(); "
-        "print(sorted(m for m in ('methods.simulation', 'pandas', 'scipy') if m in sys.modules))"
+        "print(sorted(m for m in ('methods.simulation.run', 'pandas', 'scipy') if m in sys.modules))"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert res.stdout.strip() == "[]", res.stdout + res.stderr
@@ -335,7 +335,7 @@ def test_simulate_help_same_as_the_simulation_modules_parser():
     import argparse
 
     from methods import cli
-    from methods.simulation import add_cli
+    from methods.simulation.run import add_cli
 
     ref = cli._Parser(prog="vsw")
     add_cli(ref.add_subparsers(dest="command", metavar="COMMAND", parser_class=cli._Parser))

@@ -18,8 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from methods import monthly, reporting
-from methods.reporting import (
+from methods.report import monthly
+from methods.report import tables as reporting
+from methods.report.tables import (
     additive_constraints,
     derivable_cells,
     secondary_suppression,
@@ -393,7 +394,7 @@ def test_report_with_high_thresholds_marks_suppression(demo_store, tmp_path):
     import papermill as pm
 
     from methods.data.store import Store
-    from methods.report_run import TEMPLATE_DIR
+    from methods.report.run import TEMPLATE_DIR
 
     min_base, min_count = 400, 40
     before = _sha(demo_store)

@@ -1,4 +1,4 @@
-"""Tests for the design simulation studio (methods.simulation and its simulation_* rooms).
+"""Tests for the design simulation studio (methods.simulation.run and its simulation_* rooms).
 
 Outside references: R's survey package (one replicate's raked estimate, SE and logit interval),
 hand-computed performance measures and call-attempt expectations, numpy's own SeedSequence
@@ -28,16 +28,8 @@ from methods.core.errors import ConfigError, UsageError, ValidationError
 from methods.core.schema import STAGES
 from methods.fieldwork.simulate import ModePlan
 from methods.sampling.size import sample_size
-from methods.simulation import (
-    RESULT_COLUMNS,
-    SimulationWarning,
-    completes_for_margin,
-    recommendation,
-    simulate,
-    summarise,
-)
-from methods.simulation_config import list_configs, load_config, parse_config
-from methods.simulation_engine import (
+from methods.simulation.config import list_configs, load_config, parse_config
+from methods.simulation.engine import (
     build_population,
     expected_calls_if_contacted,
     prepare,
@@ -45,12 +37,20 @@ from methods.simulation_engine import (
     replicate_seed,
     run_batch,
 )
+from methods.simulation.run import (
+    RESULT_COLUMNS,
+    SimulationWarning,
+    completes_for_margin,
+    recommendation,
+    simulate,
+    summarise,
+)
 from methods.synthetic.generate import simple_eligibility
 
 # Notes about some replicates (estimates of 0 or 1 in small domains, merged raking levels) are
 # expected with these small designs; tests that check them use pytest.warns.
 pytestmark = [
-    pytest.mark.filterwarnings("ignore::methods.simulation.SimulationWarning"),
+    pytest.mark.filterwarnings("ignore::methods.simulation.run.SimulationWarning"),
     pytest.mark.filterwarnings("ignore:.*are 0 or 1:UserWarning"),
 ]
 

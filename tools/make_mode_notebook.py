@@ -77,7 +77,7 @@ code(
     import numpy as np
     import pandas as pd
 
-    from methods import plots
+    from methods.viz import plots
 
     from methods.nonresponse import rates as nonresponse
 
@@ -86,7 +86,7 @@ code(
     from methods.sampling import select as sampling
     from methods.config.presets import load_force
     from methods.design.survey import SurveyDesign
-    from methods.reporting import satisfied
+    from methods.report.tables import satisfied
     from methods.core.schema import STAGE_LABELS
     from methods.synthetic.generate import generate_victims, months_range, simple_eligibility
 

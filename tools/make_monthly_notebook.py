@@ -51,7 +51,7 @@ cells.append(
         "from IPython.display import Markdown\n\n"
         "from methods import monthly, reporting\n"
         "from methods.config.presets import load_force\n"
-        "from methods.demo import ensure_store\n"
+        "from methods.workflows.demo import ensure_store\n"
         "from methods.data.store import Store\n"
         "from methods.weighting import diagnostics\n\n"
         'matplotlib.rcParams["svg.hashsalt"] = "vsw"\n'

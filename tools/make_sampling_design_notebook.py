@@ -1,6 +1,6 @@
 """Writes notebooks/sampling_design.ipynb (a papermill template) and executes it in place.
 
-The notebook compares the designs of a simulation config (methods.simulation): accuracy
+The notebook compares the designs of a simulation config (methods.simulation.run): accuracy
 against cost, interval coverage, the completes and cost each design needs for a margin of
 error, and the recommendation those figures support. Everything is computed by the
 ``methods`` package; the notebook only orchestrates.
@@ -39,7 +39,7 @@ def cells() -> list:
             "one stratified by offence group, a proportional or a disproportionate allocation, "
             "telephone only or telephone then paper, and which weighting? This notebook runs "
             "every design of a simulation config many times on a synthetic population whose "
-            "true satisfaction is known (`methods.simulation`), then compares them on bias, "
+            "true satisfaction is known (`methods.simulation.run`), then compares them on bias, "
             "precision, interval coverage and cost, and states the recommendation the figures "
             "support. Every replicate runs the workbench's own chain: eligibility, selection "
             "(`methods.sampling.select`), fieldwork (`methods.fieldwork.simulate`), weighting "

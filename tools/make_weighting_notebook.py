@@ -74,7 +74,9 @@ code(
     import numpy as np
     import pandas as pd
 
-    from methods import plots, weighting
+    from methods import weighting
+
+    from methods.viz import plots
 
     from methods.fieldwork import simulate as fieldwork
 
@@ -82,7 +84,7 @@ code(
     from methods.config.presets import load_force
     from methods.design.survey import SurveyDesign
     from methods.core.errors import ConvergenceError
-    from methods.reporting import months_back, satisfied
+    from methods.report.tables import months_back, satisfied
     from methods.core.schema import STAGE_LABELS
     from methods.synthetic.generate import generate_victims, simple_eligibility
 

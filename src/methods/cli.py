@@ -135,7 +135,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from methods.demo import run_demo
+    from methods.workflows.demo import run_demo
 
     res = run_demo(
         force=args.force,
@@ -152,7 +152,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``vsw report``: one month (``--month``) or a range (``--from`` [``--to``]) of reports."""
-    from methods import report_run
+    from methods.report import run as report_run
 
     common = {"force": args.force, "db": args.db, "out": args.out, "seed": args.seed}
     if args.month is not None:
@@ -524,7 +524,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from methods.simulation import cmd_simulate
+    from methods.simulation.run import cmd_simulate
 
     return cmd_simulate(args)
 
@@ -533,7 +533,7 @@ def _add_simulate(subparsers) -> argparse.ArgumentParser:
     """``vsw simulate``, built here without importing the simulation engine (~0.9 s of scipy,
     pandas and dask imports on every ``vsw`` command); the handler is imported when it runs.
 
-    :func:`methods.simulation.add_cli` returns this same parser, so the options are defined
+    :func:`methods.simulation.run.add_cli` returns this same parser, so the options are defined
     once.
     """
     p = subparsers.add_parser(

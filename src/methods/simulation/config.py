@@ -148,7 +148,7 @@ class WeightingSpec:
             (:func:`methods.weighting.rake`); empty = design weights only.
         min_cell: a raking level with fewer respondents than this in a replicate is merged
             into that variable's largest level for that replicate (the monthly report's rule,
-            :mod:`methods.monthly`), so that raking is always defined.
+            :mod:`methods.report.monthly`), so that raking is always defined.
     """
 
     nonresponse: tuple[str, ...] = ()

@@ -112,7 +112,7 @@ def run_demo(
     progress: bool = True,
 ) -> dict:
     """Build a year of synthetic ``force`` data into ``db`` and report its last month."""
-    from methods.reporting import run_report
+    from methods.report.tables import run_report
 
     built = build_store(db, force=force, months=months, seed=seed, progress=progress)
     rep = run_report(force=force, month=built["months"][-1], db=db, out=out, seed=seed)

@@ -1,6 +1,6 @@
 """Running a report: execute the papermill template, export HTML (and PDF), write the manifest.
 
-Split from :mod:`methods.reporting` (which keeps the tables and charts and re-exports these
+Split from :mod:`methods.report.tables` (which keeps the tables and charts and re-exports these
 names): this module holds the file side of DATA_CONTRACT.md section 3 -- deterministic CSV and
 PNG writers, SHA-256 hashes, the run manifest, the notebook runner and the PDF printer.
 """
@@ -226,7 +226,7 @@ def report_inputs(store, month: str) -> tuple[dict[str, str], list[str]]:
         ``({label: sha256}, months)``: labels as :meth:`methods.data.store.Store.input_hashes` gives
         them, and the loaded months covered, oldest first.
     """
-    from methods.reporting import months_back
+    from methods.report.tables import months_back
 
     span = set(months_back(month, INPUT_SPAN_MONTHS))
     months = sorted(m for m in store.loaded_months() if m in span)
@@ -328,7 +328,7 @@ def _template(name: str | Path) -> Path:
     return path
 
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "notebooks"
 
 #: Print layout of the HTML report (used by Chromium for the PDF): A4, tables and figures
 #: kept inside the page, a heading kept with what follows it, figures not split.

@@ -3,7 +3,7 @@
 A replicate of a design runs the whole chain through the workbench's own modules, nothing
 re-implemented: :func:`methods.sampling.select.select` draws the sample from the design's eligible
 frame, :func:`methods.fieldwork.simulate.simulate` returns dispositions and 1-8 answers,
-:func:`methods.reporting.satisfied` codes them, :class:`methods.design.survey.SurveyDesign` carries the
+:func:`methods.report.tables.satisfied` codes them, :class:`methods.design.survey.SurveyDesign` carries the
 design weights and strata, :mod:`methods.weighting` adjusts for non-response and rakes, and
 ``proportion`` / ``by(...).proportion`` give the estimates with their SEs and intervals.
 
@@ -38,9 +38,9 @@ from methods.core.errors import ConfigError, ConvergenceError, UsageError, Valid
 from methods.core.schema import STAGES
 from methods.design.survey import SurveyDesign
 from methods.fieldwork import simulate as fieldwork
-from methods.reporting import satisfied
+from methods.report.tables import satisfied
 from methods.sampling import select as sampling
-from methods.simulation_config import (
+from methods.simulation.config import (
     NOT_SIMULATED_RULES,
     DesignSpec,
     EligibilitySpec,
@@ -227,7 +227,7 @@ def prepare(config: SimulationConfig, victims: pd.DataFrame, *, validate: bool =
         ConfigError: a column a design names is not in the population, or a design's selection
             cannot be drawn from its frame (the message names the design).
     """
-    from methods.monthly import profile_columns
+    from methods.report.monthly import profile_columns
 
     v = victims
     if not {"age_band", "gender_w", "ethnic_group"} <= set(v.columns):
@@ -350,7 +350,7 @@ def _merge_sparse(
 ) -> tuple[np.ndarray, dict[int, float], list[int]]:
     """Merge raking levels with fewer than ``min_cell`` respondents into the largest level.
 
-    The monthly report's rule (:mod:`methods.monthly`): a sparse level joins the level with
+    The monthly report's rule (:mod:`methods.report.monthly`): a sparse level joins the level with
     the most respondents. Levels without eligible victims are not margins.
 
     Arguments:

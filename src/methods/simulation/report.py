@@ -1,7 +1,7 @@
 """Reading simulation results: the RMSE-cost frontier, coverage, sample-size curves, and the
 recommendation the figures support (used by ``notebooks/sampling_design.ipynb``).
 
-Every function takes the ``results`` table of :class:`methods.simulation.SimulationResult`
+Every function takes the ``results`` table of :class:`methods.simulation.run.SimulationResult`
 (or ``results.csv`` read back), so a saved run can be re-read without re-running it.
 """
 
@@ -284,7 +284,7 @@ def plot_sample_size(
 
 
 def describe_designs(config, eligible: dict[str, int] | None = None) -> pd.DataFrame:
-    """One row per design of a :class:`methods.simulation_config.SimulationConfig`: eligible
+    """One row per design of a :class:`methods.simulation.config.SimulationConfig`: eligible
     frame, selection, fieldwork plan and weighting, in words."""
     rows = []
     for d in config.designs:

@@ -226,7 +226,7 @@ def flow_table(
         month: ``YYYY-MM``.
         min_count: counts below this (and above zero) are suppressed.
         suppress_zeros: also suppress zeros (default: zeros are shown; see
-            :func:`methods.reporting.suppress_counts`).
+            :func:`methods.report.tables.suppress_counts`).
 
     Returns:
         One row per survey and step: ``survey, step, label, role, victims,
@@ -235,13 +235,13 @@ def flow_table(
         from which the sample was drawn). Suppressed counts are blank.
 
     Notes:
-        The additive constraints a reader can use (:func:`methods.reporting.suppress_counts`):
+        The additive constraints a reader can use (:func:`methods.report.tables.suppress_counts`):
         in each survey's column, victims in month = sum of the exclusions + eligible, so one
         suppressed count in a column could be worked out and the next smallest is suppressed
         too; and every survey starts from the same victims in month, so those counts are
         equal across surveys.
     """
-    from methods.reporting import additive_constraints, suppress_counts
+    from methods.report.tables import additive_constraints, suppress_counts
 
     f = flow[flow["month"] == month]
     surveys = list(dict.fromkeys(f["survey"]))

@@ -2,14 +2,14 @@
 
 A simulation is a fixed synthetic population (from :mod:`methods.synthetic.generate`, or a frame the
 user supplies) and a list of candidate designs, each naming its eligibility rules, selection,
-fieldwork plan and weighting scheme (see :mod:`methods.simulation_config` for the TOML format
+fieldwork plan and weighting scheme (see :mod:`methods.simulation.config` for the TOML format
 and ``src/methods/configs/simulations/`` for examples). Each replicate runs the whole chain for
-every design through the workbench's own modules (:mod:`methods.simulation_engine`): select,
+every design through the workbench's own modules (:mod:`methods.simulation.engine`): select,
 field, weight, estimate. Because the population is known, so is the truth.
 
 Public API::
 
-    from methods.simulation import simulate
+    from methods.simulation.run import simulate
     res = simulate("allocation_and_mode", reps=1000, seed=1, workers=2)   # Dask LocalCluster
     res.results          # one row per design x estimand (the columns of RESULT_COLUMNS)
     res.write("out/")    # out/results.csv and out/manifest.json
@@ -31,9 +31,9 @@ estimate, estimated SE and interval:
 - ``rmse`` = sqrt(mean((hat-theta_r - theta)^2)); ``coverage`` = share of r with
   l_r <= theta <= u_r (nominal ``conf_level``);
 - ``mean_completes``: AAPOR 1.x interviews per replicate (complete or partial, as
-  :func:`methods.reporting.completes`); ``cost``: mean cost per replicate, from the config's
+  :func:`methods.report.tables.completes`); ``cost``: mean cost per replicate, from the config's
   unit costs: call attempts (non-contacts use every attempt; contacted cases the expected
-  attempt of first contact, see :func:`methods.simulation_engine.expected_calls_if_contacted`),
+  attempt of first contact, see :func:`methods.simulation.engine.expected_calls_if_contacted`),
   paper mailings (questionnaire plus every reminder to each posted case: Dillman's tailored
   design sends its reminder to the whole sample) and completes.
 
@@ -57,10 +57,10 @@ import numpy as np
 import pandas as pd
 
 from methods.core.errors import UsageError
-from methods.simulation_backends import BACKENDS, execute
-from methods.simulation_config import SimulationConfig, load_config, parse_config
-from methods.simulation_engine import Payload, build_population, prepare
-from methods.simulation_report import (
+from methods.simulation.backends import BACKENDS, execute
+from methods.simulation.config import SimulationConfig, load_config, parse_config
+from methods.simulation.engine import Payload, build_population, prepare
+from methods.simulation.report import (
     completes_for_margin,
     describe_designs,
     domain_table,
@@ -150,7 +150,7 @@ class SimulationResult:
         """Write ``results.csv`` (6 decimals, LF line ends, deterministic) and
         ``manifest.json`` (config SHA-256, parameters, seed, versions, git commit, notes,
         output SHA-256) into ``out_dir``."""
-        from methods.reporting import sha256_file, write_manifest, write_table
+        from methods.report.tables import sha256_file, write_manifest, write_table
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

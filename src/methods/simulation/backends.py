@@ -1,6 +1,6 @@
 """Where the replicates run: in this process, a local process pool, or Dask distributed.
 
-Every backend runs the same :func:`methods.simulation_engine.run_batch` on batches of replicate
+Every backend runs the same :func:`methods.simulation.engine.run_batch` on batches of replicate
 indices and hands the batches back in any order; the caller files each replicate's numbers
 under its index. A replicate's random numbers come only from its own ``SeedSequence`` child, so
 results are identical whatever the backend, the number of workers or the batch size.
@@ -35,7 +35,7 @@ from typing import Any
 from tqdm import tqdm
 
 from methods.core.errors import UsageError
-from methods.simulation_engine import Payload, run_batch
+from methods.simulation.engine import Payload, run_batch
 
 __all__ = ["BACKENDS", "batches", "default_batch_size", "execute"]
 
@@ -146,7 +146,7 @@ def execute(
     """Run ``reps`` replicates of every design of ``payload`` on a backend.
 
     Arguments:
-        payload: the prepared population (:func:`methods.simulation_engine.prepare`).
+        payload: the prepared population (:func:`methods.simulation.engine.prepare`).
         seed: the run's seed (replicate r uses ``SeedSequence(seed).spawn(reps)[r]``).
         reps: number of replicates.
         backend: ``serial``, ``processes`` or ``dask``.

@@ -2,7 +2,7 @@
 
 Matplotlib, sized and lettered to be readable in print; a suppressed figure is drawn as a
 hatched placeholder or an open circle and explained in a note at the foot of the chart
-(METHODS_REFERENCE.md, disclosure control). :mod:`methods.reporting` re-exports these names.
+(METHODS_REFERENCE.md, disclosure control). :mod:`methods.report.tables` re-exports these names.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from methods.disclosure import MIN_BASE_PERCENT, SUPPRESSED_MARK
+from methods.report.disclosure import MIN_BASE_PERCENT, SUPPRESSED_MARK
 
 #: Print-readable chart text sizes (points) and the hatched placeholder of a suppressed figure.
 FONT = {"label": 10, "tick": 10, "title": 11, "note": 9}

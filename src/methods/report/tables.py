@@ -1,10 +1,10 @@
 """Reporting: the monthly report's tables and charts.
 
 The notebooks orchestrate; the numbers come from :mod:`methods.design.survey`, :mod:`methods.weighting`
-and :mod:`methods.monthly`; this module turns them into the tidy tables and matplotlib charts of
+and :mod:`methods.report.monthly`; this module turns them into the tidy tables and matplotlib charts of
 DATA_CONTRACT.md section 3. Running a report (papermill, HTML, PDF, manifest) lives in
-:mod:`methods.report_run`, suppression in :mod:`methods.disclosure` and the charts in
-:mod:`methods.report_charts`; their names are re-exported here, so notebooks only need
+:mod:`methods.report.run`, suppression in :mod:`methods.report.disclosure` and the charts in
+:mod:`methods.report.charts`; their names are re-exported here, so notebooks only need
 ``reporting``.
 """
 
@@ -14,7 +14,12 @@ import numpy as np
 import pandas as pd
 
 from methods.core.schema import SATISFIED_CODES, STAGE_LABELS, STAGES, VALID_ANSWER_CODES
-from methods.disclosure import (  # noqa: F401  (re-exported)
+from methods.report.charts import (  # noqa: F401  (re-exported: notebooks call reporting.*)
+    plot_domains,
+    plot_stage_estimates,
+    plot_trend,
+)
+from methods.report.disclosure import (  # noqa: F401  (re-exported)
     MIN_BASE_COUNT,
     MIN_BASE_PERCENT,
     SUPPRESSED_MARK,
@@ -25,12 +30,7 @@ from methods.disclosure import (  # noqa: F401  (re-exported)
     suppress_counts,
     suppressed_note,
 )
-from methods.report_charts import (  # noqa: F401  (re-exported: notebooks call reporting.*)
-    plot_domains,
-    plot_stage_estimates,
-    plot_trend,
-)
-from methods.report_run import (  # noqa: F401  (re-exported: notebooks call reporting.*)
+from methods.report.run import (  # noqa: F401  (re-exported: notebooks call reporting.*)
     MANIFEST_PACKAGES,
     git_commit,
     notebook_to_html,
@@ -191,7 +191,7 @@ def counts_view(counts: pd.DataFrame) -> pd.DataFrame:
 
 
 def flow_view(table: pd.DataFrame) -> pd.DataFrame:
-    """Display copy of a tidy exclusion flow (:func:`methods.monthly.flow_table`): one row per
+    """Display copy of a tidy exclusion flow (:func:`methods.report.monthly.flow_table`): one row per
     step (in the order first applied), one column per survey, "[c]" for suppressed counts and
     "-" where a survey has no such rule."""
     shown = mark_suppressed(table, {"victims": "victims_suppressed"})
@@ -262,7 +262,7 @@ def stage_estimates(
         data[col] = satisfied(data[stage]) if stage in data else np.nan
     # A stratum (month|survey|stratum) with a single complete is a lonely PSU: its variance
     # contribution is the average of the others' (R's survey.lonely.psu = "average"), as in
-    # methods.monthly.weight_responses.
+    # methods.report.monthly.weight_responses.
     design = SurveyDesign(data, weights=weights, strata=strata, single_psu="average")
     for stage in stages:
         col = f"sat_{stage}"
@@ -292,9 +292,9 @@ def add_satisfied(df: pd.DataFrame, stages: tuple[str, ...] = STAGES) -> pd.Data
 
 
 def weighted_period(sampled: pd.DataFrame, eligible: pd.DataFrame, min_cell: int = 5):
-    """Weight a period's sample with the report's scheme (:func:`methods.monthly.weight_responses`)
-    and add the satisfied indicators; returns the :class:`~methods.monthly.WeightedSurvey`."""
-    from methods.monthly import weight_responses
+    """Weight a period's sample with the report's scheme (:func:`methods.report.monthly.weight_responses`)
+    and add the satisfied indicators; returns the :class:`~methods.report.monthly.WeightedSurvey`."""
+    from methods.report.monthly import weight_responses
 
     res = weight_responses(add_satisfied(sampled), eligible, min_cell=min_cell)
     return res
@@ -328,7 +328,7 @@ def trend_table(
     """
     import warnings
 
-    from methods.monthly import satisfaction_by_stage
+    from methods.report.monthly import satisfaction_by_stage
 
     done = completes(sampled)
     rows = []
@@ -365,12 +365,12 @@ def period_estimates(
     """Five-stage estimates for the pooled ``months``, weighted as the headline figures.
 
     :func:`weighted_period` (design weights, non-response classes, raking to the period's
-    eligible profile) then :func:`methods.monthly.satisfaction_by_stage`. Returns None when
+    eligible profile) then :func:`methods.report.monthly.satisfaction_by_stage`. Returns None when
     the period has no completes (e.g. months not loaded).
     """
     import warnings
 
-    from methods.monthly import satisfaction_by_stage
+    from methods.report.monthly import satisfaction_by_stage
 
     sub = sampled[sampled["month"].isin(months)]
     if completes(sub).empty:

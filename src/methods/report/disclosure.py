@@ -3,7 +3,7 @@
 METHODS_REFERENCE.md, "Disclosure control": suppress an estimate whose unweighted base is below
 a configurable threshold (default 30 for percentages, 10 for counts) and any cell from which a
 suppressed one can be derived. The functions here are general (any table with additive
-constraints); :mod:`methods.reporting` applies them to the monthly report's tables and
+constraints); :mod:`methods.report.tables` applies them to the monthly report's tables and
 re-exports these names.
 """
 
