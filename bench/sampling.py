@@ -1,6 +1,6 @@
 """Benchmark: a stratified 15% simple random sample from a 1,000,000-victim frame.
 
-Acceptance (issue 5): ``methods.sampling.select.select`` at least 10x faster than samplics'
+Acceptance (issue 5): ``methods.sampling.selection.select`` at least 10x faster than samplics'
 ``SampleSelection`` (srs without replacement, stratified, ``samp_rate``) in the same run.
 Prints both timings, the ratio and the per-stratum sample sizes; exits 1 if the ratio is
 below 10.
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from methods.core.schema import OFFENCE_GROUPS
-from methods.sampling.select import select
+from methods.sampling.selection import select
 
 OFFENCES = np.array(OFFENCE_GROUPS)
 SHARES = np.array([0.16, 0.14, 0.22, 0.03, 0.15, 0.12, 0.1, 0.05, 0.01, 0.02])
@@ -114,7 +114,7 @@ def main() -> int:
 
     ratio = t_ref / t_ours
     print(
-        f"methods.sampling.select.select (srs):   {t_ours * 1000:8.1f} ms (best of {args.repeat})"
+        f"methods.sampling.selection.select (srs):   {t_ours * 1000:8.1f} ms (best of {args.repeat})"
     )
     print(
         f"samplics {importlib.metadata.version('samplics')} SampleSelection: "

@@ -9,8 +9,8 @@ Usage::
     .venv/bin/python bench/simulation.py [--reps 1000] [--speedup-reps 1000] [--seed 1]
 
 What one replicate does (all through the workbench's modules, see methods.simulation.engine):
-``methods.sampling.select.select`` draws 15% of the eligible frame, stratified by offence group with
-proportional allocation; ``methods.fieldwork.simulate.simulate`` runs the telephone plan (five call
+``methods.sampling.selection.select`` draws 15% of the eligible frame, stratified by offence group with
+proportional allocation; ``methods.fieldwork.modes.simulate`` runs the telephone plan (five call
 attempts) on the sampled cases; the respondents' design weights are raked
 (``methods.weighting.rake``) to the eligible victims by age band, gender and ethnic group; and
 ``SurveyDesign.proportion`` gives the five stages' satisfied proportions with logit intervals.

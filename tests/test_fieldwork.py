@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from methods.fieldwork.simulate import ModePlan, simulate, true_measurement_effect
+from methods.fieldwork.modes import ModePlan, simulate, true_measurement_effect
 from methods.nonresponse.rates import mode_effects, outcome_rates
 from methods.report.tables import satisfied
 from methods.synthetic.generate import generate_victims

@@ -24,7 +24,7 @@ from methods.config.presets import load_force
 from methods.core.errors import ValidationError
 from methods.data.store import Store
 from methods.frame.eligibility import apply, check_phones, normalise_phone, register_hashes
-from methods.sampling.select import select
+from methods.sampling.selection import select
 from methods.synthetic.generate import simple_eligibility, write_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -329,24 +329,3 @@ def test_parser_built_without_importing_the_simulation_engine():
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert res.stdout.strip() == "[]", res.stdout + res.stderr
-
-
-def test_simulate_help_same_as_the_simulation_modules_parser():
-    import argparse
-
-    from methods import cli
-    from methods.simulation.run import add_cli
-
-    ref = cli._Parser(prog="vsw")
-    add_cli(ref.add_subparsers(dest="command", metavar="COMMAND", parser_class=cli._Parser))
-
-    def simulate(parser):
-        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        return sub.choices["simulate"]
-
-    mine = simulate(cli.build_parser())
-    assert mine.format_help() == simulate(ref).format_help()
-    args = mine.parse_args(["--config", "x", "--reps", "5", "--seed", "1", "--out", "o"])
-    assert vars(args) | {"func": None} == vars(
-        simulate(ref).parse_args(["--config", "x", "--reps", "5", "--seed", "1", "--out", "o"])
-    ) | {"func": None}

@@ -1,4 +1,4 @@
-"""Sample size and power (issue 5): methods.sampling.select.sample_size and completes_for_change.
+"""Sample size and power (issue 5): methods.sampling.selection.sample_size and completes_for_change.
 
 References: hand computations (shown in comments), Krejcie and Morgan's (1970) published
 table, samplics 0.6 (``SampleSize`` / ``calculate_ss_wald_prop`` and
@@ -16,7 +16,7 @@ import warnings
 import pytest
 
 from methods.core.errors import UsageError
-from methods.sampling.select import completes_for_change, sample_size
+from methods.sampling.selection import completes_for_change, sample_size
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)  # "samplics is archived"

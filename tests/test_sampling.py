@@ -1,4 +1,4 @@
-"""Acceptance tests for methods.sampling.select.select / allocate / derive_seed (issue 5).
+"""Acceptance tests for methods.sampling.selection.select / allocate / derive_seed (issue 5).
 
 The references here are hand-computed fixtures (allocations and inclusion probabilities worked
 out in the comments), an independent pure-Python implementation of pi-ps certainty iteration,
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from scipy.stats import chi2
 
 from methods.core.errors import UsageError, ValidationError
-from methods.sampling.select import _serpentine_order, allocate, derive_seed, select
+from methods.sampling.selection import _serpentine_order, allocate, derive_seed, select
 
 DRAWS = 4000
 Z_MAX = 4.5

@@ -26,7 +26,7 @@ from r_support import RSCRIPT, requires_r
 from methods import cli
 from methods.core.errors import ConfigError, UsageError, ValidationError
 from methods.core.schema import STAGES
-from methods.fieldwork.simulate import ModePlan
+from methods.fieldwork.modes import ModePlan
 from methods.sampling.size import sample_size
 from methods.simulation.config import list_configs, load_config, parse_config
 from methods.simulation.engine import (
@@ -462,7 +462,7 @@ def _stop(p: subprocess.Popen) -> None:
 
 
 def _vsw(argv: list[str]) -> int:
-    """The ``vsw`` entry point in this process (``simulate`` is wired in with add_cli)."""
+    """The ``vsw`` entry point in this process (``simulate`` included)."""
     return cli.main(argv)
 
 

@@ -43,7 +43,7 @@ md(
     - respondent vs sample vs weighted profiles (`methods.nonresponse.rates.profile_comparison`);
     - the telephone-paper difference split into selection (who answers) and measurement (how
       they answer), with bootstrap intervals (`methods.nonresponse.rates.mode_effects`), next to the
-      true measurement effect (`methods.fieldwork.simulate.true_measurement_effect`).
+      true measurement effect (`methods.fieldwork.modes.true_measurement_effect`).
 
     Everything is computed by the `methods` package from synthetic data built in memory; no store
     and no personal data are used (names and e-mail addresses are dropped as soon as the victims
@@ -81,9 +81,9 @@ code(
 
     from methods.nonresponse import rates as nonresponse
 
-    from methods.fieldwork import simulate as fieldwork
+    from methods.fieldwork import modes as fieldwork
 
-    from methods.sampling import select as sampling
+    from methods.sampling import selection as sampling
     from methods.config.presets import load_force
     from methods.design.survey import SurveyDesign
     from methods.report.tables import satisfied

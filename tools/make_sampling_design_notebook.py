@@ -42,7 +42,7 @@ def cells() -> list:
             "true satisfaction is known (`methods.simulation.run`), then compares them on bias, "
             "precision, interval coverage and cost, and states the recommendation the figures "
             "support. Every replicate runs the workbench's own chain: eligibility, selection "
-            "(`methods.sampling.select`), fieldwork (`methods.fieldwork.simulate`), weighting "
+            "(`methods.sampling.selection`), fieldwork (`methods.fieldwork.modes`), weighting "
             "(`methods.weighting`) and estimation (`methods.design.survey`)."
         )
     ]

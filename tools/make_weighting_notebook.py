@@ -40,8 +40,8 @@ md(
     3. **raking** to the eligible victims' profile (age group, gender, ethnic group, offence);
     4. **trimming** of large weights, re-raked to the same margins.
 
-    Because the data are simulated (`methods.synthetic.generate` victims, `methods.sampling.select.select`,
-    `methods.fieldwork.simulate.simulate`), the **true census satisfaction** of the eligible victims is
+    Because the data are simulated (`methods.synthetic.generate` victims, `methods.sampling.selection.select`,
+    `methods.fieldwork.modes.simulate`), the **true census satisfaction** of the eligible victims is
     known, and every step's estimate is shown next to it. Everything is computed by the
     `methods` package; the notebook only wires the steps together. No store and no personal
     data are used: names and e-mail addresses are dropped as soon as the victims are generated,
@@ -78,9 +78,9 @@ code(
 
     from methods.viz import plots
 
-    from methods.fieldwork import simulate as fieldwork
+    from methods.fieldwork import modes as fieldwork
 
-    from methods.sampling import select as sampling
+    from methods.sampling import selection as sampling
     from methods.config.presets import load_force
     from methods.design.survey import SurveyDesign
     from methods.core.errors import ConvergenceError

@@ -182,7 +182,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_samplesize(args: argparse.Namespace) -> int:
-    from methods.sampling.select import completes_for_change, sample_size
+    from methods.sampling.selection import completes_for_change, sample_size
 
     res = sample_size(
         args.moe,
@@ -331,7 +331,7 @@ def _monthly_share(annual: float, month: str) -> int:
 def _sample_size(preset, survey, month: str, frame_n: int, victims, st, ref) -> dict:
     """How many to select: {"fraction": f} / {"n": n} / {"census": True}, with a description."""
     from methods.frame import eligibility
-    from methods.sampling.select import allocate
+    from methods.sampling.selection import allocate
 
     sel, scope = preset.selection_for(survey.name)
     if sel.rule == "census":
@@ -369,7 +369,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from methods.config.presets import load_force
     from methods.data import protection
     from methods.frame import eligibility
-    from methods.sampling.select import derive_seed, select
+    from methods.sampling.selection import derive_seed, select
 
     preset = load_force(args.force)
     survey = preset.survey(args.survey.strip().lower())
@@ -532,9 +532,6 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _add_simulate(subparsers) -> argparse.ArgumentParser:
     """``vsw simulate``, built here without importing the simulation engine (~0.9 s of scipy,
     pandas and dask imports on every ``vsw`` command); the handler is imported when it runs.
-
-    :func:`methods.simulation.run.add_cli` returns this same parser, so the options are defined
-    once.
     """
     p = subparsers.add_parser(
         "simulate",

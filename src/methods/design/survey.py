@@ -30,6 +30,7 @@ usable row still count where R counts them.
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -235,6 +236,113 @@ class SurveyDesign:
     def data(self) -> pd.DataFrame:
         """The data (a copy-on-write copy: changing it never changes the design)."""
         return self._data.copy(deep=False)
+
+    # ------------------------------------------------------------------ for derived designs
+    # What methods.weighting (and any other layer) may use to build a new design from this one;
+    # nothing outside methods.design touches the underscore state.
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The design's data as held (read it, never change it; pandas >= 3 copy-on-write
+        makes an edit of the result a copy, so the design is unaffected either way)."""
+        return self._data
+
+    @property
+    def strata(self) -> np.ndarray:
+        """Integer stratum code of each row (read-only), labels in :attr:`strata_labels`."""
+        return self._strata
+
+    @property
+    def strata_labels(self) -> np.ndarray:
+        """Stratum labels, indexed by the codes in :attr:`strata`."""
+        return np.asarray(self._strata_labels, dtype=object)
+
+    @property
+    def has_strata(self) -> bool:
+        """Whether the design was given a strata column (or derived strata)."""
+        return self._names.get("strata") is not None
+
+    @property
+    def clusters(self) -> np.ndarray | None:
+        """Integer PSU code of each row (read-only), or None when each row is its own PSU."""
+        return None if self._struct.psu_identity else self._psu
+
+    @property
+    def fpc(self) -> np.ndarray | None:
+        """Population size N_h of each row's stratum (float, inf without fpc), or None."""
+        return self._fpc
+
+    @property
+    def single_psu(self) -> str:
+        """The lonely-PSU rule (R's ``survey.lonely.psu``)."""
+        return self._single_psu
+
+    @property
+    def replicate_weights(self) -> np.ndarray | None:
+        """The n x R replicate weights (R's ``weights(des, "replication")``), or None."""
+        return None if self._rep is None else np.asarray(self._rep, dtype=np.float64)
+
+    @property
+    def replicate_settings(self) -> dict:
+        """Method, scale, rscales, mse and seed of a replicate design (empty for Taylor)."""
+        keys = ("_rep_method", "_rep_scale", "_rep_rscales", "_rep_mse", "_rep_seed")
+        return {k[1:]: getattr(self, k) for k in keys if getattr(self, k, None) is not None}
+
+    @property
+    def steps(self) -> tuple:
+        """The weighting steps applied so far, oldest first (each adjusts the linearisation)."""
+        return tuple(self._calibrations)
+
+    def with_weights(
+        self,
+        weights: np.ndarray,
+        replicate_weights: np.ndarray | None = None,
+        *,
+        step: Any = None,
+        steps: Sequence | None = None,
+    ) -> SurveyDesign:
+        """A new design with new weights (and replicate weights), adding ``step`` to the
+        history or replacing it with ``steps``; this design is unchanged."""
+        changes: dict[str, Any] = {"_w": np.asarray(weights, dtype=np.float64)}
+        if replicate_weights is not None:
+            changes["_rep"] = replicate_weights
+        if steps is not None:
+            changes["_calibrations"] = tuple(steps)
+        elif step is not None:
+            changes["_calibrations"] = (*self._calibrations, step)
+        return self._replace(**changes)
+
+    def carried_to(
+        self,
+        other: SurveyDesign,
+        data: pd.DataFrame,
+        *,
+        step: Any = None,
+        replicate_weights: np.ndarray | None = None,
+    ) -> SurveyDesign:
+        """``other`` (a design built on a subset of this design's rows) with this design's
+        data columns ``data``, history (plus ``step``) and replicate settings."""
+        changes: dict[str, Any] = {
+            "_data": data,
+            "_calibrations": (*self._calibrations, *(() if step is None else (step,))),
+        }
+        for key in ("_names", "_rep_method", "_rep_scale", "_rep_rscales", "_rep_mse", "_rep_seed"):
+            if hasattr(self, key):
+                changes[key] = getattr(self, key)
+        if replicate_weights is not None:
+            changes["_rep"] = replicate_weights
+        return other._replace(**changes)
+
+    # The weighting verbs are methods.weighting's functions; design sits below weighting in
+    # the layers, so it does not import them: methods.weighting attaches them when imported
+    # and __getattr__ loads it on first use (a runtime plugin, not a static dependency).
+    _WEIGHTING_VERBS = ("adjust_nonresponse", "poststratify", "rake", "calibrate", "trim")
+
+    def __getattr__(self, name: str) -> Any:
+        if name in SurveyDesign._WEIGHTING_VERBS and name not in SurveyDesign.__dict__:
+            importlib.import_module("methods.weighting")
+            return getattr(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def variance_method(self) -> str:
@@ -706,8 +814,3 @@ class SurveyDesign:
             statistic="difference", variance=self.variance_method, ci="t", conf_level=conf_level
         )
         return out
-
-
-# The weighting verbs (adjust_nonresponse, poststratify, rake, calibrate, trim) are methods of
-# SurveyDesign; methods.weighting attaches them. Imported last: weighting imports this module.
-import methods.weighting  # noqa: E402, F401, I001

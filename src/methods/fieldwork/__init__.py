@@ -1,6 +1,6 @@
 """Fieldwork: modes, contact and simulated response."""
 
-from methods.fieldwork.simulate import (
+from methods.fieldwork.modes import (
     PLANS,
     ModePlan,
     age_group,

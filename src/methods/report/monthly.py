@@ -22,33 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from methods.core.profile import AGE_BANDS, MINORITY, age_group, profile_columns  # noqa: F401
 from methods.core.schema import STAGE_LABELS, STAGES
-from methods.fieldwork.simulate import age_group
-
-#: Raking variables and the order in which sparse categories are merged (the last level of
-#: each list absorbs a sparse level first: unknown ages join the largest band, etc.).
-AGE_BANDS = ("16-24", "25-34", "35-54", "55-74", "75+")
-MINORITY = ("mixed", "asian", "black", "other")
-
-
-def profile_columns(df: pd.DataFrame) -> pd.DataFrame:
-    """Add the weighting variables: ``age_band``, ``gender_w``, ``ethnic_group``.
-
-    ``age_band``: 16-24 ... 75+ (unknown or under-16 ages kept as "unknown");
-    ``gender_w``: female / male / other-or-unknown; ``ethnic_group``: white / minority ethnic
-    (mixed, Asian, Black, other) / unknown: the grouping of the former statutory indicator of
-    the gap between White and minority-ethnic victims.
-    """
-    out = df.copy()
-    band = age_group(out["age"])
-    out["age_band"] = np.where(np.isin(band, AGE_BANDS), band, "unknown")
-    g = out["gender"].astype(str).str.lower()
-    out["gender_w"] = np.where(g.isin(["female", "male"]), g, "other/unknown")
-    e = out["ethnicity"].astype(str).str.lower()
-    out["ethnic_group"] = np.select(
-        [e == "white", e.isin(MINORITY)], ["white", "minority ethnic"], default="unknown"
-    )
-    return out
 
 
 def _collapse(sample: pd.Series, population: pd.Series, min_cell: int) -> tuple[dict, list]:

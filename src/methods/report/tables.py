@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from methods.core.schema import SATISFIED_CODES, STAGE_LABELS, STAGES, VALID_ANSWER_CODES
+from methods.core.profile import satisfied  # noqa: F401 (re-exported)
+from methods.core.schema import STAGE_LABELS, STAGES
 from methods.report.charts import (  # noqa: F401  (re-exported: notebooks call reporting.*)
     plot_domains,
     plot_stage_estimates,
@@ -42,20 +43,6 @@ from methods.report.run import (  # noqa: F401  (re-exported: notebooks call rep
     write_manifest,
     write_table,
 )
-
-
-def satisfied(answers: pd.Series | np.ndarray) -> np.ndarray:
-    """Satisfied indicator from stage answers on the 1-8 scale.
-
-    Returns 1.0 for answers 1-3 (completely, very or fairly satisfied), 0.0 for 4-7, and NaN
-    for 8 (don't know / not applicable) and blanks, which are excluded from the base
-    (DATA_CONTRACT.md section 2; Home Office User Satisfaction Survey definition).
-    """
-    a = pd.to_numeric(pd.Series(answers), errors="coerce").to_numpy(dtype=float)
-    out = np.full(a.shape, np.nan)
-    valid = np.isin(a, VALID_ANSWER_CODES)
-    out[valid] = np.isin(a[valid], SATISFIED_CODES).astype(float)
-    return out
 
 
 def completes(responses: pd.DataFrame) -> pd.DataFrame:

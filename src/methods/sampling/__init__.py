@@ -1,6 +1,6 @@
 """Probability sampling: allocation, selection and sample sizes."""
 
-from methods.sampling.select import (
+from methods.sampling.selection import (
     ALLOCATIONS,
     METHODS,
     allocate,

@@ -4,7 +4,7 @@
 - :func:`completes_for_change` gives the completes per period needed to detect a change
   between two independent periods with a given power.
 
-Both are re-exported by :mod:`methods.sampling.select` (``methods.sampling.select.sample_size``).
+Both are re-exported by :mod:`methods.sampling.selection` (``methods.sampling.selection.sample_size``).
 
 References:
     Cochran, W.G. (1977) *Sampling Techniques*, 3rd edn. Wiley. (FPC 4.2.)

@@ -3,8 +3,8 @@
 A config names one synthetic population (a force preset and months, from
 :mod:`methods.synthetic.generate`, or a frame file the user supplies), what to estimate (the stages'
 satisfied proportion, overall and by a domain), what things cost, and a list of designs. Each
-design names its eligibility rules, its selection (:func:`methods.sampling.select.select` arguments),
-its fieldwork plan (:class:`methods.fieldwork.simulate.ModePlan` fields) and its weighting scheme
+design names its eligibility rules, its selection (:func:`methods.sampling.selection.select` arguments),
+its fieldwork plan (:class:`methods.fieldwork.modes.ModePlan` fields) and its weighting scheme
 (optional non-response adjustment within cells, raking to the eligible population's margins).
 A ``[defaults]`` table is merged into every design (the design's own keys win, table by table).
 
@@ -45,8 +45,8 @@ from typing import Any
 from methods.config.presets import EXCLUSION_RULES, ExclusionRule
 from methods.core.errors import ConfigError, UsageError
 from methods.core.schema import OFFENCE_GROUPS, STAGES
-from methods.fieldwork.simulate import ModePlan
-from methods.sampling.select import ALLOCATIONS, METHODS
+from methods.fieldwork.modes import ModePlan
+from methods.sampling.selection import ALLOCATIONS, METHODS
 from methods.synthetic.generate import months_range
 
 __all__ = [
@@ -107,7 +107,7 @@ class EligibilitySpec:
 
 @dataclass(frozen=True)
 class SamplingSpec:
-    """Arguments of :func:`methods.sampling.select.select` (``seed`` comes from the replicate)."""
+    """Arguments of :func:`methods.sampling.selection.select` (``seed`` comes from the replicate)."""
 
     strata: tuple[str, ...] = ()
     n: int | tuple[tuple[str, int], ...] | None = None
@@ -121,7 +121,7 @@ class SamplingSpec:
     response_rate: float | None = None
 
     def select_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for :func:`methods.sampling.select.select`."""
+        """Keyword arguments for :func:`methods.sampling.selection.select`."""
         kw: dict[str, Any] = {"method": self.method}
         if self.strata:
             kw["strata"] = list(self.strata)

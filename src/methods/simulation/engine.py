@@ -1,8 +1,8 @@
 """The Monte Carlo engine: one replicate of every design, and batches of replicates.
 
 A replicate of a design runs the whole chain through the workbench's own modules, nothing
-re-implemented: :func:`methods.sampling.select.select` draws the sample from the design's eligible
-frame, :func:`methods.fieldwork.simulate.simulate` returns dispositions and 1-8 answers,
+re-implemented: :func:`methods.sampling.selection.select` draws the sample from the design's eligible
+frame, :func:`methods.fieldwork.modes.simulate` returns dispositions and 1-8 answers,
 :func:`methods.report.tables.satisfied` codes them, :class:`methods.design.survey.SurveyDesign` carries the
 design weights and strata, :mod:`methods.weighting` adjusts for non-response and rakes, and
 ``proportion`` / ``by(...).proportion`` give the estimates with their SEs and intervals.
@@ -35,11 +35,11 @@ import pandas as pd
 
 from methods.config.presets import SurveyDef, load_force, load_survey
 from methods.core.errors import ConfigError, ConvergenceError, UsageError, ValidationError
+from methods.core.profile import profile_columns, satisfied
 from methods.core.schema import STAGES
 from methods.design.survey import SurveyDesign
-from methods.fieldwork import simulate as fieldwork
-from methods.report.tables import satisfied
-from methods.sampling import select as sampling
+from methods.fieldwork import modes as fieldwork
+from methods.sampling import selection as sampling
 from methods.simulation.config import (
     NOT_SIMULATED_RULES,
     DesignSpec,
@@ -185,7 +185,7 @@ def expected_calls_if_contacted(plan: fieldwork.ModePlan) -> float:
     """Expected call attempts of a case contacted within ``call_attempts`` attempts.
 
     Notes:
-        :mod:`methods.fieldwork.simulate` models contact as independent attempts each succeeding with
+        :mod:`methods.fieldwork.modes` models contact as independent attempts each succeeding with
         probability q, stopping at the first success or after k attempts. The attempt of first
         contact K is geometric, so E[K | K <= k] = (1 - (k + 1) r^k + k r^(k+1)) / (q (1 - r^k))
         with r = 1 - q (the truncated geometric mean; e.g. Johnson, Kemp and Kotz 2005,
@@ -227,7 +227,6 @@ def prepare(config: SimulationConfig, victims: pd.DataFrame, *, validate: bool =
         ConfigError: a column a design names is not in the population, or a design's selection
             cannot be drawn from its frame (the message names the design).
     """
-    from methods.report.monthly import profile_columns
 
     v = victims
     if not {"age_band", "gender_w", "ethnic_group"} <= set(v.columns):
@@ -460,8 +459,8 @@ def replicate_detail(payload: Payload, design: int, seed: int, rep: int) -> dict
 
     Returns:
         ``{"values": E x 4 (estimate, se, ci_low, ci_high), "completes", "cost", "sample"
-        (the :func:`methods.sampling.select.select` result), "rows" (population rows sampled),
-        "fieldwork" (the :func:`methods.fieldwork.simulate.simulate` result), "design" (the final
+        (the :func:`methods.sampling.selection.select` result), "rows" (population rows sampled),
+        "fieldwork" (the :func:`methods.fieldwork.modes.simulate` result), "design" (the final
         weighted :class:`SurveyDesign` of the respondents), "notes"}``: the same numbers
         :func:`run_batch` files for that replicate.
     """

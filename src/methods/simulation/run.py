@@ -19,7 +19,7 @@ Estimands: the satisfied proportion (answers 1-3 over 1-7) of every stage, overa
 (``whole_experience:offence_group=hate``). The truth is the mean of the latent probability of
 being satisfied, ``true_p_<stage>``, over the design's eligible victims (or those of the
 domain): the expected census under the reference, self-completion measurement
-(:mod:`methods.synthetic.generate`, :mod:`methods.fieldwork.simulate`).
+(:mod:`methods.synthetic.generate`, :mod:`methods.fieldwork.modes`).
 
 Performance measures over the R replicates with an estimate (Morris, White and Crowther 2019,
 "Using simulation studies to evaluate statistical methods", Statistics in Medicine 38,
@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 from methods.core.errors import UsageError
+from methods.core.io import sha256_file, write_manifest, write_table
 from methods.simulation.backends import BACKENDS, execute
 from methods.simulation.config import SimulationConfig, load_config, parse_config
 from methods.simulation.engine import Payload, build_population, prepare
@@ -76,7 +77,6 @@ __all__ = [
     "RESULT_COLUMNS",
     "SimulationResult",
     "SimulationWarning",
-    "add_cli",
     "cmd_simulate",
     "completes_for_margin",
     "describe_designs",
@@ -150,8 +150,6 @@ class SimulationResult:
         """Write ``results.csv`` (6 decimals, LF line ends, deterministic) and
         ``manifest.json`` (config SHA-256, parameters, seed, versions, git commit, notes,
         output SHA-256) into ``out_dir``."""
-        from methods.report.tables import sha256_file, write_manifest, write_table
-
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         csv = write_table(self.results, out / "results.csv", float_digits=6)
@@ -362,21 +360,6 @@ def _collect(cfg, payload: Payload, done, seed, reps, backend, workers, schedule
 
 
 # --------------------------------------------------------------------------- command line
-
-
-def add_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``vsw simulate`` on the ``vsw`` sub-command parsers; returns its parser.
-
-    ``vsw simulate --config FILE --reps N --seed S --out DIR [--workers N | --scheduler ADDR]``
-    writes ``DIR/results.csv`` and ``DIR/manifest.json``. The handler (:func:`cmd_simulate`)
-    returns an exit code; bad configs or options raise :class:`methods.core.errors.UsageError`
-    (exit 2 in ``vsw``).
-    """
-    # One definition of the options: methods.cli builds this parser without importing the
-    # engine (vsw starts in milliseconds) and imports cmd_simulate only when it runs.
-    from methods.cli import _add_simulate
-
-    return _add_simulate(subparsers)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ Typical use::
     d = d.trim(upper=5 * np.median(d.weights))        # re-rakes to the same margins
     methods.weighting.diagnostics(d).summary           # n_eff, deff_w, CV, quantiles
 
-Each step appends a record to ``design._calibrations`` that (a) adjusts the linearised
+Each step appends a record to ``design.steps`` that (a) adjusts the linearised
 influence values the way R's ``survey:::svyrecvar`` does for ``design$postStrata`` (see
 :mod:`methods.weighting.variance`) and (b) remembers what the step did, for
 :func:`diagnostics` and ``trim(recalibrate=True)``. On replicate designs every replicate's
@@ -72,7 +72,7 @@ def history(design) -> tuple[WeightingStep, ...]:
     Each is a :class:`methods.weighting.variance.WeightingStep` with ``kind``, ``spec``,
     ``w_in``, ``w_out``, ``factors`` and ``info`` (iterations, gaps, merged cells, ...).
     """
-    return tuple(s for s in design._calibrations if isinstance(s, WeightingStep))
+    return tuple(s for s in design.steps if isinstance(s, WeightingStep))
 
 
 def attach(cls) -> None:

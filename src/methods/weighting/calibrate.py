@@ -1,7 +1,7 @@
 """Post-stratification, raking and calibration of a SurveyDesign (see :mod:`methods.weighting`).
 
 Each function returns a new design with new weights (and replicate weights) and one more record
-in ``design._calibrations`` (:mod:`methods.weighting.variance`), which adjusts the
+in ``design.steps`` (:mod:`methods.weighting.variance`), which adjusts the
 linearisation variance as R's ``survey:::svyrecvar`` does and remembers the step.
 
 Sources: R package ``survey`` (Lumley), ``postStratify``, ``rake``, ``calibrate``, ``grake``,
@@ -42,12 +42,11 @@ CALIBRATION_KINDS = ("poststratify", "rake", "calibrate")
 # --------------------------------------------------------------------------- plumbing
 def rep_weights(design) -> np.ndarray | None:
     """The replicate weights as a float array, or None for a linearisation design."""
-    rep = getattr(design, "_rep", None)
-    return None if rep is None else np.asarray(rep, dtype=np.float64)
+    return design.replicate_weights
 
 
 def _column(design, col: str) -> pd.Series:
-    data = design._data
+    data = design.frame
     if col not in data.columns:
         raise UsageError(
             f"column {col!r} is not in the design's data; available: {', '.join(map(str, data.columns))}"
@@ -57,13 +56,7 @@ def _column(design, col: str) -> pd.Series:
 
 def new_design(design, w: np.ndarray, rep: np.ndarray | None, step: WeightingStep):
     """The design with new weights (and replicate weights) and one more recorded step."""
-    changes = {
-        "_w": np.asarray(w, dtype=np.float64),
-        "_calibrations": (*design._calibrations, step),
-    }
-    if rep is not None:
-        changes["_rep"] = rep
-    return design._replace(**changes)
+    return design.with_weights(w, rep, step=step)
 
 
 def _match_totals(levels, codes, totals: Mapping, what: str, col: str) -> np.ndarray:
@@ -204,7 +197,7 @@ def poststratify(design, cols, population):
     if len(cols) == 1:
         keys = [k[0] for k in keys]
     target = _match_totals(keys, cell, pop, "poststratify", "+".join(cols))
-    w = design._w
+    w = design.weights
     sums = np.bincount(cell, weights=w, minlength=len(keys))
     _check_positive_sums(sums, keys, "poststratify", "+".join(cols))
     w_new = w * (target / sums)[cell]
@@ -236,7 +229,7 @@ def _margin_system(design, margins: Mapping, what: str):
     codes, levels, targets = [], [], []
     for c in cols:
         _column(design, c)
-        cc, lv, tg = _targets_for(design._data, c, margins[c], what)
+        cc, lv, tg = _targets_for(design.frame, c, margins[c], what)
         codes.append(cc)
         levels.append(lv)
         targets.append(tg)
@@ -296,7 +289,7 @@ def rake(design, margins: Mapping, bounds=None, tol: float = 1e-10, max_iter: in
     sizes = [len(lv) for lv in levels]
     cell, cell_codes = joint_cells(codes, sizes)
     ncell = len(cell_codes[0])
-    w = np.asarray(design._w, dtype=np.float64)
+    w = np.asarray(design.weights, dtype=np.float64)
     rep = rep_weights(design)
     for c, cc, lv in zip(cols, codes, levels):
         _check_positive_sums(np.bincount(cc, weights=w, minlength=len(lv)), lv, "rake", c)
@@ -375,7 +368,7 @@ def _calibration_system(design, population: Mapping, population_size):
     """
     if not isinstance(population, Mapping) or not population:
         raise UsageError("calibrate: population must be a non-empty dict of column -> totals")
-    data = design._data
+    data = design.frame
     cols, tots, labels, targets, checks = [], [], [], [], []
     cat_sizes = []
     for c, spec in population.items():
@@ -470,7 +463,7 @@ def calibrate(
     """
     lo_hi = check_bounds(distance, bounds)
     x, totals, labels, targets, checks = _calibration_system(design, population, population_size)
-    w = np.asarray(design._w, dtype=np.float64)
+    w = np.asarray(design.weights, dtype=np.float64)
     rep = rep_weights(design)
     if distance == "linear" and bounds is None:
         g = linear_calibration_factors(x, w, totals)

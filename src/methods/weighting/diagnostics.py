@@ -27,7 +27,7 @@ _QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 
 
 def _steps(design) -> list[WeightingStep]:
-    return [s for s in design._calibrations if isinstance(s, WeightingStep)]
+    return [s for s in design.steps if isinstance(s, WeightingStep)]
 
 
 def weight_summary(w: np.ndarray) -> dict[str, float]:
@@ -126,7 +126,7 @@ def diagnostics(design) -> WeightingDiagnostics:
         Kish (1965): ``n_eff = (sum w)^2 / sum w^2``, ``deff_w = n sum w^2 / (sum w)^2 =
         1 + CV^2``, over positive weights. Gaps are ``(total - target) / target``.
     """
-    w = np.asarray(design._w, dtype=np.float64)
+    w = np.asarray(design.weights, dtype=np.float64)
     steps = _steps(design)
     rows = {}
     first = next((s for s in steps if s.kind != "nonresponse"), None)
@@ -146,9 +146,9 @@ def diagnostics(design) -> WeightingDiagnostics:
     mrows = []
     for i, s in enumerate(steps, 1):
         for target in s.info.get("targets", []):
-            before = _target_totals(design._data, target, s.w_in)
-            at_step = _target_totals(design._data, target, s.w_out)
-            after = _target_totals(design._data, target, w)
+            before = _target_totals(design.frame, target, s.w_in)
+            at_step = _target_totals(design.frame, target, s.w_out)
+            after = _target_totals(design.frame, target, w)
             for (var, lev, tot, b), (_, _, _, m), (_, _, _, a) in zip(before, at_step, after):
                 mrows.append(
                     {
@@ -226,7 +226,7 @@ def plot_weight_distribution(design, ax=None, bins: int = 40):
         The matplotlib Figure. The title gives Kish's n_eff and deff_w (Kish 1965).
     """
     fig, ax = _axes(ax)
-    w = np.asarray(design._w, dtype=np.float64)
+    w = np.asarray(design.weights, dtype=np.float64)
     w = w[w > 0]
     steps = _steps(design)
     base = steps[0].w_in if steps else None
@@ -266,12 +266,12 @@ def plot_profile(sample, population, col: str, ax=None):
         The matplotlib Figure.
     """
     fig, ax = _axes(ax)
-    data = sample._data if hasattr(sample, "_data") else sample
+    data = sample.frame if hasattr(sample, "frame") else sample
     if col not in data.columns:
         raise UsageError(f"plot_profile: column {col!r} not in the sample")
     series = {"sample": _shares(data[col], None)}
     if hasattr(sample, "_w"):
-        series["weighted"] = _shares(data[col], np.asarray(sample._w, dtype=np.float64))
+        series["weighted"] = _shares(data[col], np.asarray(sample.weights, dtype=np.float64))
     if isinstance(population, pd.DataFrame):
         if col not in population.columns:
             raise UsageError(f"plot_profile: column {col!r} not in the population")

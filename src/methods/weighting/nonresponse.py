@@ -31,7 +31,7 @@ class CellsCollapsedWarning(UserWarning):
 
 
 def _responded(design, responded) -> np.ndarray:
-    data = design._data
+    data = design.frame
     if isinstance(responded, str):
         if responded not in data.columns:
             raise UsageError(f"adjust_nonresponse: column {responded!r} is not in the data")
@@ -105,8 +105,8 @@ def _propensity_classes(design, r, covariates, model, classes, fit_weighted, see
     est = clone(model)
     if seed is not None and "random_state" in est.get_params():
         est.set_params(random_state=seed)
-    x, _ = _main_effects(design._data, list(covariates))
-    kw = {"sample_weight": np.asarray(design._w)} if fit_weighted else {}
+    x, _ = _main_effects(design.frame, list(covariates))
+    kw = {"sample_weight": np.asarray(design.weights)} if fit_weighted else {}
     est.fit(x, r.astype(int), **kw)
     classes_ = list(est.classes_)
     if 1 not in classes_:
@@ -226,9 +226,9 @@ def adjust_nonresponse(
         variance treats the adjusted weights as given (see
         :class:`methods.weighting.variance.NonresponseStep`).
     """
-    if design._calibrations and any(
+    if design.steps and any(
         getattr(s, "kind", None) in ("poststratify", "rake", "calibrate", "trim", "nonresponse")
-        for s in design._calibrations
+        for s in design.steps
     ):
         raise UsageError(
             "adjust_nonresponse must be the first weighting step (before post-stratification, "
@@ -239,7 +239,7 @@ def adjust_nonresponse(
     if model is not None and covariates is None:
         raise UsageError("a propensity model needs covariates=")
     r = _responded(design, responded)
-    data = design._data
+    data = design.frame
     n = len(data)
     p = None
     if covariates is not None:
@@ -297,7 +297,7 @@ def adjust_nonresponse(
             CellsCollapsedWarning,
             stacklevel=2,
         )
-    w = np.asarray(design._w, dtype=np.float64)
+    w = np.asarray(design.weights, dtype=np.float64)
     sum_d = np.bincount(codes, weights=w, minlength=ncell)
     sum_dr = np.bincount(codes, weights=w * r, minlength=ncell)
     if (sum_dr <= 0).any():
@@ -356,24 +356,17 @@ def _subset(design, keep: np.ndarray, w_new, rep_new, step):
     """
     from methods.design.survey import SurveyDesign
 
-    data = design._data.loc[keep].reset_index(drop=True)
-    names = getattr(design, "_names", {})
+    data = design.frame.loc[keep].reset_index(drop=True)
     helper = pd.DataFrame({"w": w_new})
     kw = {}
-    if names.get("strata") is not None:
-        helper["s"] = np.asarray(design._strata_labels, dtype=object)[design._strata[keep]]
+    if design.has_strata:
+        helper["s"] = design.strata_labels[design.strata[keep]]
         kw["strata"] = "s"
-    if not design._struct.psu_identity:
-        helper["p"] = design._psu[keep]
+    if design.clusters is not None:
+        helper["p"] = design.clusters[keep]
         kw["psu"] = "p"
-    if design._fpc is not None:
-        helper["f"] = design._fpc[keep]
+    if design.fpc is not None:
+        helper["f"] = design.fpc[keep]
         kw["fpc"] = "f"
-    new = SurveyDesign(helper, weights="w", single_psu=design._single_psu, **kw)
-    changes = {"_data": data, "_calibrations": (*design._calibrations, step)}
-    for key in ("_names", "_rep_method", "_rep_scale", "_rep_rscales", "_rep_mse", "_rep_seed"):
-        if hasattr(design, key):
-            changes[key] = getattr(design, key)
-    if rep_new is not None:
-        changes["_rep"] = rep_new
-    return new._replace(**changes)
+    new = SurveyDesign(helper, weights="w", single_psu=design.single_psu, **kw)
+    return design.carried_to(new, data, step=step, replicate_weights=rep_new)

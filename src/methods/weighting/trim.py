@@ -96,7 +96,7 @@ def trim(
     hi = np.inf if upper is None else float(upper)
     if not lo < hi:
         raise UsageError(f"trim: need lower < upper, got {lo:g} and {hi:g}")
-    w = np.asarray(design._w, dtype=np.float64)
+    w = np.asarray(design.weights, dtype=np.float64)
     pos = w > 0
     mean_w = w[pos].sum() / max(pos.sum(), 1)
     if not (lo <= mean_w <= hi):
@@ -105,7 +105,7 @@ def trim(
             "redistribution keeping the total can satisfy both caps; widen them"
         )
     rep = rep_weights(design)
-    cals = design._calibrations
+    cals = design.steps
     idx = None
     if recalibrate:
         kinds = [getattr(s, "kind", None) for s in cals]
@@ -133,14 +133,11 @@ def trim(
     for it in range(1, max_iter + 1):
         tw = _cap(cur_w, lo, hi, redistribute)
         trep = None if cur_rep is None else _cap(cur_rep, lo, hi, redistribute)
-        changes = {"_w": tw}
-        if trep is not None:
-            changes["_rep"] = trep
-        out = replay(design._replace(**changes), last)
-        cur_w, cur_rep = out._w, rep_weights(out)
+        out = replay(design.with_weights(tw, trep), last)
+        cur_w, cur_rep = out.weights, rep_weights(out)
         worst = _cap_excess(cur_w, lo, hi)
         if worst <= tol:
-            rec = out._calibrations[-1]
+            rec = out.steps[-1]
             trim_step = TrimStep(
                 kind="trim",
                 spec={"lower": lower, "upper": upper},
@@ -148,7 +145,7 @@ def trim(
                 w_out=tw,
                 info={"iterations": it, "recalibrated": rec.kind, "cap_excess": worst},
             )
-            return out._replace(_calibrations=(*out._calibrations[:-1], trim_step, rec))
+            return out.with_weights(out.weights, steps=(*out.steps[:-1], trim_step, rec))
         stalled = stalled + 1 if worst > 0.99 * best else 0
         best = min(best, worst)
         if stalled >= 10:

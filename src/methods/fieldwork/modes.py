@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from methods.core.errors import UsageError
+from methods.core.profile import age_group  # noqa: F401 (re-exported)
 from methods.core.schema import STAGES
 
 PLANS = ("telephone", "paper", "sequential", "concurrent", "experiment")
@@ -144,20 +145,6 @@ class ModePlan:
     def with_(self, **changes) -> ModePlan:
         """A copy with some settings changed."""
         return replace(self, **changes)
-
-
-def age_group(age: pd.Series | np.ndarray) -> np.ndarray:
-    """Age bands used for response modelling and weighting: 16-24, 25-34, 35-54, 55-74, 75+."""
-    a = pd.to_numeric(pd.Series(age), errors="coerce").to_numpy(dtype=float)
-    bands = np.array(
-        ["unknown", "16-24", "25-34", "35-54", "55-74", "75+", "under 16"], dtype=object
-    )
-    idx = np.select(
-        [np.isnan(a), a < 16, a < 25, a < 35, a < 55, a < 75],
-        [0, 6, 1, 2, 3, 4],
-        default=5,
-    )
-    return bands[idx]
 
 
 def _true_probabilities(sample: pd.DataFrame) -> np.ndarray:
