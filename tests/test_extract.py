@@ -256,7 +256,7 @@ def test_sample_refusals_and_usage_errors(drawn, source, tmp_path):
 
 
 def test_monthly_share_sums_to_the_annual_number():
-    from methods.cli import _monthly_share
+    from methods.sampling.quota import monthly_share as _monthly_share
 
     for annual in (20000, 1287, 509, 7, 13):
         shares = [_monthly_share(annual, f"2025-{m:02d}") for m in range(1, 13)]
@@ -269,8 +269,8 @@ def test_met_annual_number_is_shared_so_every_eligible_victim_has_the_same_chanc
     rounded), split over the surveys in proportion to their eligible victims."""
     import datetime as dt
 
-    from methods.cli import _sample_size
     from methods.frame import eligibility
+    from methods.sampling.quota import month_size
     from methods.synthetic.generate import generate_victims
 
     v = generate_victims("met", MONTH, seed=3, scale=0.15)
@@ -284,7 +284,8 @@ def test_met_annual_number_is_shared_so_every_eligible_victim_has_the_same_chanc
             assert preset.selection_for(s.name)[1] == "force"
             e = eligibility.apply(victims, s, reference_date=ref, store=st)
             sizes[s.name] = len(e.eligible)
-            ns[s.name] = _sample_size(preset, s, MONTH, len(e.eligible), victims, st, ref)["n"]
+        for s in preset.surveys:
+            ns[s.name] = month_size(preset, s.name, MONTH, sizes).n
     total = sum(sizes.values())
     assert total > 1667 and sum(ns.values()) == 1667
     for name in sizes:  # largest-remainder rounding: within one unit of the exact share

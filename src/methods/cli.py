@@ -320,161 +320,41 @@ def cmd_optout_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _monthly_share(annual: float, month: str) -> int:
-    """Month's share of an annual number, rounded so that twelve months sum to it exactly."""
-    import math
-
-    m = int(month[5:7])
-    return int(math.floor(annual * m / 12 + 0.5) - math.floor(annual * (m - 1) / 12 + 0.5))
-
-
-def _sample_size(preset, survey, month: str, frame_n: int, victims, st, ref) -> dict:
-    """How many to select: {"fraction": f} / {"n": n} / {"census": True}, with a description."""
-    from methods.frame import eligibility
-    from methods.sampling.selection import allocate
-
-    sel, scope = preset.selection_for(survey.name)
-    if sel.rule == "census":
-        return {"census": True, "rule": "census"}
-    if sel.rule == "fraction":
-        return {"fraction": float(sel.fraction), "rule": f"fraction {sel.fraction:g}"}
-    total = _monthly_share(float(sel.annual_n), month)
-    if scope == "force":
-        sizes = {}
-        for other in preset.surveys:
-            o_sel, o_scope = preset.selection_for(other.name)
-            if o_scope != "force":
-                continue
-            if other.name == survey.name:
-                sizes[other.name] = frame_n
-            else:
-                res = eligibility.apply(victims, other, "before", reference_date=ref, store=st)
-                sizes[other.name] = len(res.eligible)
-        shared = sum(sizes.values())
-        total = min(total, shared)
-        n = allocate(sizes, total, "proportional")[survey.name] if total else 0
-        desc = (
-            f"annual {sel.annual_n:,} shared by {len(sizes)} surveys: {total} this month, "
-            f"{n} for {survey.name}"
-        )
-    else:
-        n = total
-        desc = f"annual {sel.annual_n:,}: {n} this month"
-    return {"n": int(n), "rule": desc}
-
-
 def cmd_sample(args: argparse.Namespace) -> int:
-    import datetime as dt
-
-    from methods.config.presets import load_force
     from methods.data import protection
-    from methods.frame import eligibility
-    from methods.sampling.selection import derive_seed, select
+    from methods.workflows.month import draw_month
 
-    preset = load_force(args.force)
-    survey = preset.survey(args.survey.strip().lower())
     key = protection.load_key(args.key_file)  # refuse before any work if there is no key
-    y, m = (int(p) for p in args.month.split("-"))
-    ref = args.contact_from or dt.date(y + (m == 12), m % 12 + 1, 1)
-    out_dir = Path(args.out)
     with _existing_store(args.db) as st:
-        if args.month not in st.loaded_months():
-            raise InputRefused(f"no victims are loaded for {args.month}: ingest them first")
-        prev = len(st.sample(survey.name, args.month))
-        if prev and not args.replace:
-            raise InputRefused(
-                f"a sample of {prev} cases is already recorded for {survey.name} {args.month}; "
-                "give --replace to draw it again"
-            )
-        victims = st.victims(args.month, personal=True)
-        if len(victims) and victims["crime_ref"].isna().all():
-            raise InputRefused(
-                f"the personal data of {args.month} was purged (retention): no contractor "
-                "extract can be made for it"
-            )
-        res = eligibility.apply(victims, survey, "before", reference_date=ref, store=st)
-        flow = res.flow
-        _say(f"eligibility flow, {preset.name} {survey.name} {args.month}:")
-        _say(flow[["step", "label", "excluded", "remaining"]].to_string(index=False))
-        frame = res.eligible
-        size = _sample_size(preset, survey, args.month, len(frame), victims, st, ref)
-        if len(frame) == 0 or size.get("n") == 0:
-            raise InputRefused(
-                f"nothing to sample for {survey.name} {args.month}: {len(frame)} eligible "
-                f"victim(s), selection rule {size['rule']}"
-            )
-        seed = derive_seed(preset.name, survey.name, args.month)
-        method = "srs" if size.get("census") else args.method
-        sort_by = list(preset.profile_monitoring) if method == "systematic" else None
-        kw: dict = {"allocation": "census"} if size.get("census") else {}
-        if "fraction" in size:
-            kw["fraction"] = size["fraction"]
-        elif "n" in size:
-            if size["n"] >= len(frame):
-                _say(f"the rule asks for {size['n']} of {len(frame)} eligible: all are taken")
-                kw = {"allocation": "census"}
-            else:
-                kw["n"] = size["n"]
-        smp = select(frame, strata="offence_group", method=method, sort_by=sort_by, seed=seed, **kw)
-        modes = survey.modes
-        sealed = protection.seal(
-            protection.extract_frame(smp, st, survey.name, args.month, modes), key
+        draw = draw_month(
+            st,
+            args.month,
+            args.force,
+            args.survey,
+            method=args.method,
+            contact_from=args.contact_from,
+            replace=args.replace,
+            key=key,
+            out_dir=Path(args.out),
         )
-        stem = f"{preset.name}_{survey.name}_{args.month}"
-        plan = {
-            "rule": size["rule"],
-            "method": method,
-            "strata": "offence_group",
-            "sort_by": sort_by,
-            "seed": seed,
-            "eligible": len(frame),
-            "selected": len(smp),
-        }
-        manifest = {
-            "force": preset.name,
-            "survey": survey.name,
-            "month": args.month,
-            "agency": survey.agency,
-            "modes": list(modes),
-            "contact_reference_date": str(ref),
-            "selection": plan,
-            "eligibility_flow": flow.to_dict(orient="records"),
-        }
-        written = protection.write_sealed(sealed, out_dir, stem, manifest)
-        try:
-            rec = st.record_sample(
-                smp.assign(stratum=smp["stratum"].astype(str)),
-                survey.name,
-                args.month,
-                replace=args.replace,
-                detail=(
-                    f"{method} within offence_group, {size['rule']}, seed {seed}; "
-                    f"{len(smp)} of {len(frame)} eligible; extract {written['extract'].name} "
-                    f"sha256 {sealed.sha256}"
-                ),
-            )
-        except BaseException:
-            protection.discard_parts(written)
-            raise
-        protection.commit_parts(written)
-        flagged = victims.loc[victims["opted_out"].to_numpy(dtype=bool), "person_id"]
-        new_optouts = 0
-        if len(flagged):
-            new_optouts = st.add_optout_hashes(
-                flagged.to_numpy(dtype=object), source=f"opted_out flag {args.month}"
-            )
+    _say(f"eligibility flow, {draw.force} {draw.survey} {draw.month}:")
+    _say(draw.flow[["step", "label", "excluded", "remaining"]].to_string(index=False))
+    for note in draw.notes:
+        _say(note)
+    sealed, written = draw.sealed, draw.extract
     missing = ", ".join(f"{k} blank in {v}" for k, v in sealed.missing_contact.items() if v)
     _say(
-        f"selected {len(smp)} of {len(frame)} eligible ({method}, {size['rule']}, seed {seed}); "
-        f"{'replaced the' if rec['replaced'] else 'recorded the'} sample in the store"
+        f"selected {len(draw.sample)} of {draw.eligible} eligible ({draw.method}, "
+        f"{draw.size.rule}, seed {draw.seed}); "
+        f"{'replaced the' if draw.record['replaced'] else 'recorded the'} sample in the store"
     )
     _say(
         f"extract: {written['extract']} ({sealed.rows} rows; columns "
         f"{', '.join(sealed.columns)}{'; ' + missing if missing else ''})"
     )
     _say(f"manifest: {written['manifest']} (sha256 {sealed.sha256}, key {sealed.key_id})")
-    if new_optouts:
-        _say(f"added {new_optouts} victim(s) flagged opted_out to the opt-out register")
+    if draw.new_optouts:
+        _say(f"added {draw.new_optouts} victim(s) flagged opted_out to the opt-out register")
     return EXIT_OK
 
 
