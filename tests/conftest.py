@@ -42,7 +42,7 @@ def run_vsw(
 @pytest.fixture(scope="session")
 def synthetic_dir(tmp_path_factory) -> Path:
     """Synthetic durham extracts (victims, samples, responses) for TEST_MONTHS."""
-    from methods.synthetic.generate import write_synthetic
+    from methods.workflows.synthetic import write_synthetic
 
     out = tmp_path_factory.mktemp("synthetic")
     write_synthetic("durham", TEST_MONTHS, seed=TEST_SEED, out_dir=out)

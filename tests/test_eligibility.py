@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import filecmp
 import io
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -21,7 +19,7 @@ import pytest
 from methods.config.presets import load_force, load_survey
 from methods.core.errors import UsageError, ValidationError
 from methods.frame.eligibility import FLOW_COLUMNS, apply, plot_flow, synthetic_rule
-from methods.synthetic.generate import generate_victims, simple_eligibility, write_synthetic
+from methods.synthetic.generate import generate_victims, simple_eligibility
 
 # Burglary survey (configs/surveys/burglary.toml): opted_out, under_min_age (16), vulnerable,
 # no_further_action_requested, uncooperative, sensitive, police_victim, outside_contact_window
@@ -296,20 +294,6 @@ def test_flow_adds_up_and_agrees_with_simple_eligibility(force):
         else:
             dedup = v[ref_mask & extra].drop_duplicates("victim_id", keep="first").index
             assert list(res.eligible.index) == list(dedup)
-
-
-def test_write_synthetic_gives_identical_files_with_methods_eligibility(tmp_path):
-    months = ["2025-01", "2025-02"]
-    write_synthetic("durham", months, seed=9, out_dir=tmp_path / "a", scale=0.2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # small-scale fieldwork warnings, same in both runs
-        write_synthetic(
-            "durham", months, seed=9, out_dir=tmp_path / "b", scale=0.2, eligibility=synthetic_rule
-        )
-    names = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
-    for n in names:
-        assert filecmp.cmp(tmp_path / "a" / n, tmp_path / "b" / n, shallow=False), n
 
 
 # --------------------------------------------------------------------------- chart

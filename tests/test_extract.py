@@ -26,7 +26,7 @@ from methods.config.presets import load_force
 from methods.core.errors import InputRefused, UsageError
 from methods.data import protection
 from methods.data.store import Store
-from methods.synthetic.generate import write_synthetic
+from methods.workflows.synthetic import write_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTH = "2025-01"

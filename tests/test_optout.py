@@ -25,7 +25,8 @@ from methods.core.errors import ValidationError
 from methods.data.store import Store
 from methods.frame.eligibility import apply, check_phones, normalise_phone, register_hashes
 from methods.sampling.selection import select
-from methods.synthetic.generate import simple_eligibility, write_synthetic
+from methods.synthetic.generate import simple_eligibility
+from methods.workflows.synthetic import write_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTHS = ["2025-01", "2025-02"]

@@ -20,7 +20,7 @@ import pytest
 from conftest import run_vsw
 from methods.core.errors import UsageError
 from methods.data.store import PERSONAL_COLUMNS, Store
-from methods.synthetic.generate import write_synthetic
+from methods.workflows.synthetic import write_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTHS = ["2025-01", "2025-02", "2025-03"]

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import run_vsw
 from methods.data.store import Store
-from methods.synthetic.generate import write_synthetic
+from methods.workflows.synthetic import write_synthetic
 
 MONTHS = ["2025-01", "2025-02", "2025-03"]
 PURGED = MONTHS[:2]

@@ -227,7 +227,7 @@ def changed_run(runs, demo_store, tmp_path_factory):
     """2025-10's victims replaced by an edited extract, then the 2025-12 report rerun (with
     --pdf when Chromium is installed)."""
     from methods.data.store import Store
-    from methods.synthetic.generate import write_synthetic
+    from methods.workflows.synthetic import write_synthetic
 
     base = tmp_path_factory.mktemp("changed")
     db = base / "store.duckdb"

@@ -27,7 +27,7 @@ from methods.core.errors import ValidationError
 from methods.core.schema import STAGES
 from methods.data import protection
 from methods.data.store import TABLES, Store
-from methods.synthetic.generate import write_synthetic
+from methods.workflows.synthetic import write_synthetic
 
 MONTHS = ["2025-01", "2025-02"]
 DRAWS = [("burglary", "2025-01"), ("burglary", "2025-02"), ("vehicle", "2025-01")]

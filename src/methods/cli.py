@@ -124,7 +124,7 @@ def _format_status(status: dict) -> str:
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from methods.config.presets import load_force
-    from methods.synthetic.generate import write_synthetic
+    from methods.workflows.synthetic import write_synthetic
 
     load_force(args.force)  # clear ConfigError for an unknown force before any work
     out = Path(args.out)

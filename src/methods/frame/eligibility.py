@@ -594,11 +594,11 @@ def synthetic_rule(
 ) -> np.ndarray:
     """:func:`apply` with the signature of :func:`methods.synthetic.generate.simple_eligibility`.
 
-    Plug it in as ``write_synthetic(..., eligibility=synthetic_rule)``. In memory the register
+    It checks the synthetic population model's rules against this module. In memory the register
     holds raw victim ids and ``last_surveyed`` maps victim id -> month index; the rules match
     them through ``person_id = victim_id`` (nothing leaves memory). The contact window is judged
     on the first day after the month (synthetic fieldwork always contacts inside the window),
-    and one-case-per-victim is left to the caller, as in ``write_synthetic``.
+    and one-case-per-victim is left to the caller.
 
     Returns:
         Boolean array over the rows of ``victims``.

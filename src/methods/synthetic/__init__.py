@@ -11,7 +11,6 @@ from methods.synthetic.generate import (
     months_range,
     satisfied_share,
     simple_eligibility,
-    write_synthetic,
 )
 
 __all__ = [
@@ -25,5 +24,4 @@ __all__ = [
     "months_range",
     "satisfied_share",
     "simple_eligibility",
-    "write_synthetic",
 ]

@@ -59,12 +59,10 @@ from __future__ import annotations
 
 import calendar
 import re
-import warnings
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -77,7 +75,6 @@ from methods.core.schema import (
     ETHNICITIES,
     GENDERS,
     OFFENCE_GROUPS,
-    RESPONSE_COLUMNS,
     STAGES,
     VICTIM_COLUMNS,
     VICTIM_FLAGS,
@@ -88,8 +85,8 @@ __all__ = [
     "PROFILES",
     "OffenceProfile",
     "generate_victims",
+    "month_rng",
     "draw_answers",
-    "write_synthetic",
     "months_range",
     "simple_eligibility",
     "calibration_table",
@@ -303,6 +300,21 @@ def months_range(spec: str) -> list[str]:
 def _rng(seed: int, preset: ForcePreset, *parts: int) -> np.random.Generator:
     code = zlib.crc32(preset.name.encode("utf-8"))
     return np.random.default_rng(np.random.SeedSequence([seed, code, *parts]))
+
+
+_STREAMS = {"victims": _STREAM_VICTIMS, "sample": _STREAM_SAMPLE, "fieldwork": _STREAM_FIELDWORK}
+
+
+def month_rng(seed: int, force: str | ForcePreset, month: str, stream: str) -> np.random.Generator:
+    """The random generator of one month's ``stream`` ("victims" or "fieldwork").
+
+    Seeded from ``SeedSequence([seed, crc32(force), year, month, stream])``, so each month and
+    stream is reproducible on its own.
+    """
+    if stream not in _STREAMS:
+        raise UsageError(f"stream must be one of {sorted(_STREAMS)}, got {stream!r}")
+    year, mon = _parse_month(month)
+    return _rng(_check_seed(seed), _preset(force), year, mon, _STREAMS[stream])
 
 
 def _categorical(rng: np.random.Generator, probs: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -899,326 +911,6 @@ def simple_eligibility(
             last = victims["victim_id"].map(last_surveyed).to_numpy(dtype=float, na_value=np.nan)
             mask &= ~(last >= month_index - r.months)
     return mask
-
-
-def _allocate(total: int, sizes: np.ndarray) -> np.ndarray:
-    """Proportional allocation with largest remainders (Hamilton), capped at the sizes."""
-    sizes = np.asarray(sizes, dtype=np.int64)
-    N = int(sizes.sum())
-    total = min(int(total), N)
-    if N == 0 or total == 0:
-        return np.zeros_like(sizes)
-    quota = total * sizes / N
-    n = np.floor(quota).astype(np.int64)
-    rest = total - int(n.sum())
-    if rest > 0:
-        order = np.lexsort((np.arange(len(sizes)), -(quota - n)))
-        n[order[:rest]] += 1
-    return np.minimum(n, sizes)
-
-
-def _monthly_n(annual: float, month: int) -> int:
-    """Month ``month``'s share of an annual number, rounded so a year sums exactly."""
-    return int(np.floor(annual * month / 12 + 0.5) - np.floor(annual * (month - 1) / 12 + 0.5))
-
-
-def _select(
-    rng: np.random.Generator, stratum: np.ndarray, n_h: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified simple random sampling without replacement: selected mask and pi per row."""
-    N_h = np.bincount(stratum, minlength=len(n_h))
-    order = np.lexsort((rng.random(len(stratum)), stratum))
-    start = np.r_[0, np.cumsum(N_h)[:-1]]
-    pos = np.empty(len(stratum), dtype=np.int64)
-    pos[order] = np.arange(len(stratum)) - start[stratum[order]]
-    pi = np.divide(n_h, N_h, out=np.zeros(len(n_h)), where=N_h > 0)
-    return pos < n_h[stratum], pi[stratum]
-
-
-# --------------------------------------------------------------------------- fieldwork (simple)
-
-
-def _contactable(v: pd.DataFrame, modes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """First mode of ``modes`` each victim can be reached by, and whether any can."""
-    need = {"telephone": "phone", "paper": "address", "web": "email"}
-    mode = np.full(len(v), modes[0], dtype=object)
-    ok = np.zeros(len(v), dtype=bool)
-    for m in reversed(modes):
-        has = v[need[m]].notna().to_numpy()
-        mode = np.where(has, m, mode)
-        ok |= has
-    return mode.astype(str), ok
-
-
-_NONRESPONSE = {  # AAPOR final dispositions of contactable non-respondents, by mode
-    "telephone": (("2.11", "2.12", "2.20", "2.30", "3.90", "4.10"),
-                  (0.32, 0.03, 0.50, 0.04, 0.03, 0.08)),
-    "paper": (("3.10", "2.11", "2.30", "4.10"), (0.85, 0.06, 0.03, 0.06)),
-    "web": (("3.10", "2.11", "2.12", "4.10"), (0.88, 0.04, 0.03, 0.05)),
-}  # fmt: skip
-_LATE_OPTOUT = 0.015  # share opting out between selection and transfer (before_transfer)
-_PARTIAL = 0.03
-_COMMENT = 0.20
-_COMMENT_PII = 0.25
-
-
-def _fieldwork(
-    v: pd.DataFrame,
-    survey: SurveyDef,
-    preset: ForcePreset,
-    rng: np.random.Generator,
-    seed: int,
-    mode_shift: float,
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Simple synthetic fieldwork for the sampled victims ``v``.
-
-    Returns the DATA_CONTRACT section 2 rows and the ids of victims who opted out between
-    selection and transfer (``optout_timing = before_transfer``).
-    """
-    n = len(v)
-    mode, reachable = _contactable(v, survey.modes)
-    age = v["age"].to_numpy(dtype=float, na_value=np.nan)
-    band = np.where(np.isnan(age), _UNKNOWN_AGE, np.searchsorted(_AGE_LO, age, side="right") - 1)
-    x = (_R_AGE[band.astype(int)] + _R_GENDER[pd.Index(GENDERS).get_indexer(v["gender"])]
-         + _R_ETH[pd.Index(ETHNICITIES).get_indexer(v["ethnicity"])]
-         + _R_U * v["true_u"].to_numpy())  # fmt: skip
-    rho = np.zeros(n)
-    rates = preset.response_rate_map
-    for m in np.unique(mode):
-        sel = mode == m
-        ok = sel & reachable
-        target = rates[m] * sel.sum()
-        if ok.sum() <= target:
-            warnings.warn(
-                f"{preset.name}/{survey.name}: only {ok.sum()} of {sel.sum()} {m} cases are "
-                f"contactable, below the {rates[m]:.0%} response rate; all of them respond",
-                stacklevel=3,
-            )
-            rho[ok] = 1.0
-            continue
-        xs = x[ok]
-        a = brentq(lambda a, xs=xs, t=target: expit(a + xs).sum() - t, -30, 30, xtol=1e-10)
-        rho[ok] = expit(a + xs)
-    responded = rng.random(n) < rho
-    late = np.zeros(n, dtype=bool)
-    if preset.optout_timing == "before_transfer":
-        late = rng.random(n) < _LATE_OPTOUT
-        responded &= ~late
-    partial = responded & (rng.random(n) < _PARTIAL)
-    disp = np.full(n, "3.90", dtype=object)  # no contact details for any mode: unknown, other
-    u_nr = rng.random(n)
-    for m, (codes, probs) in _NONRESPONSE.items():
-        sel = (mode == m) & reachable & ~responded
-        cdf = np.cumsum(probs) / np.sum(probs)
-        k = np.minimum(np.searchsorted(cdf, u_nr[sel], side="right"), len(codes) - 1)
-        disp[sel] = np.array(codes)[k]
-    disp[late] = "2.11"
-    disp[responded] = "1.1"
-    disp[partial] = "1.2"
-    lo, hi = survey.contact_window_weeks
-    offset = rng.integers(7 * lo, 7 * hi + 1, n).astype("timedelta64[D]")
-    reported = v["reported_date"].to_numpy().astype("datetime64[D]")
-    interview = np.where(responded, np.datetime_as_string(reported + offset, unit="D"), None)
-
-    ans = draw_answers(v, seed, mode=mode, mode_shift=mode_shift, stages=survey.stages)
-    asked = list(survey.stages)
-    k = rng.integers(1, max(len(asked), 2), n)  # partials answer the first k stages asked
-    for i, s in enumerate(asked):
-        keep = responded & ~(partial & (i >= k))
-        ans[s] = ans[s].where(keep)
-    for s in STAGES:
-        if s not in asked:
-            ans[s] = ans[s].where(np.zeros(n, dtype=bool))
-
-    # Free-text comments, some with (fake) personal data to exercise redaction later.
-    has = responded & (rng.random(n) < _COMMENT)
-    pii = has & (rng.random(n) < _COMMENT_PII)
-    pick = rng.integers(0, 5, n)
-    whole = ans["whole_experience"].to_numpy(dtype=float, na_value=np.nan)
-    text = np.where(whole <= 3, _POSITIVE[pick], _NEGATIVE[pick]).astype(object)
-    t = rng.integers(0, len(_PII_TEMPLATES), n)
-    g = rng.integers(0, 2, n)
-    first = _first_names(rng.random(n), g)
-    last = _SURNAMES[rng.integers(0, len(_SURNAMES), n)]
-    values = {
-        "surname": last,
-        "phone": _phones(rng.integers(0, 1000, n)),
-        "fullname": _strings(n, first, " ", last),
-        "email": _strings(n, np.strings.lower(first), ".", np.strings.lower(last), "@example.org"),
-    }
-    for i, (pre, kind, post) in enumerate(_PII_TEMPLATES):
-        sel = pii & (t == i)
-        text[sel] = _strings(int(sel.sum()), pre, values[kind][sel], post)
-    comment = np.where(has, text, None)
-
-    out = pd.DataFrame(
-        {
-            "crime_ref": v["crime_ref"].to_numpy(),
-            "victim_id": v["victim_id"].to_numpy(),
-            "mode": mode,
-            "disposition": disp.astype(str),
-            "interview_date": pd.array(interview, dtype="str"),
-            **{s: ans[s].to_numpy() for s in STAGES},
-            "comment": pd.array(comment, dtype="str"),
-        }
-    )
-    for s in STAGES:
-        out[s] = pd.array(out[s], dtype="Int64")
-    assert tuple(out.columns) == RESPONSE_COLUMNS
-    return out, v["victim_id"].to_numpy()[late]
-
-
-# --------------------------------------------------------------------------- writing files
-
-
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    """Write a CSV deterministically: ISO dates, true/false, blanks for missing, LF endings."""
-    out = df.copy()
-    for c in out.columns:
-        col = out[c]
-        if pd.api.types.is_bool_dtype(col):
-            out[c] = np.where(col.to_numpy(), "true", "false")
-        elif pd.api.types.is_datetime64_any_dtype(col):
-            out[c] = col.dt.strftime("%Y-%m-%d")
-    out.to_csv(path, index=False, lineterminator="\n", encoding="utf-8", float_format="%.10g")
-
-
-def write_synthetic(
-    force: str | ForcePreset,
-    months: Sequence[str],
-    seed: int,
-    out_dir: str | Path,
-    *,
-    scale: float = 1.0,
-    mode_shift: float = 0.0,
-    eligibility: Callable[..., np.ndarray] | None = None,
-) -> dict[str, list[Path]]:
-    """Write synthetic extracts, samples and responses for a force, month by month.
-
-    Arguments:
-        force: preset name or :class:`ForcePreset`.
-        months: ``YYYY-MM`` strings in increasing order (see :func:`months_range`).
-        seed: non-negative integer; the same arguments give byte-identical files.
-        out_dir: folder to write into (created if needed; files are overwritten).
-        scale: multiplies volumes and annual sample sizes.
-        mode_shift: log-odds shift of telephone answers (see :func:`draw_answers`).
-        eligibility: function with the signature of :func:`simple_eligibility` (the default);
-            ``methods.frame.eligibility`` will be plugged in here.
-
-    Returns:
-        ``{"victims": [paths], "samples": [paths], "responses": [paths]}``.
-
-    Files, per month ``YYYY-MM``:
-        ``victims_YYYY-MM.csv``: the contract extract (no ``true_`` columns).
-        ``sample_<survey>_YYYY-MM.csv``: ``crime_ref, victim_id, inclusion_prob, stratum`` from
-        a stratified (by offence group) simple random sample of the eligible victims at the
-        preset's selection rule: a fraction, an annual number (``annual_n / 12`` a month,
-        shared by proportional allocation, so every eligible victim of the surveys sharing it
-        has the same chance), or a census; ``inclusion_prob = n_h / N_h``.
-        ``responses_<survey>_YYYY-MM.csv``: one row per sampled case, DATA_CONTRACT section 2.
-
-    Notes:
-        State carried between months: the opt-out register (victims who opted out in an
-        earlier month, and late opt-outs under ``optout_timing = before_transfer``) and when
-        each victim was last selected (``resurveyed_within_months``); a survey applying that
-        rule also takes at most one crime per victim a month. Simple fieldwork: the first of
-        the survey's modes the victim has contact details for; response propensity logistic
-        in age band, gender, ethnicity and the victim's latent satisfaction (young and
-        minority-ethnic victims respond less), its intercept solved so the expected rate
-        equals the preset's rate for that mode; AAPOR dispositions (1.1, 1.2, 2.11, 2.12,
-        2.20, 2.30, 3.10, 3.90, 4.10); interview dates inside the contact window.
-    """
-    preset = _preset(force)
-    seed, scale = _check_seed(seed), _check_scale(scale)
-    months = list(months)
-    if not months:
-        raise UsageError("no months given; e.g. months_range('2025-01:2025-12')")
-    idx = [_parse_month(m) for m in months]
-    abs_idx = [y * 12 + m - 1 for y, m in idx]
-    if any(b <= a for a, b in zip(abs_idx, abs_idx[1:])):
-        raise UsageError(f"months must be distinct and in increasing order, got {months}")
-    eligibility = eligibility or simple_eligibility
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written: dict[str, list[Path]] = {"victims": [], "samples": [], "responses": []}
-    register = np.array([], dtype=object)
-    last_surveyed = pd.Series(dtype=float)
-    for month, (year, mon), mi in zip(months, idx, abs_idx):
-        v = generate_victims(preset, month, seed, scale)
-        path = out / f"victims_{month}.csv"
-        _write_csv(v[list(VICTIM_COLUMNS)], path)
-        written["victims"].append(path)
-
-        rng = _rng(seed, preset, year, mon, _STREAM_SAMPLE)
-        frames: dict[str, pd.DataFrame] = {}
-        for s in preset.surveys:
-            elig = eligibility(
-                v, s, optout_register=register, last_surveyed=last_surveyed, month_index=mi
-            )
-            e = v[elig]
-            if s.rule("resurveyed_within_months") is not None:
-                e = e.drop_duplicates("victim_id", keep="first")
-            frames[s.name] = e
-        # Sample sizes per stratum (offence group within survey).
-        n_h: dict[str, np.ndarray] = {}
-        shared = []
-        for s in preset.surveys:
-            sel, scope = preset.selection_for(s.name)
-            sizes = np.bincount(
-                pd.Index(OFFENCE_GROUPS).get_indexer(frames[s.name]["offence_group"]),
-                minlength=_G,
-            )
-            if sel.rule == "census":
-                n_h[s.name] = sizes
-            elif sel.rule == "fraction":
-                n_h[s.name] = _allocate(int(np.floor(sel.fraction * sizes.sum() + 0.5)), sizes)
-            elif scope == "survey":
-                n_h[s.name] = _allocate(_monthly_n(sel.annual_n * scale, mon), sizes)
-            else:
-                shared.append((s.name, sizes))
-        if shared:
-            total = _monthly_n(preset.selection.annual_n * scale, mon)
-            sizes = np.concatenate([sz for _, sz in shared])
-            if total > sizes.sum():
-                warnings.warn(
-                    f"{preset.name} {month}: {total} victims wanted but only {sizes.sum()} "
-                    "eligible; all are selected",
-                    stacklevel=2,
-                )
-            alloc = _allocate(total, sizes)
-            for i, (name, _) in enumerate(shared):
-                n_h[name] = alloc[i * _G : (i + 1) * _G]
-        fw_rng = _rng(seed, preset, year, mon, _STREAM_FIELDWORK)
-        selected_ids = []
-        for s in preset.surveys:
-            e = frames[s.name]
-            stratum = pd.Index(OFFENCE_GROUPS).get_indexer(e["offence_group"])
-            chosen, pi = _select(rng, stratum, n_h[s.name])
-            smp = e[chosen]
-            sample = pd.DataFrame(
-                {
-                    "crime_ref": smp["crime_ref"].to_numpy(),
-                    "victim_id": smp["victim_id"].to_numpy(),
-                    "inclusion_prob": pi[chosen],
-                    "stratum": smp["offence_group"].to_numpy(),
-                }
-            )
-            path = out / f"sample_{s.name}_{month}.csv"
-            _write_csv(sample, path)
-            written["samples"].append(path)
-            resp, late = _fieldwork(smp, s, preset, fw_rng, seed, mode_shift)
-            path = out / f"responses_{s.name}_{month}.csv"
-            _write_csv(resp, path)
-            written["responses"].append(path)
-            selected_ids.append(smp["victim_id"].to_numpy())
-            register = np.union1d(register.astype(str), late.astype(str)).astype(object)
-        ids = np.unique(np.concatenate(selected_ids).astype(str))
-        last_surveyed = pd.concat(
-            [last_surveyed[~last_surveyed.index.isin(ids)], pd.Series(float(mi), index=ids)]
-        )
-        opted = v.loc[v["opted_out"], "victim_id"].to_numpy()
-        register = np.union1d(register.astype(str), opted.astype(str)).astype(object)
-    return written
 
 
 # --------------------------------------------------------------------------- census check

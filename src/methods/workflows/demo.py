@@ -1,7 +1,7 @@
 """The embedded default: a year of synthetic force data in a DuckDB store, and its report.
 
-This module only wires existing steps together (synthetic data -> ingest -> report); it holds
-no method of its own. ``vsw demo`` and the notebooks' default parameters use it, so a fresh
+This module only wires existing steps together (synthetic months through the real month
+pipeline, :mod:`methods.workflows.synthetic`, then the report); it holds no method of its own. ``vsw demo`` and the notebooks' default parameters use it, so a fresh
 clone produces the same store and the same numbers on every machine.
 """
 
@@ -11,7 +11,9 @@ import tempfile
 from pathlib import Path
 
 from methods.config.presets import load_force
-from methods.synthetic.generate import months_range, write_synthetic
+from methods.data.store import Store
+from methods.synthetic.generate import months_range
+from methods.workflows.synthetic import build_months
 
 #: A fixed default period, never "the last 12 months from today": reruns must give the same digits.
 DEFAULT_MONTHS = "2025-01:2025-12"
@@ -40,35 +42,14 @@ def build_store(
     Returns:
         ``{"db": path, "months": [...], "surveys": [...]}``
     """
-    from tqdm import tqdm
-
-    from methods.data.store import Store
-
     preset = load_force(force)
     months = months or months_range(DEFAULT_MONTHS)
     db = Path(db)
     db.parent.mkdir(parents=True, exist_ok=True)
-    tmp = None
-    if workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="vsw-synth-")
-        workdir = tmp.name
-    workdir = Path(workdir)
-    try:
-        write_synthetic(force, months, seed=seed, out_dir=workdir)
-        surveys = [s.name for s in preset.surveys]
+    with tempfile.TemporaryDirectory(prefix="vsw-synth-") as tmp:
         with Store(db) as st:
-            for month in tqdm(months, desc=f"ingest {force}", unit="month", disable=not progress):
-                st.ingest_victims(workdir / f"victims_{month}.csv", month=month, replace=True)
-                for survey in surveys:
-                    sample = workdir / f"sample_{survey}_{month}.csv"
-                    responses = workdir / f"responses_{survey}_{month}.csv"
-                    if sample.exists():
-                        st.ingest_sample(sample, survey=survey, month=month, replace=True)
-                    if responses.exists():
-                        st.ingest_responses(responses, survey=survey, replace=True)
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+            build_months(st, preset, months, seed, Path(workdir or tmp), progress=progress)
+    surveys = [s.name for s in preset.surveys]
     return {"db": str(db), "months": months, "surveys": surveys}
 
 
