@@ -7,8 +7,6 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from conftest import TEST_MONTHS, TEST_SEED, run_vsw
@@ -48,31 +46,6 @@ def test_manifest_records_provenance(demo_run):
     assert all(re.fullmatch(r"[0-9a-f]{64}", v) for v in man["inputs_sha256"].values())
     assert "numpy" in man["versions"] and "pandas" in man["versions"]
     assert "git_commit" in man
-
-
-def test_month_estimate_is_the_weighted_share_of_the_raked_weights(demo_run):
-    """The report's whole-experience figure equals sum(w y) / sum(w) with the scheme's weights,
-    and those weights reproduce the eligible victims' profile (checked in test_monthly)."""
-    db, _, rep = demo_run
-    from methods.config.presets import load_force
-    from methods.data.store import Store
-    from methods.report import monthly
-    from methods.report import tables as reporting
-
-    month = TEST_MONTHS[-1]
-    table = pd.read_csv(rep / "tables" / "satisfaction_by_stage_month.csv")
-    with Store(db) as st:
-        sampled = reporting.prepare_responses(st.responses(months=[month]))
-        victims = st.victims(months=[month])
-        eligible, _ = monthly.eligible_frame(victims, load_force("durham"), store=st)
-    res = reporting.weighted_period(sampled, eligible)
-    y = res.design.data["sat_whole_experience"].to_numpy(dtype=float)
-    w = res.design.weights
-    ok = ~np.isnan(y)
-    expected = (w[ok] * y[ok]).sum() / w[ok].sum()
-    got = table.loc[table["stage"] == "whole_experience", "estimate"].iloc[0]
-    assert got == pytest.approx(expected, abs=1e-6)
-    assert table.loc[table["stage"] == "whole_experience", "n"].iloc[0] == ok.sum()
 
 
 def test_html_shows_rates_diagnostics_intervals_and_suppression(demo_run):

@@ -348,3 +348,18 @@ def test_design_df_option_and_degf():
         two = d.by(["stratum", "dom"]).total("y")
     assert two.index.names == ["stratum", "dom"]
     assert two["estimate"].sum() == pytest.approx(12.0)
+
+
+def test_editing_the_input_frame_after_building_the_design_changes_nothing():
+    """The design is immutable in fact: pandas >= 3 copy-on-write (the floor in pyproject) means
+    an edit of the caller's frame, in place or by column assignment, never reaches the design."""
+    df = pd.DataFrame({"y": [1.0, 2.0, 3.0, 4.0], "w": [1.0, 1.0, 1.0, 1.0]})
+    d = SurveyDesign(df, weights="w")
+    assert d.mean("y")["estimate"].iloc[0] == pytest.approx(2.5)
+    df.loc[0, "y"] = 100.0
+    df["y"] *= 10
+    df.iloc[1, 0] = -7.0
+    view = d.frame
+    view.loc[2, "y"] = 1e6  # and an edit of what the design hands out
+    assert d.mean("y")["estimate"].iloc[0] == pytest.approx(2.5)
+    assert d.data["y"].tolist() == [1.0, 2.0, 3.0, 4.0]

@@ -144,8 +144,6 @@ def test_demo_writes_every_output(demo):
         o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"
     ]
     assert not errors, f"{demo.force}: the executed notebook holds errors: {errors[:1]}"
-    # One month's report of a preset stays well inside the CI budget.
-    assert demo.seconds < 120, f"{demo.force}: demo took {demo.seconds:.0f} s"
 
 
 def test_html_shows_stages_surveys_rates_diagnostics_and_cis(demo):

@@ -30,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from methods.core.checks import Where
 from methods.core.errors import ConfigError
 from methods.core.schema import ETHNICITIES, MODES, OFFENCE_GROUPS, STAGES
 
@@ -314,23 +315,6 @@ class ForcePreset:
 # --------------------------------------------------------------------------- validation helpers
 
 
-class _Where:
-    """Where a value sits (file and dotted key), for error messages."""
-
-    def __init__(self, path: str, key: str = ""):
-        self.path = path
-        self.key = key
-
-    def sub(self, key: str | int) -> _Where:
-        if isinstance(key, int):
-            return _Where(self.path, f"{self.key}[{key}]")
-        return _Where(self.path, f"{self.key}.{key}" if self.key else key)
-
-    def error(self, msg: str) -> ConfigError:
-        where = f"{self.path}: key '{self.key}'" if self.key else self.path
-        return ConfigError(f"{where}: {msg}")
-
-
 _TYPE_NAMES = {
     str: "a string",
     int: "an integer",
@@ -347,7 +331,7 @@ def _typename(types: tuple[type, ...]) -> str:
     return " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in types)
 
 
-def _check_type(value: Any, types: tuple[type, ...], where: _Where) -> Any:
+def _check_type(value: Any, types: tuple[type, ...], where: Where) -> Any:
     ok = isinstance(value, types)
     if isinstance(value, bool) and bool not in types:
         ok = False  # TOML true/false is not a number
@@ -364,7 +348,7 @@ def _take(
     table: Mapping[str, Any],
     key: str,
     types: tuple[type, ...],
-    where: _Where,
+    where: Where,
     *,
     required: bool = True,
     default: Any = None,
@@ -376,7 +360,7 @@ def _take(
     return _check_type(table[key], types, where.sub(key))
 
 
-def _no_unknown_keys(table: Mapping[str, Any], known: tuple[str, ...], where: _Where) -> None:
+def _no_unknown_keys(table: Mapping[str, Any], known: tuple[str, ...], where: Where) -> None:
     unknown = [k for k in table if k not in known]
     if unknown:
         raise where.sub(unknown[0]).error(
@@ -385,7 +369,7 @@ def _no_unknown_keys(table: Mapping[str, Any], known: tuple[str, ...], where: _W
 
 
 def _codes(
-    values: Any, allowed: tuple[str, ...], what: str, where: _Where, *, nonempty: bool = True
+    values: Any, allowed: tuple[str, ...], what: str, where: Where, *, nonempty: bool = True
 ) -> tuple[str, ...]:
     _check_type(values, (list,), where)
     if nonempty and not values:
@@ -402,7 +386,7 @@ def _codes(
     return tuple(out)
 
 
-def _window(value: Any, where: _Where) -> tuple[int, int]:
+def _window(value: Any, where: Where) -> tuple[int, int]:
     _check_type(value, (list,), where)
     if len(value) != 2:
         raise where.error("must be [earliest, latest] weeks after the report, e.g. [6, 12]")
@@ -412,7 +396,7 @@ def _window(value: Any, where: _Where) -> tuple[int, int]:
     return int(lo), int(hi)
 
 
-def _exclusions(value: Any, where: _Where) -> tuple[ExclusionRule, ...]:
+def _exclusions(value: Any, where: Where) -> tuple[ExclusionRule, ...]:
     _check_type(value, (list,), where)
     rules: list[ExclusionRule] = []
     for i, item in enumerate(value):
@@ -442,7 +426,7 @@ def _exclusions(value: Any, where: _Where) -> tuple[ExclusionRule, ...]:
     return tuple(rules)
 
 
-def _selection(value: Any, where: _Where) -> Selection:
+def _selection(value: Any, where: Where) -> Selection:
     _check_type(value, (dict,), where)
     rule = _take(value, "rule", (str,), where)
     if rule not in SELECTION_RULES:
@@ -466,7 +450,7 @@ def _selection(value: Any, where: _Where) -> Selection:
 
 
 def _shares(
-    value: Any, allowed: tuple[str, ...], what: str, where: _Where, *, lo: float, hi: float
+    value: Any, allowed: tuple[str, ...], what: str, where: Where, *, lo: float, hi: float
 ) -> tuple[tuple[str, float], ...]:
     _check_type(value, (dict,), where)
     out = []
@@ -481,7 +465,7 @@ def _shares(
     return tuple(out)
 
 
-def _targets(value: Any, where: _Where, *, complete: bool) -> tuple[tuple[str, float], ...]:
+def _targets(value: Any, where: Where, *, complete: bool) -> tuple[tuple[str, float], ...]:
     t = _shares(value, STAGES, "stage", where, lo=0.0, hi=100.0)
     for k, x in t:
         if not 0 < x < 100:
@@ -530,7 +514,7 @@ _SURVEY_KEYS = (
 
 
 def _parse_survey(raw: Mapping[str, Any], path: str, expect_name: str | None) -> SurveyDef:
-    root = _Where(path)
+    root = Where(path)
     _no_unknown_keys(raw, _SURVEY_KEYS, root)
     name = _take(raw, "name", (str,), root)
     if expect_name is not None and name != expect_name:
@@ -663,7 +647,7 @@ _OVERRIDE_KEYS = (
 def _apply_overrides(
     base: SurveyDef,
     ov: Mapping[str, Any],
-    where: _Where,
+    where: Where,
     *,
     preset_agency: tuple[str, str],
     preset_modes: tuple[str, ...],
@@ -736,7 +720,7 @@ def _apply_overrides(
 
 
 def _parse_force(raw: Mapping[str, Any], path: str, expect_name: str | None) -> ForcePreset:
-    root = _Where(path)
+    root = Where(path)
     _no_unknown_keys(raw, _FORCE_KEYS, root)
     name = _take(raw, "name", (str,), root)
     if expect_name is not None and name != expect_name:

@@ -22,6 +22,7 @@ Notes:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,7 +139,6 @@ def hmac_sql(msg: str) -> str:
 
 def hmac_pads(secret: bytes) -> dict[str, bytes]:
     """HMAC inner and outer padded keys (RFC 2104, block size 64 bytes for SHA-256)."""
-    import hashlib
 
     key = secret if len(secret) <= 64 else hashlib.sha256(secret).digest()
     key = key.ljust(64, b"\0")

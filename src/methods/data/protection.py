@@ -34,13 +34,16 @@ import stat
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from cryptography.fernet import Fernet, InvalidToken
 
 from methods.core.errors import InputRefused, UsageError
+from methods.data.ingest import hmac_sql
 
 __all__ = [
     "EXTRACT_FORMAT",
@@ -79,7 +82,6 @@ _MANIFEST = ".manifest.json"
 
 def generate_key() -> bytes:
     """A new Fernet key (URL-safe base64 of 32 random bytes from ``os.urandom``)."""
-    from cryptography.fernet import Fernet
 
     return Fernet.generate_key()
 
@@ -90,7 +92,6 @@ def key_id(key: bytes) -> str:
 
 
 def _fernet(key: bytes, where: str):
-    from cryptography.fernet import Fernet
 
     try:
         return Fernet(key)
@@ -187,7 +188,6 @@ def case_key_sql(survey: str, month: str, case_id: str) -> str:
         first 32 hex digits, computed in DuckDB (:func:`methods.data.ingest.hmac_sql`); the tests
         check it equals :func:`case_keys` on the keys of a real extract.
     """
-    from methods.data.ingest import hmac_sql
 
     return hmac_sql(f"'extract:' || {survey} || '|' || {month} || '|' || {case_id}")
 
@@ -359,7 +359,6 @@ def discard_parts(written: Mapping[str, Any]) -> None:
 
 
 def _crypto_version() -> str:
-    from importlib import metadata
 
     return metadata.version("cryptography")
 
@@ -391,7 +390,6 @@ def decrypt_extract(
             (altered or truncated), the key does not open it, or the row count or columns
             differ from the manifest.
     """
-    from cryptography.fernet import InvalidToken
 
     p = Path(path)
     if not p.is_file():

@@ -23,8 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from methods.core.errors import InputRefused
 from methods.data.validation import _MAX_ROWS, Column, IngestError, Problem
@@ -147,7 +150,6 @@ def read_input(source: Any, columns: Sequence[Column], what: str) -> RawInput:
         span lines. A UTF-8 byte-order mark and CRLF line ends are accepted. Slow diagnostics
         (Python's ``csv`` module) run only when something is wrong.
     """
-    import pandas as pd
 
     if isinstance(source, pd.DataFrame):
         try:
@@ -275,7 +277,6 @@ def _match_header(
 
 
 def _read_csv(path: Path, columns: Sequence[Column], what: str, info: dict) -> RawInput:
-    import pyarrow.csv as pacsv
 
     name = path.name
     # ---- header: first line, strict UTF-8
@@ -469,7 +470,6 @@ def _csv_structure_error(path: Path, what: str, n_header: int) -> IngestError:
 
 
 def _read_parquet(path: Path, columns: Sequence[Column], what: str, sha: str) -> RawInput:
-    import pyarrow.parquet as pq
 
     try:
         pf = pq.ParquetFile(path)

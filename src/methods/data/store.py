@@ -50,6 +50,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -158,7 +159,6 @@ class Store(IngestMixin):
     def __init__(
         self, path: str | Path, read_only: bool = False, today: dt.date | None = None
     ) -> None:
-        import duckdb
 
         self.path = str(path)
         self.read_only = read_only
@@ -717,7 +717,6 @@ class Store(IngestMixin):
         Returns:
             ``True`` when the file was rewritten; ``False`` for an in-memory store.
         """
-        import duckdb
 
         self._require_writable()
         if self.path == ":memory:":

@@ -35,6 +35,7 @@ from methods.data.ingest import (
     check_victims,
     hmac_pads,
 )
+from methods.data.protection import case_key_sql
 from methods.data.validation import IngestError, Problem
 
 _CLEAN = "_vsw_clean"
@@ -653,7 +654,6 @@ class IngestMixin:
             (:func:`methods.data.protection.case_key_sql`, one HMAC per sampled case) and joined
             to the file's; nothing is written.
         """
-        from methods.data.protection import case_key_sql
 
         con = self.con
         con.register("_vsw_keyed", clean)

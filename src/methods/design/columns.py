@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from methods.core.checks import check_weights
 from methods.core.errors import UsageError, ValidationError
 
 
@@ -165,14 +166,7 @@ def weights_array(
     col = data[name]
     if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
         raise ValidationError("weights must be numeric", name)
-    w = col.to_numpy(dtype=float, na_value=np.nan, copy=True)
-    bad = ~np.isfinite(w) | (w < 0)
-    if bad.any():
-        raise ValidationError(
-            "weights must be finite and non-negative (missing, infinite or negative found)",
-            name,
-            rows1(bad),
-        )
+    w = check_weights(col, name)
     if not (w > 0).any():
         raise ValidationError("all weights are zero", name)
     return readonly(w)

@@ -243,9 +243,10 @@ class SurveyDesign:
 
     @property
     def frame(self) -> pd.DataFrame:
-        """The design's data as held (read it, never change it; pandas >= 3 copy-on-write
-        makes an edit of the result a copy, so the design is unaffected either way)."""
-        return self._data
+        """The design's data: a new frame sharing the design's columns; pandas >= 3
+        copy-on-write copies a column only when the frame is edited, so the design never
+        changes (same as :attr:`data`)."""
+        return self._data.copy(deep=False)
 
     @property
     def strata(self) -> np.ndarray:

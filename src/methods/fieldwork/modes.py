@@ -47,6 +47,7 @@ import pandas as pd
 from methods.core.errors import UsageError
 from methods.core.profile import age_group  # noqa: F401 (re-exported)
 from methods.core.schema import STAGES
+from methods.synthetic.generate import draw_answers
 
 PLANS = ("telephone", "paper", "sequential", "concurrent", "experiment")
 
@@ -227,7 +228,6 @@ def simulate(sample: pd.DataFrame, plan: ModePlan | str = "telephone", seed=0) -
 
     # Latent answers from the synthetic model (counter-based random numbers, so the reference
     # and telephone answers of a victim share their draws: a pure measurement effect).
-    from methods.synthetic.generate import draw_answers
 
     answer_seed = int(rng.integers(0, 2**31 - 1))
     ref = draw_answers(sample, answer_seed, mode="paper")

@@ -47,7 +47,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -643,7 +643,6 @@ def synthetic_rule(
 
 
 def _without(survey: SurveyDef, rule: str) -> SurveyDef:
-    from dataclasses import replace
 
     return replace(survey, exclusions=tuple(r for r in survey.exclusions if r.name != rule))
 
@@ -664,7 +663,7 @@ def plot_flow(flow: pd.DataFrame, title: str = "", ax: Any = None):
         bottom) with, beside each arrow, a box giving the number excluded by that step's rule
         (Schulz et al. 2010, CONSORT 2010 flow diagram).
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy optional import: loaded only when a chart is drawn
 
     missing = [c for c in ("label", "excluded", "remaining") if c not in flow.columns]
     if missing:

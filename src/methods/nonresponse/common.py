@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from methods.core.checks import check_weights
 from methods.core.errors import UsageError, ValidationError
 
 #: Covariates with more levels than this trigger a warning (continuous variables should be
@@ -73,15 +74,7 @@ def weights_array(data: pd.DataFrame | None, w, n: int, name: str = "weights") -
     if w is None:
         return np.ones(n)
     s = resolve(data, w, name, n)
-    arr = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(arr) | (arr < 0)
-    if bad.any():
-        raise ValidationError(
-            f"{name} must be finite and non-negative; fix or drop these rows",
-            column=w if isinstance(w, str) else name,
-            rows=(np.flatnonzero(bad) + 1).tolist(),
-        )
-    return arr
+    return check_weights(s, w if isinstance(w, str) else name)
 
 
 def category_codes(s: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -48,7 +48,7 @@ def plot_stage_estimates(
         whole scale, labelled "suppressed (base n < min_base)", and a note at the foot of the
         figure says what the hatching means (METHODS_REFERENCE.md, disclosure control).
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy optional import: loaded only when a chart is drawn
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(7.5, 0.55 * len(table) + 1.6), dpi=100)
@@ -117,7 +117,7 @@ def plot_trend(
     circle at the foot of the chart; the legend names them and a note at the foot of the figure
     says what they mean (METHODS_REFERENCE.md, disclosure control).
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy optional import: loaded only when a chart is drawn
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(9, 4.6), dpi=100)
@@ -188,7 +188,7 @@ def plot_domains(
         marked "suppressed", and a note at the foot says why (base below ``min_base``, or
         secondary suppression so that a suppressed figure cannot be worked out).
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy optional import: loaded only when a chart is drawn
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(7.5, 0.38 * len(table) + 1.7), dpi=100)

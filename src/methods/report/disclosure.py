@@ -9,8 +9,13 @@ re-exports these names.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
+from scipy.linalg import null_space
+
+from methods.core.errors import UsageError
 
 #: Default small-base thresholds (METHODS_REFERENCE.md, disclosure control).
 MIN_BASE_PERCENT = 30
@@ -113,7 +118,6 @@ def derivable_cells(suppressed: np.ndarray, constraints: np.ndarray, tol: float 
         which misses cells on a bridge between two suppression cycles). Bounds from
         non-negativity (interval disclosure) are not checked.
     """
-    from scipy.linalg import null_space
 
     suppressed = np.asarray(suppressed, dtype=bool)
     out = np.zeros(suppressed.shape, dtype=bool)
@@ -156,7 +160,6 @@ def secondary_suppression(
         A cell that is itself a published total (the only cell of a constraint) cannot be
         protected this way: a warning names it.
     """
-    import warnings
 
     values = np.asarray(values, dtype=float)
     sup = np.asarray(primary, dtype=bool).copy()
@@ -234,7 +237,6 @@ def suppress_counts(
         control for tables produced from administrative sources*; Hundepool et al. 2012,
         section 4.2), which does not arise in counts of cases.
     """
-    from methods.core.errors import UsageError
 
     columns = list(columns)
     missing = [c for c in columns if c not in table]

@@ -24,6 +24,10 @@ import pandas as pd
 
 from methods.core.profile import AGE_BANDS, MINORITY, age_group, profile_columns  # noqa: F401
 from methods.core.schema import STAGE_LABELS, STAGES
+from methods.design.survey import SurveyDesign
+from methods.frame.eligibility import apply
+from methods.report.disclosure import additive_constraints, suppress_counts
+from methods.weighting import CellsCollapsedWarning
 
 
 def _collapse(sample: pd.Series, population: pd.Series, min_cell: int) -> tuple[dict, list]:
@@ -81,8 +85,6 @@ def weight_responses(
         :class:`WeightedSurvey` with the respondents' design. When fewer than ``2 * min_cell``
         respond, raking is skipped (``raked`` False) and a warning says so.
     """
-    from methods.design.survey import SurveyDesign
-    from methods.weighting import CellsCollapsedWarning
 
     data = profile_columns(sampled)
     data["responded"] = data["disposition"].astype(str).str.startswith("1.")
@@ -154,7 +156,6 @@ def eligible_frame(victims: pd.DataFrame, preset, surveys=None, store=None):
         ``(eligible, flow)``: the eligible rows with ``survey`` and ``month`` columns, and the
         exclusion flow tables stacked with ``survey`` and ``month`` columns.
     """
-    from methods.frame.eligibility import apply
 
     frames, flows = [], []
     for month, vm in victims.groupby("month", sort=True):
@@ -216,7 +217,6 @@ def flow_table(
         too; and every survey starts from the same victims in month, so those counts are
         equal across surveys.
     """
-    from methods.report.tables import additive_constraints, suppress_counts
 
     f = flow[flow["month"] == month]
     surveys = list(dict.fromkeys(f["survey"]))

@@ -10,11 +10,26 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
+import traceback
 import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
 from pathlib import Path
 
+import nbformat
+import papermill as pm
+from jinja2 import DictLoader
+from jupyter_client import AsyncKernelManager
+from nbconvert import HTMLExporter
+from papermill.exceptions import PapermillExecutionError
+from tqdm import tqdm
+from traitlets.config import Config
+
+from methods.config.presets import load_force
 from methods.core.errors import UsageError, WorkbenchError
 from methods.core.io import (  # noqa: F401 (re-exported: report.run is where users found them)
     MANIFEST_PACKAGES,
@@ -26,6 +41,8 @@ from methods.core.io import (  # noqa: F401 (re-exported: report.run is where us
     write_manifest,
     write_table,
 )
+from methods.core.periods import months_back
+from methods.data.store import Store
 
 # --------------------------------------------------------------------------- errors
 
@@ -90,7 +107,6 @@ def month_range(first: str, last: str) -> list[str]:
 
 def _open_store(db: str | Path):
     """The store at ``db``, read-only (several report processes may read it at once)."""
-    from methods.data.store import Store
 
     db = Path(db)
     if not db.is_file():
@@ -127,7 +143,6 @@ def report_inputs(store, month: str) -> tuple[dict[str, str], list[str]]:
         ``({label: sha256}, months)``: labels as :meth:`methods.data.store.Store.input_hashes` gives
         them, and the loaded months covered, oldest first.
     """
-    from methods.report.tables import months_back
 
     span = set(months_back(month, INPUT_SPAN_MONTHS))
     months = sorted(m for m in store.loaded_months() if m in span)
@@ -187,7 +202,6 @@ def _kernel_manager_class() -> type:
     """
     global _KERNEL_MANAGER
     if _KERNEL_MANAGER is None:
-        from jupyter_client import AsyncKernelManager
 
         class ReportKernelManager(AsyncKernelManager):
             async def _async_interrupt_kernel(self) -> None:
@@ -208,7 +222,6 @@ def _kernel_config():
     warning, and parallel runs cannot race for the same free ports. The kernel manager is
     :func:`_kernel_manager_class`.
     """
-    from traitlets.config import Config
 
     config = Config()
     config.NotebookClient.kernel_manager_class = _kernel_manager_class()
@@ -272,9 +285,6 @@ def notebook_to_html(ipynb: str | Path, html: str | Path) -> Path:
     The page uses nbconvert's lab template with :data:`PRINT_CSS` for print and without the
     template's CDN scripts (the report has no maths or widgets).
     """
-    import nbformat
-    from jinja2 import DictLoader
-    from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(ipynb), as_version=4)
     exporter = HTMLExporter(
@@ -291,7 +301,6 @@ def notebook_to_html(ipynb: str | Path, html: str | Path) -> Path:
 
 def chromium_path() -> str | None:
     """The headless Chromium used for PDFs (Debian's ``chromium``), or None if absent."""
-    import shutil
 
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -311,7 +320,6 @@ def _print_pdf(html: Path, pdf: Path, timeout: float = 180) -> Path | None:
     Raises:
         ReportError: Chromium failed, timed out or wrote no PDF (its last stderr lines given).
     """
-    import tempfile
 
     exe = chromium_path()
     if exe is None:
@@ -413,10 +421,6 @@ def run_report(
         ``month`` (:func:`report_inputs`). Raises :class:`ReportError` if the notebook fails
         or the store's inputs change while it runs.
     """
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
-
-    from methods.config.presets import load_force
 
     load_force(force)
     _check_month(month)
@@ -479,7 +483,6 @@ def _report_job(kwargs: dict) -> dict:
     Returns:
         ``{"month", "result" | None, "error" | None, "traceback" | None, "warnings": [...]}``.
     """
-    import traceback
 
     month = kwargs["month"]
     out: dict = {"month": month, "result": None, "error": None, "traceback": None}
@@ -537,12 +540,6 @@ def run_reports(
         Worker processes are spawned, so a script calling this with ``jobs > 1`` must do so
         under ``if __name__ == "__main__":`` (as ``vsw`` does).
     """
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from multiprocessing import get_context
-
-    from tqdm import tqdm
-
-    from methods.config.presets import load_force
 
     load_force(force)
     months = [_check_month(m) for m in months]

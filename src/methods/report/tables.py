@@ -10,11 +10,16 @@ DATA_CONTRACT.md section 3. Running a report (papermill, HTML, PDF, manifest) li
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
+from methods.core.periods import months_back  # noqa: F401 (re-exported)
 from methods.core.profile import satisfied  # noqa: F401 (re-exported)
 from methods.core.schema import STAGE_LABELS, STAGES
+from methods.design.survey import SurveyDesign, compare_independent
+from methods.nonresponse.rates import outcome_rates
 from methods.report.charts import (  # noqa: F401  (re-exported: notebooks call reporting.*)
     plot_domains,
     plot_stage_estimates,
@@ -31,6 +36,7 @@ from methods.report.disclosure import (  # noqa: F401  (re-exported)
     suppress_counts,
     suppressed_note,
 )
+from methods.report.monthly import satisfaction_by_stage, weight_responses
 from methods.report.run import (  # noqa: F401  (re-exported: notebooks call reporting.*)
     MANIFEST_PACKAGES,
     git_commit,
@@ -49,12 +55,6 @@ def completes(responses: pd.DataFrame) -> pd.DataFrame:
     """Rows with an AAPOR 1.x disposition (complete or partial interview)."""
     disp = responses["disposition"].astype(str)
     return responses.loc[disp.str.startswith("1.")].copy()
-
-
-def months_back(month: str, k: int) -> list[str]:
-    """The ``k`` months ending with ``month`` (``YYYY-MM``), oldest first."""
-    end = pd.Period(month, freq="M")
-    return [str(end - i) for i in range(k - 1, -1, -1)]
 
 
 def prepare_responses(responses: pd.DataFrame) -> pd.DataFrame:
@@ -77,7 +77,6 @@ def response_counts(responses: pd.DataFrame) -> pd.DataFrame:
 
     Rates from :func:`methods.nonresponse.rates.outcome_rates` (AAPOR Standard Definitions).
     """
-    from methods.nonresponse.rates import outcome_rates
 
     rows = []
     for (survey, mode), sub in responses.groupby(["survey", "mode"], sort=True):
@@ -240,7 +239,6 @@ def stage_estimates(
     Returns:
         One row per stage: ``stage, label, estimate, se, ci_low, ci_high, n, suppressed``.
     """
-    from methods.design.survey import SurveyDesign
 
     data = responses.copy()
     rows = []
@@ -281,7 +279,6 @@ def add_satisfied(df: pd.DataFrame, stages: tuple[str, ...] = STAGES) -> pd.Data
 def weighted_period(sampled: pd.DataFrame, eligible: pd.DataFrame, min_cell: int = 5):
     """Weight a period's sample with the report's scheme (:func:`methods.report.monthly.weight_responses`)
     and add the satisfied indicators; returns the :class:`~methods.report.monthly.WeightedSurvey`."""
-    from methods.report.monthly import weight_responses
 
     res = weight_responses(add_satisfied(sampled), eligible, min_cell=min_cell)
     return res
@@ -313,9 +310,6 @@ def trend_table(
             only (completes only).
         min_cell: smallest raking category (respondents), as in :func:`weighted_period`.
     """
-    import warnings
-
-    from methods.report.monthly import satisfaction_by_stage
 
     done = completes(sampled)
     rows = []
@@ -355,9 +349,6 @@ def period_estimates(
     eligible profile) then :func:`methods.report.monthly.satisfaction_by_stage`. Returns None when
     the period has no completes (e.g. months not loaded).
     """
-    import warnings
-
-    from methods.report.monthly import satisfaction_by_stage
 
     sub = sampled[sampled["month"].isin(months)]
     if completes(sub).empty:
@@ -378,7 +369,6 @@ def change_table(
     samples: se = sqrt(se_a^2 + se_b^2)). ``significant`` is True only where p < ``alpha``;
     suppressed estimates give no comparison.
     """
-    from methods.design.survey import compare_independent
 
     a = current.set_index("stage")
     b = previous.set_index("stage")
@@ -517,7 +507,6 @@ def domain_table(
         overall base, which the report publishes, so :func:`suppress_counts` adds a
         complement to a lone small base.
     """
-    import warnings
 
     col = f"sat_{stage}"
     data = design.data

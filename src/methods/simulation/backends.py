@@ -86,6 +86,7 @@ def _processes(
 def _dask(
     payload: Payload, seed: int, jobs: list[range], workers: int, scheduler: str | None
 ) -> Iterator[dict[str, Any]]:
+    # dask is heavy (~1 s to import) and only the dask backend needs it
     import dask
     from distributed import Client, LocalCluster
     from distributed import as_completed as dask_as_completed

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from methods.config.presets import EXCLUSION_RULES, ExclusionRule
+from methods.core.checks import Where
 from methods.core.errors import ConfigError, UsageError
 from methods.core.schema import OFFENCE_GROUPS, STAGES
 from methods.fieldwork.modes import ModePlan
@@ -211,42 +212,25 @@ class SimulationConfig:
 # --------------------------------------------------------------------------- parsing helpers
 
 
-class _Where:
-    def __init__(self, path: str, key: str = ""):
-        self.path, self.key = path, key
-
-    def sub(self, key: str | int) -> _Where:
-        k = (
-            f"{self.key}[{key}]"
-            if isinstance(key, int)
-            else (f"{self.key}.{key}" if self.key else key)
-        )
-        return _Where(self.path, k)
-
-    def error(self, msg: str) -> ConfigError:
-        where = f"{self.path}: " + (f"'{self.key}': " if self.key else "")
-        return ConfigError(where + msg)
-
-
-def _table(value: Any, where: _Where) -> Mapping[str, Any]:
+def _table(value: Any, where: Where) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise where.error(f"must be a table, got {type(value).__name__}")
     return value
 
 
-def _known(table: Mapping[str, Any], known: tuple[str, ...], where: _Where) -> None:
+def _known(table: Mapping[str, Any], known: tuple[str, ...], where: Where) -> None:
     bad = [k for k in table if k not in known]
     if bad:
         raise where.error(f"unknown key(s) {bad}; allowed: {', '.join(known)}")
 
 
-def _str(value: Any, where: _Where) -> str:
+def _str(value: Any, where: Where) -> str:
     if not isinstance(value, str) or not value.strip():
         raise where.error(f"must be a non-empty string, got {value!r}")
     return value.strip()
 
 
-def _strs(value: Any, where: _Where) -> tuple[str, ...]:
+def _strs(value: Any, where: Where) -> tuple[str, ...]:
     if isinstance(value, str):
         return (_str(value, where),)
     if not isinstance(value, list):
@@ -254,7 +238,7 @@ def _strs(value: Any, where: _Where) -> tuple[str, ...]:
     return tuple(_str(v, where.sub(i)) for i, v in enumerate(value))
 
 
-def _number(value: Any, where: _Where, lo: float | None = None, hi: float | None = None) -> float:
+def _number(value: Any, where: Where, lo: float | None = None, hi: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise where.error(f"must be a number, got {value!r}")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
@@ -262,7 +246,7 @@ def _number(value: Any, where: _Where, lo: float | None = None, hi: float | None
     return float(value)
 
 
-def _int(value: Any, where: _Where, lo: int = 0) -> int:
+def _int(value: Any, where: Where, lo: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < lo:
         raise where.error(f"must be an integer >= {lo}, got {value!r}")
     return int(value)
@@ -282,7 +266,7 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- sections
 
 
-def _population(raw: Any, where: _Where) -> PopulationSpec:
+def _population(raw: Any, where: Where) -> PopulationSpec:
     t = _table(raw, where)
     _known(t, ("force", "months", "seed", "scale", "file"), where)
     if ("force" in t) == ("file" in t):
@@ -305,7 +289,7 @@ def _population(raw: Any, where: _Where) -> PopulationSpec:
                           scale=scale)  # fmt: skip
 
 
-def _rules(value: Any, where: _Where) -> tuple[ExclusionRule, ...]:
+def _rules(value: Any, where: Where) -> tuple[ExclusionRule, ...]:
     if not isinstance(value, list):
         raise where.error("must be a list of rule names or {rule = ..., ...} tables")
     out = []
@@ -327,7 +311,7 @@ def _rules(value: Any, where: _Where) -> tuple[ExclusionRule, ...]:
     return tuple(out)
 
 
-def _eligibility(raw: Any, where: _Where) -> EligibilitySpec:
+def _eligibility(raw: Any, where: Where) -> EligibilitySpec:
     t = _table(raw, where)
     _known(t, ("survey", "offence_groups", "exclude"), where)
     if "survey" in t:
@@ -347,7 +331,7 @@ def _eligibility(raw: Any, where: _Where) -> EligibilitySpec:
                                                                   where.sub("exclude")))  # fmt: skip
 
 
-def _sampling(raw: Any, where: _Where) -> SamplingSpec:
+def _sampling(raw: Any, where: Where) -> SamplingSpec:
     t = _table(raw, where)
     fields = tuple(f.name for f in dataclasses.fields(SamplingSpec))
     _known(t, fields, where)
@@ -394,7 +378,7 @@ def _sampling(raw: Any, where: _Where) -> SamplingSpec:
     return SamplingSpec(**kw)
 
 
-def _fieldwork(raw: Any, where: _Where) -> ModePlan:
+def _fieldwork(raw: Any, where: Where) -> ModePlan:
     t = _table(raw, where)
     _known(t, _MODEPLAN_FIELDS, where)
     kw = dict(t)
@@ -408,7 +392,7 @@ def _fieldwork(raw: Any, where: _Where) -> ModePlan:
         raise where.error(str(exc)) from None
 
 
-def _weighting(raw: Any, where: _Where) -> WeightingSpec:
+def _weighting(raw: Any, where: Where) -> WeightingSpec:
     t = _table(raw, where)
     _known(t, ("nonresponse", "rake", "min_cell"), where)
     return WeightingSpec(
@@ -418,7 +402,7 @@ def _weighting(raw: Any, where: _Where) -> WeightingSpec:
     )
 
 
-def _costs(raw: Any, where: _Where) -> CostSpec:
+def _costs(raw: Any, where: Where) -> CostSpec:
     t = _table(raw, where)
     _known(t, ("telephone_attempt", "paper_mailing", "complete", "currency"), where)
     return CostSpec(
@@ -437,7 +421,7 @@ def parse_config(raw: Mapping[str, Any], path: str = "<config>") -> SimulationCo
     Raises:
         ConfigError: naming ``path`` and the key, with how to fix it.
     """
-    top = _Where(path)
+    top = Where(path)
     raw = _table(raw, top)
     _known(raw, ("title", "description", "population", "estimation", "costs", "defaults",
                  "designs"), top)  # fmt: skip

@@ -32,11 +32,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from methods.config.presets import SurveyDef, load_force, load_survey
 from methods.core.errors import ConfigError, ConvergenceError, UsageError, ValidationError
 from methods.core.profile import profile_columns, satisfied
-from methods.core.schema import STAGES
+from methods.core.schema import OFFENCE_GROUPS, STAGES
 from methods.design.survey import SurveyDesign
 from methods.fieldwork import modes as fieldwork
 from methods.sampling import selection as sampling
@@ -138,7 +139,6 @@ def build_population(spec: PopulationSpec, base_dir: str | Path | None = None) -
 def _survey_for(spec: EligibilitySpec, force: str | None) -> SurveyDef:
     if spec.survey is not None:
         return load_force(force).survey(spec.survey) if force else load_survey(spec.survey)
-    from methods.core.schema import OFFENCE_GROUPS
 
     return SurveyDef(
         name="simulation",
@@ -464,7 +464,6 @@ def replicate_detail(payload: Payload, design: int, seed: int, rep: int) -> dict
         weighted :class:`SurveyDesign` of the respondents), "notes"}``: the same numbers
         :func:`run_batch` files for that replicate.
     """
-    from threadpoolctl import threadpool_limits
 
     plan = payload.designs[design]
     res: dict[str, Any] = {}
@@ -499,7 +498,6 @@ def run_batch(payload: Payload, seed: int, reps: list[int] | range) -> dict[str,
         recorded in ``notes`` (numbers masked as ``#``) rather than printed, so the caller can
         report each once with its count.
     """
-    from threadpoolctl import threadpool_limits
 
     reps = list(reps)
     D, b, E = len(payload.designs), len(reps), len(payload.estimands)

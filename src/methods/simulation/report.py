@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from methods.core.errors import UsageError
+from methods.sampling.size import sample_size
 
 __all__ = [
     "completes_for_margin",
@@ -72,7 +73,6 @@ def completes_for_margin(
         then :func:`methods.sampling.size.sample_size` for the completes, and the cost at the
         design's simulated cost per complete.
     """
-    from methods.sampling.size import sample_size
 
     rows = _headline(results, estimand)
     out = []
@@ -191,7 +191,7 @@ def plot_frontier(
     ax=None,
 ):
     """RMSE (points) against cost per replicate for one estimand; the frontier is joined."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy optional import: loaded only when a chart is drawn
 
     rows = _headline(results, estimand)
     on = frontier(results, estimand).to_numpy()
@@ -225,7 +225,7 @@ def plot_coverage(
 ):
     """Coverage of the nominal intervals, design by stage (overall estimands), with the
     acceptance band and the Monte Carlo margin +/- 1.96 sqrt(c (1 - c) / R) around nominal."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy optional import: loaded only when a chart is drawn
 
     rows = results[~results["estimand"].str.contains(":")]
     designs = list(dict.fromkeys(rows["design"]))
@@ -261,7 +261,7 @@ def plot_sample_size(
     currency: str = "GBP",
 ):
     """Completes (left) and cost (right) each design needs for a margin of error."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy optional import: loaded only when a chart is drawn
 
     need = completes_for_margin(results, list(moes), estimand)
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.8), dpi=100)

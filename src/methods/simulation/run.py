@@ -50,6 +50,7 @@ import json
 import time
 import warnings
 from collections import Counter
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +173,6 @@ class SimulationResult:
 
 
 def _engine_versions() -> dict[str, str]:
-    from importlib import metadata
 
     out = {}
     for name in ("dask", "distributed", "tqdm", "threadpoolctl", "pyarrow"):

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from methods.core.errors import UsageError
+from methods.weighting import plot_profile
 
 __all__ = [
     "plot_forest",
@@ -44,7 +45,7 @@ Z975 = 1.959963984540054
 def _new_axes(ax, figsize):
     if ax is not None:
         return ax.figure, ax
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy optional import: loaded only when a chart is drawn
 
     fig, ax = plt.subplots(figsize=figsize)
     return fig, ax
@@ -206,7 +207,7 @@ def plot_grouped_bars(
 
 
 def _grid(n: int, ncols: int, panel=(4.2, 3.3)):
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy optional import: loaded only when a chart is drawn
 
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
@@ -232,7 +233,6 @@ def profile_grid(design, population, cols: Sequence[str], ncols: int = 2, title:
     Returns:
         The matplotlib Figure.
     """
-    from methods.weighting import plot_profile
 
     fig, axes = _grid(len(cols), ncols)
     for a, c in zip(axes, cols):
@@ -301,7 +301,7 @@ def plot_partial_indicators(result, title: str = ""):
         Definitions: Schouten, Cobben and Bethlehem (2009); Schouten, Shlomo and Skinner
         (2011); RISQ manual 2.1 (see :func:`methods.nonresponse.rates.r_indicator`).
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy optional import: loaded only when a chart is drawn
 
     panels = (
         ("partial_unconditional", "unconditional P_u"),

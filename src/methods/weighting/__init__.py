@@ -35,6 +35,7 @@ Deville and Sarndal (1992); Kalton and Flores-Cervantes (2003), J. Official Stat
 from __future__ import annotations
 
 from methods.core.errors import ConvergenceError
+from methods.design.survey import SurveyDesign as _SurveyDesign
 from methods.weighting.calibrate import calibrate, poststratify, rake
 from methods.weighting.core import InfeasibleCalibrationError
 from methods.weighting.diagnostics import (
@@ -84,9 +85,6 @@ def attach(cls) -> None:
     cls.trim = trim
 
 
-try:  # attach when the design module is importable (it may import this module at its end)
-    from methods.design.survey import SurveyDesign as _SurveyDesign
-except ImportError:  # pragma: no cover - design module not yet present
-    _SurveyDesign = None
-if _SurveyDesign is not None:
-    attach(_SurveyDesign)
+# The verbs become SurveyDesign methods as soon as this package is imported (SurveyDesign loads
+# it on first use of a verb: design sits below weighting in the layers and never imports it).
+attach(_SurveyDesign)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.linalg.blas import dsyrk
+from scipy.optimize import linprog
 
 from methods.core.errors import ConvergenceError, UsageError, ValidationError
 
@@ -276,7 +278,6 @@ def xtdx(x: np.ndarray, v: np.ndarray, block: int = 16384) -> np.ndarray:
     Blocks of rows keep the temporary in cache (memory O(block p), not O(n p)) and use half
     the flops of a general matrix product.
     """
-    from scipy.linalg.blas import dsyrk
 
     v = np.asarray(v, dtype=np.float64)
     if (v < 0).any():
@@ -347,7 +348,6 @@ def jointly_feasible(
     averaging feasible factors within such a group keeps them feasible, so pooling loses
     nothing. Solved with scipy's HiGHS.
     """
-    from scipy.optimize import linprog
 
     uniq, inv = np.unique(x, axis=0, return_inverse=True)
     if len(uniq) > max_rows:

@@ -207,7 +207,7 @@ def diagnostics(design) -> WeightingDiagnostics:
 # --------------------------------------------------------------------------- plots
 def _axes(ax, figsize=(7, 4)):
     if ax is None:
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # heavy optional import: loaded only when a chart is drawn
 
         fig, ax = plt.subplots(figsize=figsize)
         return fig, ax

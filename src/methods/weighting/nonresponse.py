@@ -18,8 +18,11 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
 
 from methods.core.errors import UsageError, ValidationError
+from methods.design.survey import SurveyDesign
 from methods.weighting.core import factorize, group_sums, joint_cells
 from methods.weighting.variance import NonresponseStep
 
@@ -94,11 +97,8 @@ def _main_effects(data: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarray
 
 def _propensity_classes(design, r, covariates, model, classes, fit_weighted, seed):
     """Fit the response model, return (class codes, labels, propensities)."""
-    from sklearn.base import clone
 
     if model is None:
-        from sklearn.linear_model import LogisticRegression
-
         # unpenalised (C = inf; scikit-learn 1.8 deprecates penalty=None) maximum likelihood by
         # Newton's method, so the fit is R's glm(family = binomial) to ~1e-8
         model = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-10, max_iter=1000)
@@ -354,7 +354,6 @@ def _subset(design, keep: np.ndarray, w_new, rep_new, step):
     ``svydesign`` is called on the respondents), then the data, replicate settings and
     history are carried over with ``_replace``.
     """
-    from methods.design.survey import SurveyDesign
 
     data = design.frame.loc[keep].reset_index(drop=True)
     helper = pd.DataFrame({"w": w_new})

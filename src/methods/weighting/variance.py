@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from methods.weighting.core import ginv, xtdx
+
 __all__ = [
     "GregAdjustment",
     "NonresponseStep",
@@ -165,8 +167,6 @@ class GregAdjustment(WeightingStep):
         """Generalised inverse of ``X' D X`` (p x p), computed once and cached."""
         a = self._cache.get("pinv")
         if a is None:
-            from methods.weighting.core import ginv, xtdx
-
             a = ginv(xtdx(self.xmat, np.maximum(self.w_in, 0.0)))
             self._cache["pinv"] = a
         return a

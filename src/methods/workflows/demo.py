@@ -7,11 +7,13 @@ clone produces the same store and the same numbers on every machine.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
 from methods.config.presets import load_force
 from methods.data.store import Store
+from methods.report.tables import run_report
 from methods.synthetic.generate import months_range
 from methods.workflows.synthetic import build_months
 
@@ -66,7 +68,6 @@ def ensure_store(
     """
     if db is None:
         db = Path(tempfile.gettempdir()) / "vsw-demo" / f"{force}-{seed}.duckdb"
-    import os
 
     db = Path(db)
     if not db.exists():
@@ -93,7 +94,6 @@ def run_demo(
     progress: bool = True,
 ) -> dict:
     """Build a year of synthetic ``force`` data into ``db`` and report its last month."""
-    from methods.report.tables import run_report
 
     built = build_store(db, force=force, months=months, seed=seed, progress=progress)
     rep = run_report(force=force, month=built["months"][-1], db=db, out=out, seed=seed)

@@ -38,6 +38,9 @@ from methods.sampling.selection import derive_seed, select
 
 #: Sampling strata of every monthly draw.
 STRATA = "offence_group"
+#: Selection method of a monthly draw: systematic within offence group, sorted by the preset's
+#: profile variables (implicit stratification), as ``vsw sample`` does by default.
+DEFAULT_METHOD = "systematic"
 
 
 @dataclass
@@ -47,7 +50,8 @@ class MonthDraw:
     Attributes:
         force, survey, month: which draw.
         flow: the eligibility flow (step, label, excluded, remaining).
-        eligible: number of eligible victims (the frame).
+        eligible: number of eligible victims.
+        frame: the eligible victims (the sampling frame, store columns).
         size: the rule applied (:class:`methods.sampling.quota.MonthSize`).
         method: selection method actually used ("srs" for a census).
         seed: the seed of the selection.
@@ -64,6 +68,7 @@ class MonthDraw:
     month: str
     flow: pd.DataFrame
     eligible: int
+    frame: pd.DataFrame
     size: MonthSize
     method: str
     seed: int
@@ -101,7 +106,7 @@ def draw_month(
     survey: str,
     *,
     seed: int | None = None,
-    method: str = "srs",
+    method: str = DEFAULT_METHOD,
     contact_from: dt.date | None = None,
     replace: bool = False,
     key: bytes | None = None,
@@ -115,8 +120,8 @@ def draw_month(
         force: the force preset (name or :class:`ForcePreset`).
         survey: the survey's name in the preset.
         seed: selection seed; default :func:`derive_seed` of force, survey and month.
-        method: "srs", "systematic" (sorted by the preset's profile variables) or another
-            method of :func:`methods.sampling.select`; a census always uses "srs".
+        method: "systematic" (default: sorted by the preset's profile variables), "srs" or
+            another method of :func:`methods.sampling.select`; a census always uses "srs".
         contact_from: first day fieldwork can contact anyone (contact-window rule).
         replace: draw again over an existing sample of the survey and month.
         key: the contractor key (:func:`methods.data.protection.load_key`); with ``out_dir``,
@@ -223,6 +228,7 @@ def draw_month(
         month=month,
         flow=res.flow,
         eligible=len(frame),
+        frame=frame,
         size=size,
         method=method,
         seed=seed,

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from methods.config.presets import ForcePreset, load_force
+from methods.config.presets import ForcePreset, Selection, load_force
 from methods.core.errors import UsageError
 from methods.core.schema import VICTIM_COLUMNS
 from methods.data.store import Store
@@ -155,4 +155,88 @@ def write_synthetic(
             )
 
 
-__all__ = ["build_months", "months_range", "scaled_preset", "simulate_month", "write_synthetic"]
+@dataclasses.dataclass
+class SyntheticSamples:
+    """Frames and samples of synthetic months drawn by the month pipeline, with the truth.
+
+    Attributes:
+        frame: eligible victims of every month (analysis columns, ``month``, hidden ``true_``
+            columns; names and e-mails dropped, phone and address reduced to "on file").
+        sample: the selected victims, with ``inclusion_prob`` and ``stratum``, same columns.
+        draws: the :class:`methods.workflows.month.MonthDraw` of each month.
+    """
+
+    frame: pd.DataFrame
+    sample: pd.DataFrame
+    draws: list
+
+
+def _research_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Drop names and e-mails; phone and address become "on file" or blank."""
+    out = df.drop(columns=[c for c in ("name", "email") if c in df.columns])
+    for c in ("phone", "address"):
+        if c in out.columns:
+            out[c] = np.where(out[c].notna(), "on file", None)
+    return out
+
+
+def sampled_months(
+    force: str | ForcePreset,
+    survey: str,
+    months: Sequence[str],
+    seed: int,
+    *,
+    fraction: float | None = None,
+    scale: float = 1.0,
+) -> SyntheticSamples:
+    """Synthetic months of one survey through the real pipeline, for research notebooks.
+
+    Each month is generated, ingested into a temporary store and drawn with
+    :func:`methods.workflows.month.draw_month` (the frame is methods.eligibility's, with the
+    register and re-survey history of the earlier months), so a notebook studies the samples
+    ``vsw sample`` would draw. ``fraction`` replaces the preset's selection rule for this
+    survey (e.g. a larger sample to study mode effects).
+    """
+    preset = force if isinstance(force, ForcePreset) else load_force(force)
+    preset = scaled_preset(preset, scale)
+    if fraction is not None:
+        sel = Selection(rule="fraction", fraction=float(fraction))
+        surveys = tuple(
+            dataclasses.replace(s, selection=sel) if s.name == survey else s for s in preset.surveys
+        )
+        preset = dataclasses.replace(preset, surveys=surveys)
+    preset.survey(survey)  # a clear ConfigError for an unknown survey
+    months = _check_months(months)
+    keys = ["crime_ref", "victim_id"]
+    frames, samples, draws = [], [], []
+    with tempfile.TemporaryDirectory(prefix="vsw-research-") as tmp:
+        with Store(Path(tmp) / "research.duckdb") as st:
+            for month in months:
+                victims = generate_victims(preset, month, seed, scale)
+                path = Path(tmp) / f"victims_{month}.csv"
+                write_csv(victims[list(VICTIM_COLUMNS)], path)
+                st.ingest_victims(path, month=month)
+                draw = draw_month(st, month, preset, survey)
+                truth = victims.drop(columns=["month"], errors="ignore")
+                for part, out in ((draw.frame, frames), (draw.sample, samples)):
+                    # what the selection added (inclusion_prob, design_weight, stratum, ...)
+                    extra = [c for c in part.columns if c not in draw.frame.columns]
+                    rows = part[keys + extra].astype({k: str for k in keys})
+                    out.append(rows.merge(truth, on=keys, how="left").assign(month=month))
+                draws.append(draw)
+    return SyntheticSamples(
+        frame=_research_columns(pd.concat(frames, ignore_index=True)),
+        sample=_research_columns(pd.concat(samples, ignore_index=True)),
+        draws=draws,
+    )
+
+
+__all__ = [
+    "SyntheticSamples",
+    "build_months",
+    "months_range",
+    "sampled_months",
+    "scaled_preset",
+    "simulate_month",
+    "write_synthetic",
+]
