@@ -184,6 +184,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """``vsw compare``: each force against the group mean, on a month or a rolling window."""
+    from methods.workflows.compare import compare
+
+    res = compare(
+        args.month,
+        args.forces.split(","),
+        store_dir=args.stores,
+        out=args.out,
+        window=args.window,
+        demo=args.demo,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    _say(f"comparison: {res['report_dir']}")
+    return EXIT_OK
+
+
 def cmd_samplesize(args: argparse.Namespace) -> int:
     from methods.sampling.selection import completes_for_change, sample_size
 
@@ -562,6 +580,30 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--pdf", action="store_true", help="also print a PDF with headless Chromium")
     rp.add_argument("--quiet", action="store_true", help="no progress bar")
     rp.set_defaults(func=cmd_report)
+
+    cp = sub.add_parser(
+        "compare",
+        help="compare forces' satisfaction with their group's mean (most similar forces)",
+        description="Weight each force's survey with the monthly report's scheme and compare "
+        "every force with the group mean by stage, with Holm-adjusted tests (the samples are "
+        "independent). Reads STORES/<force>.duckdb for each force; writes "
+        "OUT/compare/YYYY-MM/ (notebook, HTML, tables/force_comparison.csv, figures).",
+    )
+    cp.add_argument("--month", type=_month, required=True, metavar="YYYY-MM")
+    cp.add_argument("--forces", required=True, help="comma-separated force presets (2 or more)")
+    cp.add_argument(
+        "--stores", default="data/forces", help="folder of <force>.duckdb stores (data/forces)"
+    )
+    cp.add_argument(
+        "--window", type=int, default=1, help="months compared: 1 (default) or e.g. 12 (rolling)"
+    )
+    cp.add_argument(
+        "--demo", action="store_true", help="build missing stores from synthetic data first"
+    )
+    cp.add_argument("--out", default="reports", help="reports folder (default reports/)")
+    cp.add_argument("--seed", type=int, default=20250101)
+    cp.add_argument("--quiet", action="store_true", help="no progress bar")
+    cp.set_defaults(func=cmd_compare)
 
     oo = sub.add_parser("optout", help="the opt-out register (keyed hashes only)")
     oo_sub = oo.add_subparsers(dest="what", metavar="WHAT", parser_class=_Parser)

@@ -388,6 +388,30 @@ def _cell_error(exc, month: str, nb_out: Path) -> ReportError:
     )
 
 
+def execute_notebook(
+    template: str | Path, nb_out: Path, params: dict, *, label: str, progress: bool = False
+) -> Path:
+    """Run a notebook template with papermill in ``nb_out``'s folder (kernels over IPC).
+
+    ``label`` names the run in a :class:`ReportError` when a cell fails (with the cell and the
+    error; the partly executed notebook is kept at ``nb_out``).
+    """
+    _quiet_papermill()
+    try:
+        pm.execute_notebook(
+            str(_template(template)),
+            str(nb_out),
+            parameters=params,
+            cwd=str(Path(nb_out).parent),
+            progress_bar=progress,
+            log_output=False,
+            config=_kernel_config(),
+        )
+    except PapermillExecutionError as exc:
+        raise _cell_error(exc, label, Path(nb_out)) from None
+    return Path(nb_out)
+
+
 def run_report(
     force: str,
     month: str,

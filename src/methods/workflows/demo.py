@@ -63,11 +63,13 @@ def ensure_store(
 ) -> Path:
     """Return a store holding the synthetic demo data, building it first if it is missing.
 
-    With ``db=None`` the store is built in a per-force, per-seed temporary location, so a
-    notebook run with default parameters (as nbval does) is self-contained.
+    With ``db=None`` the store is built in a per-force, per-seed (and, for other than the
+    default months, per-period) temporary location, so a notebook run with default parameters
+    (as nbval does) is self-contained.
     """
     if db is None:
-        db = Path(tempfile.gettempdir()) / "vsw-demo" / f"{force}-{seed}.duckdb"
+        span = "" if months is None else f"-{months[0]}_{months[-1]}"
+        db = Path(tempfile.gettempdir()) / "vsw-demo" / f"{force}-{seed}{span}.duckdb"
 
     db = Path(db)
     if not db.exists():
