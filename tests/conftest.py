@@ -65,3 +65,12 @@ def store_copy(demo_store, tmp_path) -> Path:
     dst = tmp_path / "store.duckdb"
     shutil.copy(demo_store, dst)
     return dst
+
+
+# Property tests draw the same examples on every run and machine (CI must not pass or fail by
+# chance); `HYPOTHESIS_PROFILE=explore pytest ...` draws new ones when looking for bugs.
+from hypothesis import settings as _hyp_settings  # noqa: E402
+
+_hyp_settings.register_profile("ci", derandomize=True, print_blob=True)
+_hyp_settings.register_profile("explore", derandomize=False)
+_hyp_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
