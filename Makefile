@@ -11,12 +11,13 @@ DEB_PKGS := r-base-core r-cran-survey r-cran-mass
 DEB_PDF  := chromium
 PYTEST_ARGS ?=
 
-.PHONY: help venv report test sysdeps lint bench clean lock notebooks
+.PHONY: help venv report test sysdeps lint bench clean lock notebooks r-reference
 
 help:
 	@echo "make report   create .venv, install, build the synthetic demo store and a monthly report"
 	@echo "make test     install test extras (and Debian packages when root) and run pytest + nbval"
 	@echo "make lint     ruff check + format check"
+	@echo "make r-reference  rewrite tests/reference/ from R (the figures tests use without R)"
 	@echo "make bench    run the benchmarks under bench/ (prints ratios against samplics and R)"
 
 # The tested versions: requirements.lock pins every package (make lock rewrites it from a fresh
@@ -54,6 +55,11 @@ test: venv sysdeps
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest --nbval --nbval-sanitize-with notebooks/nbval_sanitize.cfg \
 		--nbval-current-env tests notebooks $(PYTEST_ARGS)
+
+# Rewrite the committed copies of R's figures (tests/reference/): run after changing a scenario
+# in tests/reference/scenarios.R or tests/r/*.R; the tests use them where R is not installed.
+r-reference: sysdeps
+	Rscript --vanilla tests/reference/make_reference.R tests/reference
 
 lint: venv
 	$(BIN)/ruff check src tests bench notebooks tools

@@ -1,0 +1,125 @@
+# Scenario files for tests/test_reference_scenarios.py: one CSV per feature, each row a figure R's
+# survey package gives (case, key, est, se, lo, hi, deff, df, p) and the Python-side spec of the
+# case beside the R call that made it:
+#   design  "data=<file>;weights=pw;strata=stype;psu=dnum;fpc=fpc;single_psu=adjust;replicate=jkn"
+#   call    "<method>:<arg>,<arg>;<kw>=<value>" on the design, with "by=<col>|" for domains
+# Usage: Rscript scenarios.R APIDIR OUTDIR (APIDIR holds R's api data from tests/r/export_api.R)
+suppressMessages(library(survey))
+args <- commandArgs(trailingOnly = TRUE)
+api_dir <- args[1]
+out <- args[2]
+rd <- function(nm) read.csv(file.path(api_dir, paste0(nm, ".csv")), stringsAsFactors = FALSE)
+
+.rows <- list()
+put <- function(case, design, call, key, est, se = NA, lo = NA, hi = NA, deff = NA, df = NA,
+                p = NA) {
+  n <- length(est)
+  r <- function(x) if (length(x) == n) x else rep(x, length.out = n)
+  .rows[[length(.rows) + 1]] <<- data.frame(
+    case = case, key = as.character(r(key)), est = as.numeric(est), se = as.numeric(r(se)),
+    lo = as.numeric(r(lo)), hi = as.numeric(r(hi)), deff = as.numeric(r(deff)),
+    df = as.numeric(r(df)), p = as.numeric(r(p)), design = design, call = call,
+    stringsAsFactors = FALSE)
+}
+stat <- function(case, design, call, obj) {
+  ci <- confint(obj)
+  d <- attr(obj, "deff")
+  d <- if (is.null(d)) NA else diag(as.matrix(d))
+  put(case, design, call, "", coef(obj), SE(obj), ci[, 1], ci[, 2], d)
+}
+by <- function(case, design, call, b) {
+  dcol <- grep("^DEff", names(b), value = TRUE)
+  put(case, design, call, rownames(b), coef(b), SE(b), b[["ci_l"]], b[["ci_u"]],
+      if (length(dcol)) b[[dcol[1]]] else NA)
+}
+ciprop <- function(case, design, call, obj, des) {
+  ci <- attr(obj, "ci")
+  put(case, design, call, "", as.numeric(obj), sqrt(as.numeric(attr(obj, "var"))), ci[1], ci[2],
+      df = degf(des))
+}
+flush <- function(feature) {
+  write.csv(do.call(rbind, .rows), file.path(out, paste0(feature, ".csv")), row.names = FALSE)
+  .rows <<- list()
+}
+save_data <- function(d, name) {
+  write.csv(d, file.path(out, paste0("data_", name, ".csv")), row.names = FALSE)
+}
+vt <- c("se", "ci")
+
+# ---- data: R's api samples with the 0/1 and grouping columns the cases use ------------------
+apistrat <- rd("apistrat")
+apistrat$yes <- as.numeric(apistrat$sch.wide == "Yes")
+apistrat$meals_hi <- as.numeric(apistrat$meals > 50)
+apistrat <- apistrat[, c("cds", "stype", "pw", "fpc", "api00", "api99", "enroll", "meals",
+                         "yes", "meals_hi", "awards", "cname")]
+save_data(apistrat, "apistrat")
+apiclus1 <- rd("apiclus1")
+apiclus1$yes <- as.numeric(apiclus1$sch.wide == "Yes")
+apiclus1$meals_hi <- as.numeric(apiclus1$meals > 50)
+# three strata of districts, one of them holding a single district (a lonely PSU)
+apiclus1$lstr <- ifelse(apiclus1$dnum == min(apiclus1$dnum), "s0",
+                        ifelse(apiclus1$dnum %% 2 == 0, "s1", "s2"))
+apiclus1 <- apiclus1[, c("cds", "dnum", "stype", "lstr", "pw", "fpc", "api00", "api99",
+                         "enroll", "yes", "meals_hi", "awards")]
+save_data(apiclus1, "apiclus1")
+
+# ---- feature: Taylor-linearised totals, means, ratios and domains (svytotal/svymean/svyratio/
+# svyby, deff = TRUE); stratified with fpc, one-stage cluster with and without fpc -------------
+S <- "data=apistrat;weights=pw;strata=stype;fpc=fpc"
+ds <- svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = apistrat)
+stat("strat_mean_meals", S, "mean:meals", svymean(~meals, ds, deff = TRUE))
+stat("strat_total_api99", S, "total:api99", svytotal(~api99, ds, deff = TRUE))
+stat("strat_ratio_api99_enroll", S, "ratio:api99,enroll", svyratio(~api99, ~enroll, ds, deff = TRUE))
+by("strat_by_awards_mean_meals", S, "by=awards|mean:meals",
+   svyby(~meals, ~awards, ds, svymean, deff = TRUE, vartype = vt))
+by("strat_by_stype_total_api99", S, "by=stype|total:api99",
+   svyby(~api99, ~stype, ds, svytotal, deff = TRUE, vartype = vt))
+C <- "data=apiclus1;weights=pw;psu=dnum;fpc=fpc"
+dc <- svydesign(id = ~dnum, weights = ~pw, fpc = ~fpc, data = apiclus1)
+stat("clus_mean_api99", C, "mean:api99", svymean(~api99, dc, deff = TRUE))
+stat("clus_ratio_api00_enroll", C, "ratio:api00,enroll", svyratio(~api00, ~enroll, dc, deff = TRUE))
+by("clus_by_awards_mean_api99", C, "by=awards|mean:api99",
+   svyby(~api99, ~awards, dc, svymean, deff = TRUE, vartype = vt))
+C0 <- "data=apiclus1;weights=pw;psu=dnum"
+dc0 <- svydesign(id = ~dnum, weights = ~pw, data = apiclus1)
+stat("clus0_total_enroll", C0, "total:enroll", svytotal(~enroll, dc0, deff = TRUE))
+flush("taylor_estimators")
+
+# ---- feature: replicate designs made from the design (as.svrepdesign JKn, JK1, JK1 mse) ------
+SJ <- paste0(S, ";replicate=jkn")
+rs <- as.svrepdesign(ds, type = "JKn")
+stat("jkn_mean_meals", SJ, "mean:meals", svymean(~meals, rs))
+stat("jkn_total_api99", SJ, "total:api99", svytotal(~api99, rs))
+by("jkn_by_awards_mean_meals", SJ, "by=awards|mean:meals",
+   svyby(~meals, ~awards, rs, svymean, vartype = vt))
+CJ <- paste0(C, ";replicate=jk1")
+rc <- as.svrepdesign(dc, type = "JK1")
+stat("jk1_mean_api99", CJ, "mean:api99", svymean(~api99, rc))
+by("jk1_by_awards_total_enroll", CJ, "by=awards|total:enroll",
+   svyby(~enroll, ~awards, rc, svytotal, vartype = vt))
+CM <- paste0(C0, ";replicate=jk1;mse=1")
+rm <- as.svrepdesign(dc0, type = "JK1", mse = TRUE)
+stat("jk1mse_total_enroll", CM, "total:enroll", svytotal(~enroll, rm))
+flush("replicate_designs")
+
+# ---- feature: proportions with logit and Clopper-Pearson-on-effective-n (beta) intervals ----
+ciprop("strat_prop_meals_logit", S, "proportion:meals_hi",
+       svyciprop(~meals_hi, ds, method = "logit"), ds)
+ciprop("strat_prop_meals_beta", S, "proportion:meals_hi;ci=beta",
+       svyciprop(~meals_hi, ds, method = "beta"), ds)
+ciprop("clus_prop_yes_logit", C, "proportion:yes", svyciprop(~yes, dc, method = "logit"), dc)
+ciprop("jk1_prop_yes_beta", CJ, "proportion:yes;ci=beta",
+       svyciprop(~yes, rc, method = "beta"), rc)
+flush("proportions")
+
+# ---- feature: strata with a single PSU under each survey.lonely.psu option ------------------
+for (mode in c("certainty", "remove", "average", "adjust")) {
+  options(survey.lonely.psu = mode)
+  L <- paste0("data=apiclus1;weights=pw;strata=lstr;psu=dnum;single_psu=", mode)
+  dl <- svydesign(id = ~dnum, strata = ~lstr, weights = ~pw, data = apiclus1)
+  stat(paste0("lonely_", mode, "_mean_api99"), L, "mean:api99", svymean(~api99, dl))
+  by(paste0("lonely_", mode, "_by_awards_total"), L, "by=awards|total:enroll",
+     svyby(~enroll, ~awards, dl, svytotal, vartype = vt))
+}
+options(survey.lonely.psu = "fail")
+flush("lonely_psu")

@@ -1,0 +1,120 @@
+"""Every committed R scenario file checked against the engine, with or without R installed.
+
+``make r-reference`` runs ``tests/reference/make_reference.R``, which writes the figures R's
+survey package gives into ``tests/reference/scenarios/<feature>.csv``: one row a figure (case,
+key, est, se, lo, hi, deff, df, p) with the Python-side spec of the case beside the R call that
+made it (``design``, ``call``; grammar in ``tests/reference/scenarios.R``). This runner reads
+every scenario file it finds (a glob, so a new feature's file is checked as soon as it is
+committed), builds the design, makes the call and compares with R at the acceptance tolerances
+(estimates 1e-8 relative; SEs, CI bounds and design effects 1e-5 relative). Where R is
+installed, the last test regenerates the files and checks that they are what R gives now.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import subprocess
+import warnings
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from methods.design.survey import SurveyDesign
+
+try:
+    from r_support import RSCRIPT, assert_matches, requires_r
+except ImportError:  # tests/ imported as a package
+    from tests.r_support import RSCRIPT, assert_matches, requires_r
+
+REF = Path(__file__).parent / "reference"
+SCEN = REF / "scenarios"
+FILES = sorted(p for p in SCEN.glob("*.csv") if not p.name.startswith("data_"))
+DESIGN_KEYS = {"weights", "strata", "psu", "fpc", "single_psu"}
+
+
+def _value(text: str):
+    """A spec value: int, float or string, as written."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+@cache
+def _data(name: str) -> pd.DataFrame:
+    return pd.read_csv(SCEN / f"data_{name}.csv", keep_default_na=True)
+
+
+@cache
+def build_design(spec: str) -> SurveyDesign:
+    """A design from ``data=<name>;weights=..;strata=..;psu=..;fpc=..;replicate=jkn;mse=1``."""
+    kv = dict(part.split("=", 1) for part in spec.split(";"))
+    unknown = set(kv) - DESIGN_KEYS - {"data", "replicate", "mse"}
+    assert not unknown, f"unknown design keys {sorted(unknown)} in {spec!r}"
+    d = SurveyDesign(_data(kv["data"]), **{k: v for k, v in kv.items() if k in DESIGN_KEYS})
+    if "replicate" in kv:
+        d = d.replicate(kv["replicate"], mse=bool(int(kv.get("mse", "0"))))
+    return d
+
+
+def run_call(design: SurveyDesign, call: str) -> pd.DataFrame:
+    """``[by=<col>|]<method>:<arg>,<arg>[;<kw>=<value>...]`` on ``design``."""
+    target = design
+    if "|" in call:
+        domain, call = call.split("|", 1)
+        key, col = domain.split("=", 1)
+        assert key == "by", f"unknown prefix {domain!r}"
+        target = design.by(col)
+    head, *kws = call.split(";")
+    method, _, args = head.partition(":")
+    kwargs = {k: _value(v) for k, v in (kw.split("=", 1) for kw in kws)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return getattr(target, method)(*[a for a in args.split(",") if a], **kwargs)
+
+
+def _cases():
+    for path in FILES:
+        ref = pd.read_csv(path, keep_default_na=True, dtype={"key": str})
+        ref["key"] = ref["key"].fillna("")
+        for case, rows in ref.groupby("case", sort=False):
+            yield pytest.param(path.stem, rows.set_index("key"), id=f"{path.stem}:{case}")
+
+
+def test_scenario_files_exist():
+    """The glob finds the committed features (a moved folder would silently test nothing)."""
+    assert {p.stem for p in FILES} >= {
+        "taylor_estimators",
+        "replicate_designs",
+        "proportions",
+        "lonely_psu",
+    }
+
+
+@pytest.mark.parametrize(("feature", "ref"), list(_cases()))
+def test_engine_matches_committed_r_figures(feature, ref):
+    design, call = ref["design"].iloc[0], ref["call"].iloc[0]
+    assert (ref["design"] == design).all() and (ref["call"] == call).all()
+    assert_matches(run_call(build_design(design), call), ref)
+
+
+@requires_r
+@pytest.mark.r
+def test_committed_reference_is_what_r_gives_now(tmp_path):
+    """``make r-reference`` run afresh writes the same files (R's figures have not drifted)."""
+    proc = subprocess.run(
+        [RSCRIPT, "--vanilla", str(REF / "make_reference.R"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.csv"))
+    committed = sorted(p.relative_to(REF) for p in REF.rglob("*.csv"))
+    assert fresh == committed
+    differ = [str(p) for p in fresh if not filecmp.cmp(tmp_path / p, REF / p, shallow=False)]
+    assert not differ, f"R now gives other figures: rerun `make r-reference` ({differ})"
