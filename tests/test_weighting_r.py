@@ -40,6 +40,10 @@ API_SCENARIOS = {
     "cal_logit": lambda d: d.calibrate(API_CAL, distance="logit", bounds=(0.7, 1.7)),
     "ps_then_cal": lambda d: d.poststratify("sch.wide", API_SCHWIDE).calibrate(API_CAL),
     "cal_linear_trim": lambda d: d.calibrate(API_CAL).trim(25, 45, recalibrate=False),
+    "cal_trim_strict": lambda d: d.calibrate(API_CAL).trim(20, 45, recalibrate=False),
+    "cal_trim_single": lambda d: d.calibrate(API_CAL).trim(
+        20, 45, recalibrate=False, strict=False
+    ),
     # non-response adjustment by stype classes (R: by hand, then svydesign on respondents)
     "nr": lambda d: d.adjust_nonresponse("resp", cells="stype"),
     "nr_rake": lambda d: d.adjust_nonresponse("resp", cells="stype").rake(

@@ -45,7 +45,13 @@ scenarios <- list(
                                       ~stype + api99, pop.cal, compress = FALSE),
   # trimWeights keeps design$postStrata, so the calibration still shapes the variance
   cal_linear_trim = function(d) trimWeights(calibrate(d, ~stype + api99, pop.cal),
-                                            lower = 25, upper = 45, strict = TRUE)
+                                            lower = 25, upper = 45, strict = TRUE),
+  # strict trimming redistributes over every unit not outside in the current pass, units left
+  # at a cap by an earlier pass included (R's minimum weight ends at 20.0105..., not 20)
+  cal_trim_strict = function(d) trimWeights(calibrate(d, ~stype + api99, pop.cal),
+                                            lower = 20, upper = 45, strict = TRUE),
+  cal_trim_single = function(d) trimWeights(calibrate(d, ~stype + api99, pop.cal),
+                                            lower = 20, upper = 45, strict = FALSE)
 )
 
 rows <- list()

@@ -15,20 +15,26 @@ from methods.weighting.variance import TrimStep
 __all__ = ["trim"]
 
 
-def _cap(w: np.ndarray, lower: float, upper: float, redistribute: str) -> np.ndarray:
-    """Cap weights to ``[lower, upper]`` and share the trimmed amount among the others,
-    repeating until all are inside (R's ``trimWeights(strict = TRUE)``); columns of a 2-D
-    array (replicates) are trimmed independently; zero weights stay zero."""
+def _cap(
+    w: np.ndarray, lower: float, upper: float, redistribute: str, strict: bool = True
+) -> np.ndarray:
+    """Cap weights to ``[lower, upper]`` and share the trimmed amount among the others, as
+    R's ``trimWeights``: in each pass the units outside the caps are set to the cap, and the
+    net amount trimmed goes to every unit *not outside in this pass* -- including units left
+    at a cap by an earlier pass, which may be pushed past it again. ``strict=False`` is one
+    pass (R's default); ``strict=True`` repeats until no weight is outside (R recurses the
+    same way). Columns of a 2-D array (replicates) are trimmed independently; zero weights
+    (deleted replicate units) stay zero and take no share."""
     w = np.array(w, dtype=np.float64, copy=True)
     w2 = w if w.ndim == 2 else w[:, None]
-    for _ in range(1000):
+    for _ in range(10_000):
         pos = w2 > 0
         outside = pos & ((w2 < lower) | (w2 > upper))
         if not outside.any():
             break
-        new = np.where(pos, np.clip(w2, lower, upper), w2)
+        new = np.where(outside, np.clip(w2, lower, upper), w2)
         trimmed = (w2 - new).sum(axis=0)
-        free = pos & (new > lower) & (new < upper)
+        free = pos & ~outside
         if redistribute == "equal":
             share = trimmed / np.maximum(free.sum(axis=0), 1)
             new = np.where(free, new + share, new)
@@ -36,6 +42,8 @@ def _cap(w: np.ndarray, lower: float, upper: float, redistribute: str) -> np.nda
             base = np.where(free, new, 0.0).sum(axis=0)
             new = np.where(free, new * (1 + trimmed / np.where(base > 0, base, 1.0)), new)
         w2[:] = new
+        if not strict:
+            break
     else:
         raise UsageError(
             f"trim: weights could not be brought inside [{lower:g}, {upper:g}]; a set of "
@@ -60,6 +68,7 @@ def trim(
     redistribute: str = "equal",
     tol: float = 1e-6,
     max_iter: int = 100,
+    strict: bool = True,
 ):
     """Trim extreme weights, redistribute the excess, and re-calibrate to the same totals.
 
@@ -73,6 +82,9 @@ def trim(
             ``trimWeights``) or ``"proportional"`` (shares proportional to the weight).
         tol: relative tolerance on the caps after re-calibration.
         max_iter: maximum trim/re-calibrate rounds.
+        strict: without re-calibration, trim repeatedly until no weight is outside the caps
+            (R's ``trimWeights(strict = TRUE)``, the default here); ``False`` is R's single
+            pass, after which the redistributed shares may leave some weights outside.
 
     Returns:
         A new design. Without re-calibration the total weight is kept; replicate weights are
@@ -117,11 +129,11 @@ def trim(
             )
         idx = found[-1]
     if idx is None:
-        w_new = _cap(w, lo, hi, redistribute)
-        rep_new = None if rep is None else _cap(rep, lo, hi, redistribute)
+        w_new = _cap(w, lo, hi, redistribute, strict)
+        rep_new = None if rep is None else _cap(rep, lo, hi, redistribute, strict)
         step = TrimStep(
             kind="trim",
-            spec={"lower": lower, "upper": upper},
+            spec={"lower": lower, "upper": upper, "strict": strict},
             w_in=w,
             w_out=w_new,
             info={"trimmed": int(((w < lo) | (w > hi)).sum()), "iterations": 1},
