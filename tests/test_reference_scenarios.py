@@ -92,7 +92,16 @@ def test_scenario_files_exist():
         "replicate_designs",
         "proportions",
         "lonely_psu",
+        "ciprop_methods",
     }
+
+
+def test_likelihood_interval_is_not_pretended():
+    """R's svyciprop(method="likelihood") is not implemented: it says so, never a stand-in."""
+    with pytest.raises(NotImplementedError, match="profile-likelihood"):
+        build_design("data=apistrat;weights=pw;strata=stype;fpc=fpc").proportion(
+            "meals_hi", ci="likelihood"
+        )
 
 
 @pytest.mark.parametrize(("feature", "ref"), list(_cases()))

@@ -123,3 +123,17 @@ for (mode in c("certainty", "remove", "average", "adjust")) {
 }
 options(survey.lonely.psu = "fail")
 flush("lonely_psu")
+
+# ---- feature: svyciprop's other interval methods (mean, asin, xlogit), Taylor and replicate --
+ci_methods <- function(tag, spec, des, var) {
+  for (m in c("mean", "asin", "xlogit", "logit", "beta")) {
+    f <- as.formula(paste0("~", var))
+    ciprop(paste0(tag, "_ciprop_", m), spec, paste0("proportion:", var, ";ci=", m),
+           svyciprop(f, des, method = m), des)
+  }
+}
+ci_methods("strat", S, ds, "meals_hi")
+ci_methods("clus", C, dc, "yes")
+ci_methods("jkn", SJ, rs, "meals_hi")
+ci_methods("jk1", CJ, rc, "yes")
+flush("ciprop_methods")

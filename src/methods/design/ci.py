@@ -6,6 +6,14 @@ Which quantile each interval uses follows R's ``survey`` package, the reference 
   design degrees of freedom (``confint.svyglm(..., ddf = degf(design))``).
 * ``svyciprop(method="beta")``: Korn and Graubard (1998) interval, a Clopper-Pearson interval
   on the effective sample size ``n* = p(1 - p)/v(p)`` scaled by ``(t_{n-1} / t_df)^2``.
+* ``svyciprop(method="mean")``: the Wald interval ``p -/+ t * se`` (not clipped to [0, 1]).
+* ``svyciprop(method="asin")``: Wald on the arcsine-square-root scale by the delta method,
+  ``sin(asin(sqrt(p)) -/+ t * se / (2 sqrt(p (1 - p))))^2``.
+* ``svyciprop(method="xlogit")``: Wald on the logit scale with the delta-method SE
+  ``se / (p (1 - p))`` for every design (for replicate designs "logit" uses the replicate
+  SE of logit(p_r) instead, as R's ``svyglm.svyrep.design``).
+* ``svyciprop(method="likelihood")`` (a profile-likelihood interval of the quasibinomial
+  ``svyglm``) is not implemented: :class:`NotImplementedError`.
 * ``"wilson"`` (not in R): the Wilson (1927) score interval on the same effective sample size
   ``n* = p(1 - p)/v(p)`` with a t quantile on the design degrees of freedom; with equal weights
   and no clustering it is Wilson's interval with n - 1 in place of n (because the
@@ -33,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-CI_METHODS = ("logit", "beta", "wilson", "clopper-pearson")
+CI_METHODS = ("logit", "beta", "wilson", "clopper-pearson", "mean", "asin", "xlogit")
 
 
 def t_quantile(prob: float, df: np.ndarray | float) -> np.ndarray:
@@ -173,6 +181,21 @@ def proportion_interval(ci, p, se, se_logit, df, n_rows, successes, count, conf_
         lo, hi = design_wilson_interval(p, se, df, conf_level)
     elif ci == "clopper-pearson":
         lo, hi = clopper_pearson_interval(successes, count, conf_level)
+    elif ci == "mean":
+        lo, hi = wald_interval(p, se, df, conf_level)
+    elif ci in ("asin", "xlogit"):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spread = np.sqrt(p * (1.0 - p))
+            if ci == "xlogit":
+                lo, hi = logit_interval(p, se / spread**2, df, conf_level)
+            else:
+                a, b = wald_interval(np.arcsin(np.sqrt(p)), se / (2.0 * spread), df, conf_level)
+                lo, hi = np.sin(a) ** 2, np.sin(b) ** 2
+    elif ci == "likelihood":
+        raise NotImplementedError(
+            "svyciprop's profile-likelihood interval is not implemented; use 'logit', 'beta', "
+            "'xlogit', 'asin', 'mean' or 'wilson'"
+        )
     else:
         raise ValueError(ci)
     count = np.asarray(count, float)

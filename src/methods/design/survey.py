@@ -525,6 +525,8 @@ class SurveyDesign:
             cache = self._cache.setdefault("whole_c", {})
         if not 0.0 < conf_level < 1.0:
             raise UsageError(f"conf_level must be in (0, 1), got {conf_level}")
+        if kind == "proportion" and ci == "likelihood":
+            dci.proportion_interval(ci, *[np.zeros(1)] * 7, conf_level)  # NotImplementedError
         if kind == "proportion" and ci not in dci.CI_METHODS:
             raise UsageError(f"ci must be one of {dci.CI_METHODS}, got {ci!r}")
         K = len(index)
@@ -700,8 +702,10 @@ class SurveyDesign:
 
         Arguments:
             col: 0/1 or boolean column, or a categorical/coded column with ``level=``.
-            ci: "logit" (default), "beta" (Korn-Graubard), "wilson" (effective sample size)
-                or "clopper-pearson" (simple random samples only); see :mod:`methods.design.ci`.
+            ci: "logit" (default), "beta" (Korn-Graubard), "xlogit", "asin", "mean" (as R's
+                ``svyciprop`` methods), "wilson" (effective sample size) or "clopper-pearson"
+                (simple random samples only); see :mod:`methods.design.ci`. R's "likelihood"
+                raises NotImplementedError.
             level: the category whose proportion is wanted.
             conf_level: confidence level.
 
