@@ -25,6 +25,7 @@ from scipy.optimize import brentq
 from scipy.special import expit
 
 from methods.config.presets import ForcePreset, SurveyDef
+from methods.core.io import write_table
 from methods.core.schema import ETHNICITIES, GENDERS, RESPONSE_COLUMNS, STAGES
 from methods.synthetic.generate import (
     _AGE_LO,
@@ -178,7 +179,11 @@ def respond(
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
-    """Write a CSV deterministically: ISO dates, true/false, blanks for missing, LF endings."""
+    """Write a CSV deterministically: ISO dates, true/false, blanks for missing, LF endings.
+
+    Written by :func:`methods.core.io.write_table`, the workbench's one CSV writer (formula
+    cells neutralised).
+    """
     out = df.copy()
     for c in out.columns:
         col = out[c]
@@ -186,4 +191,4 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
             out[c] = np.where(col.to_numpy(), "true", "false")
         elif pd.api.types.is_datetime64_any_dtype(col):
             out[c] = col.dt.strftime("%Y-%m-%d")
-    out.to_csv(path, index=False, lineterminator="\n", encoding="utf-8", float_format="%.10g")
+    write_table(out, path, float_format="%.10g")
