@@ -446,7 +446,7 @@ def run_report(
         or the store's inputs change while it runs.
     """
 
-    load_force(force)
+    force = load_force(force).name  # the canonical name, used for every path
     _check_month(month)
     db = Path(db).resolve()
     with _open_store(db) as st:
@@ -565,7 +565,7 @@ def run_reports(
         under ``if __name__ == "__main__":`` (as ``vsw`` does).
     """
 
-    load_force(force)
+    force = load_force(force).name  # the canonical name, used for every path
     months = [_check_month(m) for m in months]
     if not months:
         raise UsageError("no months to report: give --month, or --from and --to")
