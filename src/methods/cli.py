@@ -543,9 +543,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_ingest)
     r = ing_sub.add_parser(
         "responses",
-        help="load survey responses (DATA_CONTRACT section 2)",
+        help="load survey responses (docs/data_contract.md section 2)",
         description="Load the final dispositions and answers of a survey's sampled cases "
-        "(DATA_CONTRACT section 2). Each case is identified either by case_key, the key the "
+        "(docs/data_contract.md section 2). Each case is identified either by case_key, the key the "
         "contractor extract of `vsw sample` gave the agency (32 hex digits; case and "
         "surrounding spaces ignored; mapped back through every recorded sample of the "
         "survey, so a file may mix months), or by both crime_ref and victim_id. A file may "

@@ -7,7 +7,7 @@ wrong type, an unknown survey, offence group, stage, mode or exclusion rule, or 
 raises :class:`methods.core.errors.ConfigError` naming the file and the key, and saying how to fix it.
 
 The practice the presets reproduce is described in the forces' public pages (``seeds/`` in the
-shared docs) and summarised in METHODS_REFERENCE.md; each TOML file cites its source.
+shared docs) and summarised in docs/methods.md; each TOML file cites its source.
 
 Model of a survey (:class:`SurveyDef`): the offence groups in scope, the exclusion rules applied
 to the force's victims (:data:`EXCLUSION_RULES`), the stages asked (a subset of
@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 #: Exclusion rules a survey may apply, with the parameters each accepts (and their defaults).
-#: Sources: seeds 000 (Cumbria), 001 (Warwickshire), 004 (Kent); METHODS_REFERENCE.md.
+#: Sources: seeds 000 (Cumbria), 001 (Warwickshire), 004 (Kent); docs/methods.md.
 EXCLUSION_RULES: dict[str, dict[str, int | None]] = {
     "opted_out": {},  # victim asked not to be surveyed (extract flag)
     "under_min_age": {"min_age": 16},  # age < min_age (blank age: not excluded by this rule)
@@ -68,7 +68,7 @@ EXCLUSION_RULES: dict[str, dict[str, int | None]] = {
     "resurveyed_within_months": {"months": None},  # surveyed in the last N months (N required)
     "optout_register": {},  # on the force's register of people who asked never to be surveyed
 }
-#: Rules that are a plain victim-extract flag (DATA_CONTRACT.md section 1): rule -> column.
+#: Rules that are a plain victim-extract flag (docs/data_contract.md section 1): rule -> column.
 FLAG_RULES: dict[str, str] = {
     "opted_out": "opted_out",
     "vulnerable": "vulnerable",

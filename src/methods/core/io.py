@@ -1,6 +1,6 @@
 """File helpers every layer may use: deterministic CSV and PNG writers, SHA-256, the run manifest.
 
-DATA_CONTRACT.md section 3: the same inputs and seed give byte-identical tables, so every writer
+docs/data_contract.md section 3: the same inputs and seed give byte-identical tables, so every writer
 here fixes float formats, line endings and metadata.
 
 Every CSV the workbench writes goes through :func:`csv_text` / :func:`write_table`, which neutralise

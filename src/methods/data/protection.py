@@ -1,6 +1,6 @@
 """Protection of victims' personal data: the encrypted contractor extract and its keys.
 
-The survey agency gets only what it needs to make contact (DATA_CONTRACT.md section 3): a
+The survey agency gets only what it needs to make contact (docs/data_contract.md section 3): a
 pseudonymised case key, the victim's name, the contact detail each of the survey's modes needs
 (telephone -> phone, paper -> postal address, web -> e-mail), the offence group and the report
 date. The table is built in memory, written as CSV into a byte string, encrypted in memory and

@@ -177,7 +177,7 @@ class IngestMixin:
     # ------------------------------------------------------------------ ingest: victims
 
     def ingest_victims(self, file: Any, month: str, replace: bool = False) -> dict:
-        """Validate and load a monthly victim extract (DATA_CONTRACT.md section 1).
+        """Validate and load a monthly victim extract (docs/data_contract.md section 1).
 
         Arguments:
             file: CSV or Parquet path (or a DataFrame / pyarrow Table of the same columns).
@@ -476,7 +476,7 @@ class IngestMixin:
     # ------------------------------------------------------------------ ingest: responses
 
     def ingest_responses(self, file: Any, survey: str, replace: bool = False) -> dict:
-        """Validate and load survey responses (DATA_CONTRACT.md section 2).
+        """Validate and load survey responses (docs/data_contract.md section 2).
 
         Arguments:
             file: CSV/Parquet path or DataFrame. Each case is identified either by

@@ -4,7 +4,7 @@ The synthetic builder (:mod:`methods.workflows.synthetic`) generates a month's v
 (:func:`methods.synthetic.generate.generate_victims`), draws the sample with the same pipeline
 ``vsw sample`` uses (:func:`methods.workflows.month.draw_month`), and then calls
 :func:`respond` in the contractor's place: it returns the responses file a contractor would
-send back (DATA_CONTRACT.md section 2).
+send back (docs/data_contract.md section 2).
 
 Fieldwork model: the first of the survey's modes the victim has contact details for; response
 propensity logistic in age band, gender, ethnicity and the victim's latent satisfaction (young
@@ -79,7 +79,7 @@ def respond(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Simple synthetic fieldwork for the sampled victims ``v``.
 
-    Returns the DATA_CONTRACT section 2 rows and the ids of victims who opted out between
+    Returns the docs/data_contract.md section 2 rows and the ids of victims who opted out between
     selection and transfer (``optout_timing = before_transfer``).
     """
     n = len(v)
