@@ -10,7 +10,7 @@ Usage::
 
 Notes:
     The extract is generated here with a simple vectorised numpy generator (valid per
-    DATA_CONTRACT.md section 1, with fake personal data in Ofcom's drama range and at
+    docs/data_contract.md section 1, with fake personal data in Ofcom's drama range and at
     example.org); it is not the calibrated synthetic population of ``methods.synthetic.generate``.
 """
 

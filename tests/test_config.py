@@ -2,7 +2,7 @@
 errors for broken configuration files.
 
 Outside references: the forces' public pages (shared docs seeds/000-004) and the published
-satisfaction figures in METHODS_REFERENCE.md.
+satisfaction figures in docs/methods.md.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from methods.config.presets import (
 from methods.core.errors import UsageError
 from methods.core.schema import MODES, OFFENCE_GROUPS, STAGES
 
-NORTHUMBRIA = {  # METHODS_REFERENCE.md: 12 months to Feb 2017
+NORTHUMBRIA = {  # docs/methods.md: 12 months to Feb 2017
     "ease_of_contact": 98.2,
     "actions": 87.1,
     "follow_up": 84.0,
@@ -62,7 +62,7 @@ def test_each_survey_definition_is_well_formed(name):
     assert set(s.offence_groups) <= set(OFFENCE_GROUPS) and s.offence_groups
     assert set(s.stages) <= set(STAGES) and "whole_experience" in s.stages
     assert set(s.modes) <= set(MODES)
-    assert s.contact_window_weeks == (6, 12)  # METHODS_REFERENCE: contact 6-12 weeks after
+    assert s.contact_window_weeks == (6, 12)  # docs/methods.md: contact 6-12 weeks after
     assert set(s.rule_names) <= set(EXCLUSION_RULES)
     # Every survey excludes opt-outs and children (seeds 000, 001, 004).
     assert "opted_out" in s.rule_names and s.min_age is not None and s.min_age >= 16

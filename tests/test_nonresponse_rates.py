@@ -2,7 +2,7 @@
 
 The expected table writes every rate as the arithmetic a reader can check by hand, e.g.
 ``40/(80+80/90*9)`` for RR3 = I / ((I+P) + (R+NC+O) + e(UH+UO)) with e = 80/90 (AAPOR Standard
-Definitions 2023; METHODS_REFERENCE.md).
+Definitions 2023; docs/methods.md).
 """
 
 from __future__ import annotations

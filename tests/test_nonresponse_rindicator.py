@@ -3,7 +3,7 @@
 The worked example (tests/fixtures/r_indicator/) is a 2 x 2 frame whose cell response rates
 1/2, 2/3, 3/4, 6/7 are logit-additive (odds 1, 2, 3, 6), so the main-effects logistic model
 fits them exactly and every figure can be computed by hand; the expected CSVs write out that
-arithmetic (Schouten, Cobben and Bethlehem 2009; RISQ manual 2.1; METHODS_REFERENCE.md).
+arithmetic (Schouten, Cobben and Bethlehem 2009; RISQ manual 2.1; docs/methods.md).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 For each of the five presets, ``vsw demo --force NAME --months 2025-11:2025-12 --quiet`` is run
 once (a module-scoped, parametrised fixture) into a temporary store and report folder, as a user
 would run it; a shortened period keeps CI fast (about 10 s a preset on this machine). The
-tests then check the report of 2025-12 against DATA_CONTRACT.md section 3 and against the
+tests then check the report of 2025-12 against docs/data_contract.md section 3 and against the
 preset's configured targets:
 
 - the outputs exist (executed notebook, HTML, manifest, tables, figures);

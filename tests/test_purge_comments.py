@@ -1,5 +1,5 @@
 """Retention: `vsw purge --before YYYY-MM` also destroys the free-text comments of the purged
-months' cases ("may contain personal data", DATA_CONTRACT.md section 2), keeps their answers,
+months' cases ("may contain personal data", docs/data_contract.md section 2), keeps their answers,
 reports how many comments went, and leaves no bytes of them in the store file.
 
 References: comment counts come from the synthetic responses files (non-blank ``comment``

@@ -1,4 +1,4 @@
-"""Disclosure control in the monthly report (METHODS_REFERENCE.md, "Disclosure control").
+"""Disclosure control in the monthly report (docs/methods.md, "Disclosure control").
 
 Hand-worked small tables for primary and secondary suppression, a property check that no
 suppressed cell is ever the only suppressed cell of an additive constraint (nor derivable by

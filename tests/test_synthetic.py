@@ -1,9 +1,9 @@
 """Synthetic force data: calibration to published figures, the data contract, reproducibility.
 
 Outside references: the published satisfaction figures and Northumbria's ethnic gap in
-METHODS_REFERENCE.md, Kent's published numbers surveyed (seeds/004), the response rates in
+docs/methods.md, Kent's published numbers surveyed (seeds/004), the response rates in
 seeds/000 (telephone 45-55%, paper 20-25%), Ofcom's drama telephone range, the AAPOR
-disposition codes and the DATA_CONTRACT.md columns.
+disposition codes and the docs/data_contract.md columns.
 """
 
 from __future__ import annotations

@@ -58,6 +58,49 @@ def _month_range(value: str) -> list[str]:
     return months_range(value)
 
 
+def _folder(value: str) -> str:
+    """An ``--out`` folder: refused (usage error) when it, or a folder above it, is a file."""
+    p = Path(value)
+    for q in (p, *p.parents):
+        if q.exists():
+            if not q.is_dir():
+                where = "is a file" if q == p else f"is inside {str(q)!r}, which is a file"
+                raise argparse.ArgumentTypeError(
+                    f"{value!r} {where}, not a folder: give a folder (created if missing)"
+                )
+            break
+    return value
+
+
+def _out_file(value: str) -> str:
+    """An ``--out`` file: refused (usage error) when it is a folder or lies inside a file."""
+    p = Path(value)
+    if p.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} is a folder: give a file name")
+    for q in p.parents:
+        if q.exists():
+            if not q.is_dir():
+                raise argparse.ArgumentTypeError(
+                    f"{value!r} is inside {str(q)!r}, which is a file, not a folder"
+                )
+            break
+    return value
+
+
+def _canonical_names(args: argparse.Namespace) -> None:
+    """Replace ``--force`` (and ``vsw sample``'s ``--survey``) by the preset's canonical name.
+
+    ``DURHAM`` becomes ``durham`` before any path is built from it; an unknown or path-like
+    name is a :class:`ConfigError` (a usage error) listing the known presets.
+    """
+    from methods.config.presets import force_name, survey_name
+
+    if isinstance(getattr(args, "force", None), str):
+        args.force = force_name(args.force)
+    if args.command == "sample" and isinstance(getattr(args, "survey", None), str):
+        args.survey = survey_name(args.survey)
+
+
 def _say(msg: str) -> None:
     print(msg, flush=True)
 
@@ -442,7 +485,7 @@ def _add_simulate(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, help="TOML file, or a shipped example's name")
     p.add_argument("--reps", required=True, type=int, help="number of replicates")
     p.add_argument("--seed", required=True, type=int, help="seed of the replicates' streams")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True, type=_folder, help="output folder")
     where = p.add_mutually_exclusive_group()
     where.add_argument(
         "--workers", type=int, default=0, help="worker processes (default 0: this process only)"
@@ -500,9 +543,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_ingest)
     r = ing_sub.add_parser(
         "responses",
-        help="load survey responses (DATA_CONTRACT section 2)",
+        help="load survey responses (docs/data_contract.md section 2)",
         description="Load the final dispositions and answers of a survey's sampled cases "
-        "(DATA_CONTRACT section 2). Each case is identified either by case_key, the key the "
+        "(docs/data_contract.md section 2). Each case is identified either by case_key, the key the "
         "contractor extract of `vsw sample` gave the agency (32 hex digits; case and "
         "surrounding spaces ignored; mapped back through every recorded sample of the "
         "survey, so a file may mix months), or by both crime_ref and victim_id. A file may "
@@ -524,12 +567,14 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--force", required=True)
     sy.add_argument("--months", required=True, type=_month_range, help="YYYY-MM:YYYY-MM")
     sy.add_argument("--seed", required=True, type=int)
-    sy.add_argument("--out", required=True)
+    sy.add_argument("--out", required=True, type=_folder)
     sy.set_defaults(func=cmd_synth)
 
     de = sub.add_parser("demo", help="build a year of synthetic data and a monthly report")
     de.add_argument("--force", default="durham")
-    de.add_argument("--out", default="reports", help="reports folder (default reports/)")
+    de.add_argument(
+        "--out", default="reports", type=_folder, help="reports folder (default reports/)"
+    )
     de.add_argument("--months", type=_month_range, default=None, help="YYYY-MM:YYYY-MM")
     de.add_argument("--seed", type=int, default=20250101)
     de.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -575,7 +620,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="months run at once with --from, each in its own process and kernel (default 1)",
     )
-    rp.add_argument("--out", default="reports", help="reports folder (default reports/)")
+    rp.add_argument(
+        "--out", default="reports", type=_folder, help="reports folder (default reports/)"
+    )
     rp.add_argument("--seed", type=int, default=20250101)
     rp.add_argument("--pdf", action="store_true", help="also print a PDF with headless Chromium")
     rp.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -600,7 +647,9 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument(
         "--demo", action="store_true", help="build missing stores from synthetic data first"
     )
-    cp.add_argument("--out", default="reports", help="reports folder (default reports/)")
+    cp.add_argument(
+        "--out", default="reports", type=_folder, help="reports folder (default reports/)"
+    )
     cp.add_argument("--seed", type=int, default=20250101)
     cp.add_argument("--quiet", action="store_true", help="no progress bar")
     cp.set_defaults(func=cmd_compare)
@@ -628,7 +677,7 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--survey", required=True)
     sa.add_argument("--month", required=True, type=_month)
     sa.add_argument("--key-file", dest="key_file", help=f"Fernet key file (else ${_KEY_ENV})")
-    sa.add_argument("--out", default="data/extracts", help="folder for the extract")
+    sa.add_argument("--out", default="data/extracts", type=_folder, help="folder for the extract")
     sa.add_argument(
         "--method",
         choices=("systematic", "srs"),
@@ -651,12 +700,14 @@ def build_parser() -> argparse.ArgumentParser:
     xd = ex_sub.add_parser("decrypt", help="decrypt a contractor extract")
     xd.add_argument("file")
     xd.add_argument("--key-file", dest="key_file", help=f"Fernet key file (else ${_KEY_ENV})")
-    xd.add_argument("--out", required=True, help="plaintext CSV to write (mode 0600)")
+    xd.add_argument(
+        "--out", required=True, type=_out_file, help="plaintext CSV to write (mode 0600)"
+    )
     xd.add_argument("--manifest", default=None, help="manifest (default: the one beside FILE)")
     xd.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     xd.set_defaults(func=cmd_extract_decrypt)
     xk = ex_sub.add_parser("keygen", help="write a new extract key (file mode 0600)")
-    xk.add_argument("--out", required=True)
+    xk.add_argument("--out", required=True, type=_out_file)
     xk.set_defaults(func=cmd_extract_keygen)
 
     pu = sub.add_parser(
@@ -680,6 +731,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
+            _canonical_names(args)
             return func(args)
     except UsageError as exc:
         print(f"vsw: error: {exc}", file=sys.stderr)

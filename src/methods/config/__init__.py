@@ -9,12 +9,14 @@ from methods.config.presets import (
     ForcePreset,
     Selection,
     SurveyDef,
+    force_name,
     list_forces,
     list_surveys,
     load_force,
     load_force_file,
     load_survey,
     load_survey_file,
+    survey_name,
 )
 
 __all__ = [
@@ -26,10 +28,12 @@ __all__ = [
     "SELECTION_RULES",
     "Selection",
     "SurveyDef",
+    "force_name",
     "list_forces",
     "list_surveys",
     "load_force",
     "load_force_file",
     "load_survey",
     "load_survey_file",
+    "survey_name",
 ]

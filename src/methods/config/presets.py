@@ -7,7 +7,7 @@ wrong type, an unknown survey, offence group, stage, mode or exclusion rule, or 
 raises :class:`methods.core.errors.ConfigError` naming the file and the key, and saying how to fix it.
 
 The practice the presets reproduce is described in the forces' public pages (``seeds/`` in the
-shared docs) and summarised in METHODS_REFERENCE.md; each TOML file cites its source.
+shared docs) and summarised in docs/methods.md; each TOML file cites its source.
 
 Model of a survey (:class:`SurveyDef`): the offence groups in scope, the exclusion rules applied
 to the force's victims (:data:`EXCLUSION_RULES`), the stages asked (a subset of
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -49,10 +50,12 @@ __all__ = [
     "load_force",
     "load_force_file",
     "load_survey_file",
+    "force_name",
+    "survey_name",
 ]
 
 #: Exclusion rules a survey may apply, with the parameters each accepts (and their defaults).
-#: Sources: seeds 000 (Cumbria), 001 (Warwickshire), 004 (Kent); METHODS_REFERENCE.md.
+#: Sources: seeds 000 (Cumbria), 001 (Warwickshire), 004 (Kent); docs/methods.md.
 EXCLUSION_RULES: dict[str, dict[str, int | None]] = {
     "opted_out": {},  # victim asked not to be surveyed (extract flag)
     "under_min_age": {"min_age": 16},  # age < min_age (blank age: not excluded by this rule)
@@ -65,7 +68,7 @@ EXCLUSION_RULES: dict[str, dict[str, int | None]] = {
     "resurveyed_within_months": {"months": None},  # surveyed in the last N months (N required)
     "optout_register": {},  # on the force's register of people who asked never to be surveyed
 }
-#: Rules that are a plain victim-extract flag (DATA_CONTRACT.md section 1): rule -> column.
+#: Rules that are a plain victim-extract flag (docs/data_contract.md section 1): rule -> column.
 FLAG_RULES: dict[str, str] = {
     "opted_out": "opted_out",
     "vulnerable": "vulnerable",
@@ -565,9 +568,37 @@ def list_forces() -> list[str]:
 
 
 def _clean_name(name: Any, kind: str) -> str:
+    """The canonical (lower-case) form of a preset name; path-like names are refused."""
+    known = list_forces() if kind == "force" else list_surveys()
+    listing = f"known {kind}s: {', '.join(known)}"
     if not isinstance(name, str) or not name.strip():
-        raise ConfigError(f"{kind} name must be a non-empty string, got {name!r}")
-    return name.strip().lower()
+        raise ConfigError(f"{kind} name must be a non-empty string, got {name!r}; {listing}")
+    key = name.strip().lower()
+    if "/" in key or "\\" in key or ".." in key or "\x00" in key or os.sep in key:
+        raise ConfigError(
+            f"{kind} name {name!r} looks like a path: give a preset name, not a path; {listing}"
+        )
+    if key not in known:
+        raise ConfigError(f"unknown {kind} '{name}'; {listing}")
+    return key
+
+
+def force_name(name: str) -> str:
+    """The canonical name of a built-in force preset, matched case-insensitively.
+
+    It is the one name used for every path (``reports/<force>/...``), so ``DURHAM`` and
+    ``durham`` cannot end up in two folders.
+
+    Raises:
+        ConfigError: unknown force, or a name with a path separator or ``..`` (the message lists
+            the known forces).
+    """
+    return _clean_name(name, "force")
+
+
+def survey_name(name: str) -> str:
+    """The canonical name of a built-in survey definition (as :func:`force_name`)."""
+    return _clean_name(name, "survey")
 
 
 def load_survey(name: str) -> SurveyDef:
@@ -582,11 +613,7 @@ def load_survey(name: str) -> SurveyDef:
     Raises:
         ConfigError: unknown survey (the message lists the known ones) or a broken file.
     """
-    key = _clean_name(name, "survey")
-    known = list_surveys()
-    if key not in known:
-        raise ConfigError(f"unknown survey '{name}'; known surveys: {', '.join(known)}")
-    return _load_survey(key)
+    return _load_survey(_clean_name(name, "survey"))
 
 
 @lru_cache(maxsize=64)
@@ -904,11 +931,7 @@ def load_force(name: str) -> ForcePreset:
     Raises:
         ConfigError: unknown force (the message lists the known ones) or a broken file.
     """
-    key = _clean_name(name, "force")
-    known = list_forces()
-    if key not in known:
-        raise ConfigError(f"unknown force '{name}'; known forces: {', '.join(known)}")
-    return _load_force(key)
+    return _load_force(_clean_name(name, "force"))
 
 
 @lru_cache(maxsize=32)

@@ -56,5 +56,9 @@ class ConfigError(UsageError):
     """A survey definition or force preset is missing or malformed."""
 
 
+class IgnoredColumnsWarning(UserWarning):
+    """An input file had columns the data contract does not read; they were ignored."""
+
+
 class ConvergenceError(WorkbenchError):
     """An iterative method did not converge; the message gives iterations and the worst gap."""

@@ -1,6 +1,6 @@
 """Derived variables shared by the layers: satisfaction indicator, age bands, weighting profile.
 
-Codes follow DATA_CONTRACT.md sections 1 and 2 (:mod:`methods.core.schema`).
+Codes follow docs/data_contract.md sections 1 and 2 (:mod:`methods.core.schema`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def satisfied(answers: pd.Series | np.ndarray) -> np.ndarray:
 
     Returns 1.0 for answers 1-3 (completely, very or fairly satisfied), 0.0 for 4-7, and NaN
     for 8 (don't know / not applicable) and blanks, which are excluded from the base
-    (DATA_CONTRACT.md section 2; Home Office User Satisfaction Survey definition).
+    (docs/data_contract.md section 2; Home Office User Satisfaction Survey definition).
     """
     a = pd.to_numeric(pd.Series(answers), errors="coerce").to_numpy(dtype=float)
     out = np.full(a.shape, np.nan)

@@ -1,4 +1,4 @@
-"""Code lists and column contracts (DATA_CONTRACT.md sections 1 and 2).
+"""Code lists and column contracts (docs/data_contract.md sections 1 and 2).
 
 Codes are case-insensitive on input and stored lower-case.
 """

@@ -1,4 +1,4 @@
-"""The data contract's rules, file by file (DATA_CONTRACT.md sections 1 and 2).
+"""The data contract's rules, file by file (docs/data_contract.md sections 1 and 2).
 
 Each ``check_*`` function reads one input (CSV, Parquet, DataFrame), applies every rule that can
 be decided from the file alone, vectorised in DuckDB, and returns the *clean* table ready to be
@@ -192,7 +192,7 @@ def _run(con: Any, raw: RawInput, rules: list[Rule], extra, what: str) -> None:
 
 
 def check_victims(con: Any, source: Any, month: str, secret: bytes, today: dt.date) -> Checked:
-    """Read and validate a monthly victim extract (DATA_CONTRACT.md section 1).
+    """Read and validate a monthly victim extract (docs/data_contract.md section 1).
 
     Arguments:
         con: DuckDB connection (only read from; the input is registered as a view).
@@ -295,7 +295,7 @@ def check_sample(con: Any, source: Any, survey: str, month: str, secret: bytes) 
 
 
 def check_responses(con: Any, source: Any, survey: str, secret: bytes, today: dt.date) -> Checked:
-    """Read and validate survey responses (DATA_CONTRACT.md section 2).
+    """Read and validate survey responses (docs/data_contract.md section 2).
 
     Arguments:
         con: DuckDB connection.

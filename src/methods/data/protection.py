@@ -1,6 +1,6 @@
 """Protection of victims' personal data: the encrypted contractor extract and its keys.
 
-The survey agency gets only what it needs to make contact (DATA_CONTRACT.md section 3): a
+The survey agency gets only what it needs to make contact (docs/data_contract.md section 3): a
 pseudonymised case key, the victim's name, the contact detail each of the survey's modes needs
 (telephone -> phone, paper -> postal address, web -> e-mail), the offence group and the report
 date. The table is built in memory, written as CSV into a byte string, encrypted in memory and
@@ -43,6 +43,7 @@ import pandas as pd
 from cryptography.fernet import Fernet, InvalidToken
 
 from methods.core.errors import InputRefused, UsageError
+from methods.core.io import csv_text
 from methods.data.ingest import hmac_sql
 
 __all__ = [
@@ -273,13 +274,13 @@ def seal(frame: pd.DataFrame, key: bytes) -> Sealed:
     """Encrypt ``frame`` as UTF-8 CSV entirely in memory.
 
     Notes:
-        The CSV text is built in an :class:`io.StringIO` and encrypted with Fernet; no file,
+        The CSV text is built in memory by :func:`methods.core.io.csv_text` (the workbench's one
+        CSV writer, so a name or address starting with ``=``, ``+``, ``-`` or ``@`` reaches the
+        contractor neutralised against formula injection) and encrypted with Fernet; no file,
         temporary or otherwise, is opened.
     """
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False, lineterminator="\n")
-    token = _fernet(key, "the key").encrypt(buf.getvalue().encode("utf-8"))
-    buf.close()
+    text = csv_text(frame, float_digits=None)
+    token = _fernet(key, "the key").encrypt(text.encode("utf-8"))
     contact = [c for c in frame.columns if c in MODE_COLUMNS.values()]
     return Sealed(
         token=token,

@@ -267,7 +267,7 @@ def _match_header(
         else:
             rule = (
                 f"required column(s) missing from the {what}: {', '.join(missing)}"
-                f"{hint}. The contract (DATA_CONTRACT.md) needs: {', '.join(wanted)}"
+                f"{hint}. The contract (docs/data_contract.md) needs: {', '.join(wanted)}"
             )
         problems.insert(0, Problem(rule, missing[0]))
     if problems:

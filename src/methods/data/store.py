@@ -648,7 +648,7 @@ class Store(IngestMixin):
         Notes:
             Deletes the ``personal`` rows (crime_ref, victim_id, name, phone, email, address)
             and the free-text ``response_comments`` (which may quote names, numbers or
-            addresses; DATA_CONTRACT.md section 2) of cases reported in those months, in one
+            addresses; docs/data_contract.md section 2) of cases reported in those months, in one
             transaction with its audit record (what, how many, when). The analysis tables
             (victims, samples, responses with their dispositions and answers) keep their
             pseudonymised rows, so reports for purged months rebuild unchanged.

@@ -25,7 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from methods.core.errors import InputRefused, UsageError, ValidationError
+from methods.core.errors import IgnoredColumnsWarning, InputRefused, UsageError, ValidationError
 from methods.data.ingest import (
     STAGES,
     VICTIM_FLAG_COLUMNS,
@@ -177,7 +177,7 @@ class IngestMixin:
     # ------------------------------------------------------------------ ingest: victims
 
     def ingest_victims(self, file: Any, month: str, replace: bool = False) -> dict:
-        """Validate and load a monthly victim extract (DATA_CONTRACT.md section 1).
+        """Validate and load a monthly victim extract (docs/data_contract.md section 1).
 
         Arguments:
             file: CSV or Parquet path (or a DataFrame / pyarrow Table of the same columns).
@@ -308,6 +308,17 @@ class IngestMixin:
             self._transaction(body)
         finally:
             con.unregister(_CLEAN)
+        extra = checked.raw.extra_columns
+        if extra:
+            shown = ", ".join(repr(c[:40]) for c in extra[:10])
+            more = f" (and {len(extra) - 10} more)" if len(extra) > 10 else ""
+            warnings.warn(
+                IgnoredColumnsWarning(
+                    f"victim extract for {month}: {len(extra)} extra column(s) ignored: "
+                    f"{shown}{more} (docs/data_contract.md section 1 lists the columns read)"
+                ),
+                stacklevel=3,
+            )
         if orphans.num_rows:
             warnings.warn(
                 f"replacing {month}: {orphans.num_rows} sampled case(s) are not in the new "
@@ -476,7 +487,7 @@ class IngestMixin:
     # ------------------------------------------------------------------ ingest: responses
 
     def ingest_responses(self, file: Any, survey: str, replace: bool = False) -> dict:
-        """Validate and load survey responses (DATA_CONTRACT.md section 2).
+        """Validate and load survey responses (docs/data_contract.md section 2).
 
         Arguments:
             file: CSV/Parquet path or DataFrame. Each case is identified either by

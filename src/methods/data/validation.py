@@ -350,7 +350,7 @@ def quoted_values(con: Any, r: Rule, personal: Sequence[str]) -> str:
 
 
 def response_key_columns(raw: RawInput, what: str) -> tuple[str, ...]:
-    """Which columns identify the cases of a responses file (DATA_CONTRACT.md section 2).
+    """Which columns identify the cases of a responses file (docs/data_contract.md section 2).
 
     Arguments:
         raw: the canonical input (its ``columns_present``).

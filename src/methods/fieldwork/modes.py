@@ -3,7 +3,7 @@
 A simulated fieldwork takes a sample drawn from a synthetic population (which carries the
 latent satisfaction model in its hidden ``true_p_<stage>`` columns, see
 :mod:`methods.synthetic.generate`) and a mode plan, and returns one row per sampled case in the
-DATA_CONTRACT.md section 2 format, plus hidden ``true_`` columns so that the truth is known:
+docs/data_contract.md section 2 format, plus hidden ``true_`` columns so that the truth is known:
 
 - ``true_mode_assigned``: the mode first offered; ``true_sat_<stage>``: whether the victim is
   satisfied under the reference (paper, self-completion) measurement.

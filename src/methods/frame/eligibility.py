@@ -11,7 +11,7 @@ ending with the eligible frame.
 Rules (:data:`methods.config.presets.EXCLUSION_RULES`):
 
 - flag rules (opted_out, vulnerable, no_further_action_requested, uncooperative, sensitive,
-  police_victim): the victim extract's flag (DATA_CONTRACT.md section 1) is true.
+  police_victim): the victim extract's flag (docs/data_contract.md section 1) is true.
 - ``under_min_age``: a known age below the survey's minimum (blank ages are kept).
 - ``outside_contact_window``: the survey's contact window (``contact_window_weeks`` after the
   report) has closed before ``reference_date``, the first day fieldwork can contact anyone.

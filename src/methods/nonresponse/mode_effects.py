@@ -31,7 +31,7 @@ def satisfied_indicator(s: pd.Series, name: str) -> np.ndarray:
     """Binary satisfaction (1.0 / 0.0, NaN = not in the base) from 0/1 or the 1-8 answer scale.
 
     A column whose non-missing values are all 0 or 1 (or bool) is taken as already binary.
-    Otherwise values must be answer codes 1-8 (DATA_CONTRACT.md section 2): 1-3 satisfied,
+    Otherwise values must be answer codes 1-8 (docs/data_contract.md section 2): 1-3 satisfied,
     4-7 not, 8 (don't know / not applicable) and blank excluded from the base.
     """
     if pd.api.types.is_bool_dtype(s.dtype):

@@ -2,7 +2,7 @@
 
 Matplotlib, sized and lettered to be readable in print; a suppressed figure is drawn as a
 hatched placeholder or an open circle and explained in a note at the foot of the chart
-(METHODS_REFERENCE.md, disclosure control). :mod:`methods.report.tables` re-exports these names.
+(docs/methods.md, disclosure control). :mod:`methods.report.tables` re-exports these names.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def plot_stage_estimates(
     Returns:
         The figure. A suppressed stage is drawn as a light grey hatched placeholder across the
         whole scale, labelled "suppressed (base n < min_base)", and a note at the foot of the
-        figure says what the hatching means (METHODS_REFERENCE.md, disclosure control).
+        figure says what the hatching means (docs/methods.md, disclosure control).
     """
     import matplotlib.pyplot as plt  # heavy optional import: loaded only when a chart is drawn
 
@@ -115,7 +115,7 @@ def plot_trend(
 
     Suppressed months (base below ``min_base``) are left as gaps and marked with an open
     circle at the foot of the chart; the legend names them and a note at the foot of the figure
-    says what they mean (METHODS_REFERENCE.md, disclosure control).
+    says what they mean (docs/methods.md, disclosure control).
     """
     import matplotlib.pyplot as plt  # heavy optional import: loaded only when a chart is drawn
 

@@ -1,6 +1,6 @@
 """Disclosure control: small-base and small-count suppression with secondary suppression.
 
-METHODS_REFERENCE.md, "Disclosure control": suppress an estimate whose unweighted base is below
+docs/methods.md, "Disclosure control": suppress an estimate whose unweighted base is below
 a configurable threshold (default 30 for percentages, 10 for counts) and any cell from which a
 suppressed one can be derived. The functions here are general (any table with additive
 constraints); :mod:`methods.report.tables` applies them to the monthly report's tables and
@@ -17,7 +17,7 @@ from scipy.linalg import null_space
 
 from methods.core.errors import UsageError
 
-#: Default small-base thresholds (METHODS_REFERENCE.md, disclosure control).
+#: Default small-base thresholds (docs/methods.md, disclosure control).
 MIN_BASE_PERCENT = 30
 MIN_BASE_COUNT = 10
 
@@ -148,7 +148,7 @@ def secondary_suppression(
         Boolean mask: primary and secondary suppressions.
 
     Notes:
-        METHODS_REFERENCE.md: suppress "any cell from which a suppressed one can be derived".
+        docs/methods.md: suppress "any cell from which a suppressed one can be derived".
         First every constraint holding exactly one suppressed cell gets one more: its smallest
         unsuppressed non-zero cell (zeros only when nothing else is left, since a suppressed
         zero protects little; tau-ARGUS's default, Hundepool et al. 2012, section 4.2.3),
@@ -227,7 +227,7 @@ def suppress_counts(
         and a boolean ``<column>_suppressed`` flag column after each count column.
 
     Notes:
-        METHODS_REFERENCE.md, disclosure control: "Suppress an estimate whose unweighted base
+        docs/methods.md, disclosure control: "Suppress an estimate whose unweighted base
         is below a configurable threshold (default 30 for percentages, 10 for counts) and any
         cell from which a suppressed one can be derived." Secondary suppression by
         :func:`secondary_suppression`. Zeros are published by default: in these tables a zero

@@ -127,7 +127,7 @@ def satisfaction_by_stage(design, stages=STAGES, min_base: int = 30, ci: str = "
     """Percent satisfied per stage from a weighted design, with 95% CI and unweighted base.
 
     Stage columns must already hold the satisfied indicator (1/0/NaN) as ``sat_<stage>``.
-    Estimates on fewer than ``min_base`` valid answers are suppressed (METHODS_REFERENCE.md).
+    Estimates on fewer than ``min_base`` valid answers are suppressed (docs/methods.md).
     """
     rows = []
     data = design.data

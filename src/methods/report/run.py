@@ -1,7 +1,7 @@
 """Running a report: execute the papermill template, export HTML (and PDF), write the manifest.
 
 Split from :mod:`methods.report.tables` (which keeps the tables and charts and re-exports these
-names): this module holds the file side of DATA_CONTRACT.md section 3 -- deterministic CSV and
+names): this module holds the file side of docs/data_contract.md section 3 -- deterministic CSV and
 PNG writers, SHA-256 hashes, the run manifest, the notebook runner and the PDF printer.
 """
 
@@ -439,14 +439,14 @@ def run_report(
 
     Notes:
         Writes ``report.ipynb`` (executed), ``report.html`` (no code), ``figures/*.png`` and
-        ``tables/*.csv`` (written by the notebook) and ``manifest.json`` (DATA_CONTRACT.md
+        ``tables/*.csv`` (written by the notebook) and ``manifest.json`` (docs/data_contract.md
         section 3); an earlier run's files there are removed first. The manifest hashes every
         input of the loaded months in the :data:`INPUT_SPAN_MONTHS` months ending with
         ``month`` (:func:`report_inputs`). Raises :class:`ReportError` if the notebook fails
         or the store's inputs change while it runs.
     """
 
-    load_force(force)
+    force = load_force(force).name  # the canonical name, used for every path
     _check_month(month)
     db = Path(db).resolve()
     with _open_store(db) as st:
@@ -565,7 +565,7 @@ def run_reports(
         under ``if __name__ == "__main__":`` (as ``vsw`` does).
     """
 
-    load_force(force)
+    force = load_force(force).name  # the canonical name, used for every path
     months = [_check_month(m) for m in months]
     if not months:
         raise UsageError("no months to report: give --month, or --from and --to")

@@ -2,7 +2,7 @@
 
 The notebooks orchestrate; the numbers come from :mod:`methods.design.survey`, :mod:`methods.weighting`
 and :mod:`methods.report.monthly`; this module turns them into the tidy tables and matplotlib charts of
-DATA_CONTRACT.md section 3. Running a report (papermill, HTML, PDF, manifest) lives in
+docs/data_contract.md section 3. Running a report (papermill, HTML, PDF, manifest) lives in
 :mod:`methods.report.run`, suppression in :mod:`methods.report.disclosure` and the charts in
 :mod:`methods.report.charts`; their names are re-exported here, so notebooks only need
 ``reporting``.
@@ -143,7 +143,7 @@ def suppress_response_counts(
         ``rates_suppressed``, wherever either count is suppressed or the base is too small.
 
     Notes:
-        METHODS_REFERENCE.md disclosure control. The report's summary publishes the month's
+        docs/methods.md disclosure control. The report's summary publishes the month's
         total issued cases and completes, so each column's rows add up to a published total:
         a lone suppressed count in a column gets a complement (:func:`suppress_counts`).
         A rate is suppressed with either of its counts, because rate x issued (or completes /
@@ -503,7 +503,7 @@ def domain_table(
         Domain estimation keeps the whole design (:meth:`SurveyDesign.by`). Estimates: levels
         under ``min_base`` are suppressed, and when exactly one is, the level with the next
         smallest base too, so that it cannot be worked out from the overall figure
-        (secondary suppression, METHODS_REFERENCE.md). Bases: the levels' bases add up to the
+        (secondary suppression, docs/methods.md). Bases: the levels' bases add up to the
         overall base, which the report publishes, so :func:`suppress_counts` adds a
         complement to a lone small base.
     """

@@ -34,7 +34,7 @@ Latent satisfaction model, per victim i and stage s (logistic; hidden ``true_`` 
 follow-up, whole experience and actions, so stages correlate and whole experience correlates
 most with follow-up. Older victims are more satisfied, younger less; minority-ethnic victims
 less (a fixed log-odds effect giving Northumbria's published White vs minority gap of about 4
-points; METHODS_REFERENCE.md). Answers on the 1-8 scale come from an ordinal (cumulative logit)
+points; docs/methods.md). Answers on the 1-8 scale come from an ordinal (cumulative logit)
 model: ``z = eta + e`` with standard logistic ``e``, cut at 2.5, 1, 0, -1, -2, -3 into codes 1-7,
 so that P(answer 1-3) = expit(eta) exactly; "don't know" (8) is drawn independently.
 
@@ -182,7 +182,7 @@ _LOAD_V = np.array([0.0, 0.8, 1.5, 0.3, 1.2])
 _SIGMA = np.sqrt(_LOAD_U**2 + _LOAD_V**2)
 #: "Don't know / not applicable" (code 8) rates by stage.
 _DONT_KNOW = np.array([0.01, 0.03, 0.05, 0.01, 0.005])
-#: Ordinal cut points on the latent scale: codes 1..7 (DATA_CONTRACT.md section 2).
+#: Ordinal cut points on the latent scale: codes 1..7 (docs/data_contract.md section 2).
 _CUTS = np.array([2.5, 1.0, 0.0, -1.0, -2.0, -3.0])
 _GH_NODES, _GH_WEIGHTS = np.polynomial.hermite.hermgauss(40)
 _PHI = (np.sqrt(5.0) - 1.0) / 2.0
@@ -646,7 +646,7 @@ def generate_victims(
         scale: multiplies the preset's monthly volumes (e.g. 0.1 for a quick test).
 
     Returns:
-        DataFrame with the DATA_CONTRACT.md section-1 columns in contract order
+        DataFrame with the docs/data_contract.md section-1 columns in contract order
         (``methods.core.schema.VICTIM_COLUMNS``; codes lower-case, ``reported_date`` as dates inside
         the month, ``age`` nullable integer, flags boolean, personal data with some blanks),
         sorted by ``crime_ref`` and ``victim_id``, then hidden columns the contract file never
@@ -805,7 +805,7 @@ def draw_answers(
     Returns:
         DataFrame on the same index: ``crime_ref``, ``victim_id``, ``mode`` (when known) and
         the five stages as nullable integers: 1-3 satisfied, 4-7 not, 8 don't know, blank not
-        asked (DATA_CONTRACT.md section 2).
+        asked (docs/data_contract.md section 2).
 
     Notes:
         Ordinal (cumulative logit) model: ``z = logit(true_p) + shift + e``, ``e`` standard

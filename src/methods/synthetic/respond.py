@@ -4,7 +4,7 @@ The synthetic builder (:mod:`methods.workflows.synthetic`) generates a month's v
 (:func:`methods.synthetic.generate.generate_victims`), draws the sample with the same pipeline
 ``vsw sample`` uses (:func:`methods.workflows.month.draw_month`), and then calls
 :func:`respond` in the contractor's place: it returns the responses file a contractor would
-send back (DATA_CONTRACT.md section 2).
+send back (docs/data_contract.md section 2).
 
 Fieldwork model: the first of the survey's modes the victim has contact details for; response
 propensity logistic in age band, gender, ethnicity and the victim's latent satisfaction (young
@@ -25,6 +25,7 @@ from scipy.optimize import brentq
 from scipy.special import expit
 
 from methods.config.presets import ForcePreset, SurveyDef
+from methods.core.io import write_table
 from methods.core.schema import ETHNICITIES, GENDERS, RESPONSE_COLUMNS, STAGES
 from methods.synthetic.generate import (
     _AGE_LO,
@@ -78,7 +79,7 @@ def respond(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Simple synthetic fieldwork for the sampled victims ``v``.
 
-    Returns the DATA_CONTRACT section 2 rows and the ids of victims who opted out between
+    Returns the docs/data_contract.md section 2 rows and the ids of victims who opted out between
     selection and transfer (``optout_timing = before_transfer``).
     """
     n = len(v)
@@ -178,7 +179,11 @@ def respond(
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
-    """Write a CSV deterministically: ISO dates, true/false, blanks for missing, LF endings."""
+    """Write a CSV deterministically: ISO dates, true/false, blanks for missing, LF endings.
+
+    Written by :func:`methods.core.io.write_table`, the workbench's one CSV writer (formula
+    cells neutralised).
+    """
     out = df.copy()
     for c in out.columns:
         col = out[c]
@@ -186,4 +191,4 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
             out[c] = np.where(col.to_numpy(), "true", "false")
         elif pd.api.types.is_datetime64_any_dtype(col):
             out[c] = col.dt.strftime("%Y-%m-%d")
-    out.to_csv(path, index=False, lineterminator="\n", encoding="utf-8", float_format="%.10g")
+    write_table(out, path, float_format="%.10g")

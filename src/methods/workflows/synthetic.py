@@ -145,7 +145,7 @@ def write_synthetic(
     The files are those :func:`build_months` ingests (into a temporary store, discarded):
     ``victims_YYYY-MM.csv`` (the contract extract), ``sample_<survey>_YYYY-MM.csv``
     (``crime_ref, victim_id, inclusion_prob, stratum`` of the draw ``vsw sample`` makes) and
-    ``responses_<survey>_YYYY-MM.csv`` (DATA_CONTRACT section 2). The same arguments give
+    ``responses_<survey>_YYYY-MM.csv`` (docs/data_contract.md section 2). The same arguments give
     byte-identical files.
     """
     with tempfile.TemporaryDirectory(prefix="vsw-synth-store-") as tmp:
