@@ -42,6 +42,11 @@ import numpy as np
 from scipy import stats
 
 CI_METHODS = ("logit", "beta", "wilson", "clopper-pearson", "mean", "asin", "xlogit")
+#: R's svyciprop methods not implemented here, with the message the caller raises.
+NOT_IMPLEMENTED = {
+    "likelihood": "svyciprop's profile-likelihood interval is not implemented; use 'logit', "
+    "'beta', 'xlogit', 'asin', 'mean' or 'wilson'"
+}
 
 
 def t_quantile(prob: float, df: np.ndarray | float) -> np.ndarray:
@@ -191,11 +196,8 @@ def proportion_interval(ci, p, se, se_logit, df, n_rows, successes, count, conf_
             else:
                 a, b = wald_interval(np.arcsin(np.sqrt(p)), se / (2.0 * spread), df, conf_level)
                 lo, hi = np.sin(a) ** 2, np.sin(b) ** 2
-    elif ci == "likelihood":
-        raise NotImplementedError(
-            "svyciprop's profile-likelihood interval is not implemented; use 'logit', 'beta', "
-            "'xlogit', 'asin', 'mean' or 'wilson'"
-        )
+    elif ci in NOT_IMPLEMENTED:
+        raise NotImplementedError(NOT_IMPLEMENTED[ci])
     else:
         raise ValueError(ci)
     count = np.asarray(count, float)

@@ -525,8 +525,8 @@ class SurveyDesign:
             cache = self._cache.setdefault("whole_c", {})
         if not 0.0 < conf_level < 1.0:
             raise UsageError(f"conf_level must be in (0, 1), got {conf_level}")
-        if kind == "proportion" and ci == "likelihood":
-            dci.proportion_interval(ci, *[np.zeros(1)] * 7, conf_level)  # NotImplementedError
+        if kind == "proportion" and ci in dci.NOT_IMPLEMENTED:
+            raise NotImplementedError(dci.NOT_IMPLEMENTED[ci])
         if kind == "proportion" and ci not in dci.CI_METHODS:
             raise UsageError(f"ci must be one of {dci.CI_METHODS}, got {ci!r}")
         K = len(index)
