@@ -61,8 +61,25 @@ def build_design(spec: str) -> SurveyDesign:
     return d
 
 
+def _arg(text: str):
+    """A positional argument: ``a+b`` is the list of columns ``[a, b]``."""
+    return text.split("+") if "+" in text else text
+
+
+def _vcov_long(out: pd.DataFrame) -> pd.DataFrame:
+    """The covariance matrix of an estimate as rows keyed ``row:col`` (R's column-major)."""
+    V = out.attrs["vcov"]
+    keys = [f"{r}:{c}" for c in V.columns for r in V.index]
+    return pd.DataFrame({"estimate": V.to_numpy().reshape(-1, order="F")}, index=keys)
+
+
 def run_call(design: SurveyDesign, call: str) -> pd.DataFrame:
-    """``[by=<col>|]<method>:<arg>,<arg>[;<kw>=<value>...]`` on ``design``."""
+    """``[by=<col>|]<method>:<arg>,<arg>[;<kw>=<value>...][>>vcov]`` on ``design``; an
+    argument ``a+b`` is a list of columns; ``>>vcov`` gives the covariance entries."""
+    call, _, post = call.partition(">>")
+    if post:
+        assert post == "vcov", f"unknown post-processing {post!r}"
+        return _vcov_long(run_call(design, call))
     target = design
     if "|" in call:
         domain, call = call.split("|", 1)
@@ -74,7 +91,7 @@ def run_call(design: SurveyDesign, call: str) -> pd.DataFrame:
     kwargs = {k: _value(v) for k, v in (kw.split("=", 1) for kw in kws)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return getattr(target, method)(*[a for a in args.split(",") if a], **kwargs)
+        return getattr(target, method)(*[_arg(a) for a in args.split(",") if a], **kwargs)
 
 
 def _cases():
@@ -93,6 +110,8 @@ def test_scenario_files_exist():
         "proportions",
         "lonely_psu",
         "ciprop_methods",
+        "variance_vcov",
+        "design_effects",
     }
 
 

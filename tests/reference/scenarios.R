@@ -25,8 +25,11 @@ stat <- function(case, design, call, obj) {
   ci <- confint(obj)
   d <- attr(obj, "deff")
   d <- if (is.null(d)) NA else diag(as.matrix(d))
-  put(case, design, call, "", coef(obj), SE(obj), ci[, 1], ci[, 2], d)
+  nm <- if (length(coef(obj)) > 1) rnames(names(coef(obj))) else ""
+  put(case, design, call, nm, coef(obj), SE(obj), ci[, 1], ci[, 2], d)
 }
+# R's names of factor terms, "factor(awards)Yes", as the engine names them: "awardsYes"
+rnames <- function(nm) gsub("factor\\((\\w+)\\)", "\\1", nm)
 by <- function(case, design, call, b) {
   dcol <- grep("^DEff", names(b), value = TRUE)
   put(case, design, call, rownames(b), coef(b), SE(b), b[["ci_l"]], b[["ci_u"]],
@@ -137,3 +140,64 @@ ci_methods("clus", C, dc, "yes")
 ci_methods("jkn", SJ, rs, "meals_hi")
 ci_methods("jk1", CJ, rc, "yes")
 flush("ciprop_methods")
+
+# ---- feature: several variables and factors at once with the full covariance (R vcov), and
+# svyvar (population variance / covariance matrix with its SE), Taylor and replicate ---------
+# call "mean:a+b" = several columns; ">>vcov" = the covariance entries, keyed "row:col"
+vc <- function(case, design, call, obj) {
+  V <- as.matrix(vcov(obj))
+  nm <- rnames(names(coef(obj)))
+  put(case, design, call, as.vector(outer(nm, nm, paste, sep = ":")), as.vector(V))
+}
+svar <- function(case, design, call, obj) {
+  nm <- colnames(as.matrix(obj))
+  key <- if (length(nm) == 1) nm else as.vector(outer(nm, nm, paste, sep = ":"))
+  put(case, design, call, key, as.vector(as.matrix(obj)), sqrt(diag(as.matrix(attr(obj, "var")))))
+}
+many <- function(tag, spec, des, rep) {
+  f2 <- ~api00 + api99
+  stat(paste0(tag, "_mean_api00_api99"), spec, "mean:api00+api99",
+       svymean(f2, des, deff = !rep))
+  vc(paste0(tag, "_vcov_mean_api00_api99"), spec, "mean:api00+api99>>vcov", svymean(f2, des))
+  stat(paste0(tag, "_total_enroll_api00"), spec, "total:enroll+api00",
+       svytotal(~enroll + api00, des, deff = !rep))
+  vc(paste0(tag, "_vcov_total_enroll_api00"), spec, "total:enroll+api00>>vcov",
+     svytotal(~enroll + api00, des))
+  stat(paste0(tag, "_mean_factor_awards"), spec, "mean:awards", svymean(~factor(awards), des))
+  vc(paste0(tag, "_vcov_mean_api00_awards"), spec, "mean:api00+awards>>vcov",
+     svymean(~api00 + factor(awards), des))
+  vc(paste0(tag, "_vcov_total_awards"), spec, "total:awards>>vcov",
+     svytotal(~factor(awards), des))
+  svar(paste0(tag, "_var_api00"), spec, "var:api00", svyvar(~api00, des))
+  svar(paste0(tag, "_var_api00_api99_enroll"), spec, "var:api00+api99+enroll",
+       svyvar(~api00 + api99 + enroll, des))
+}
+many("strat", S, ds, FALSE)
+many("clus", C, dc, FALSE)
+many("jkn", SJ, rs, TRUE)
+many("jk1", CJ, rc, TRUE)
+flush("variance_vcov")
+
+# ---- feature: design effects against SRS without (deff=TRUE) and with replacement
+# (deff="replace"), Taylor and replicate, whole sample and domains ------------------------
+for (dd in list(list("strat", S, ds), list("clus", C, dc), list("clus0", C0, dc0),
+                list("jkn", SJ, rs), list("jk1", CJ, rc))) {
+  tag <- dd[[1]]; spec <- dd[[2]]; des <- dd[[3]]
+  for (df_ in c("TRUE", "replace")) {
+    de <- if (df_ == "TRUE") TRUE else "replace"
+    sfx <- if (df_ == "TRUE") "" else ";deff=replace"
+    stat(paste0(tag, "_deff", df_, "_mean_api00"), spec, paste0("mean:api00", sfx),
+         svymean(~api00, des, deff = de))
+    stat(paste0(tag, "_deff", df_, "_total_enroll"), spec, paste0("total:enroll", sfx),
+         svytotal(~enroll, des, deff = de))
+    stat(paste0(tag, "_deff", df_, "_mean_api00_enroll"), spec,
+         paste0("mean:api00+enroll", sfx), svymean(~api00 + enroll, des, deff = de))
+    if (!inherits(des, "svyrep.design"))
+      stat(paste0(tag, "_deff", df_, "_ratio_api00_enroll"), spec,
+           paste0("ratio:api00,enroll", sfx), svyratio(~api00, ~enroll, des, deff = de))
+    by(paste0(tag, "_deff", df_, "_by_awards_mean_api00"), spec,
+       paste0("by=awards|mean:api00", sfx),
+       svyby(~api00, ~awards, des, svymean, deff = de, vartype = vt))
+  }
+}
+flush("design_effects")

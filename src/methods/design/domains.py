@@ -36,23 +36,47 @@ class DomainView:
         """The domain labels, in output order."""
         return self._index
 
-    def mean(self, col: str, *, df: Any = None, conf_level: float = 0.95) -> pd.DataFrame:
+    def mean(
+        self, col: str, *, df: Any = None, conf_level: float = 0.95, deff: bool | str = True
+    ) -> pd.DataFrame:
         """Domain means (R ``svyby(~col, ~by, design, svymean, na.rm=TRUE, deff=TRUE)``);
         arguments as :meth:`SurveyDesign.mean`."""
         y = numeric_column(self._design._data, col)
         return self._design._estimate(
-            "mean", y, self._codes, self._index, df=df, conf_level=conf_level, cache=self._cache
+            "mean",
+            y,
+            self._codes,
+            self._index,
+            df=df,
+            conf_level=conf_level,
+            cache=self._cache,
+            deff=deff,
         )
 
-    def total(self, col: str, *, df: Any = None, conf_level: float = 0.95) -> pd.DataFrame:
+    def total(
+        self, col: str, *, df: Any = None, conf_level: float = 0.95, deff: bool | str = True
+    ) -> pd.DataFrame:
         """Domain totals (R ``svyby(..., svytotal)``)."""
         y = numeric_column(self._design._data, col)
         return self._design._estimate(
-            "total", y, self._codes, self._index, df=df, conf_level=conf_level, cache=self._cache
+            "total",
+            y,
+            self._codes,
+            self._index,
+            df=df,
+            conf_level=conf_level,
+            cache=self._cache,
+            deff=deff,
         )
 
     def ratio(
-        self, num: str, den: str, *, df: Any = None, conf_level: float = 0.95
+        self,
+        num: str,
+        den: str,
+        *,
+        df: Any = None,
+        conf_level: float = 0.95,
+        deff: bool | str = True,
     ) -> pd.DataFrame:
         """Domain ratios (R ``svyby(~num, ~by, design, svyratio, denominator=~den)``)."""
         data = self._design._data
@@ -66,6 +90,7 @@ class DomainView:
             df=df,
             conf_level=conf_level,
             cache=self._cache,
+            deff=deff,
         )
 
     def proportion(

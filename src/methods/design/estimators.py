@@ -165,13 +165,19 @@ def srs_variance(
     m: np.ndarray,
     x: np.ndarray | None = None,
     binary: bool = False,
+    replace: bool = False,
 ) -> np.ndarray:
-    """Variance under simple random sampling without replacement, the denominator of deff.
+    """Variance under simple random sampling without replacement, the denominator of deff
+    (or with replacement when ``replace``: R's ``deff="replace"``).
 
     Arguments:
         m: R's ``nobs`` per domain (rows with non-zero weight for linearisation designs, rows
             used for replicate designs).
         binary: y is 0/1, so ``sum w (y - p)^2 = W p (1 - p)`` needs no pass over the data.
+        replace: the with-replacement reference ``s2 / m`` (means) and ``s2 W^2 / m``
+            (totals, ratios) of R's ``deff="replace"`` (``svymean.survey.design2``,
+            ``svytotal.survey.design2``, ``svymean.svyrep.design``; Kish 1995, "Methods for
+            design effects", J. Official Statistics 11:55-77, the ``Deft^2`` against SRSWR).
 
     Notes:
         R ``svymean(deff=TRUE)``: ``s2 (W - m) / (W m)``; ``svytotal(deff=TRUE)`` and
@@ -199,11 +205,13 @@ def srs_variance(
             d = u - (ubar[g.cr] if K > 1 else ubar[0])
             ss = g.sum(wr * d * d) / W
         s2 = ss * mf / (mf - 1.0)
+        fpc = 1.0 if replace else (W - mf) / W
         if kind == "mean":
-            v = s2 * (W - mf) / (W * mf)
+            v = s2 * fpc / mf
         else:
-            v = s2 * W * W * (W - mf) / (W * mf)
-    return np.where((W > mf) & (mf > 1), v, np.nan)
+            v = s2 * W * W * fpc / mf
+    ok = (mf > 1) if replace else (W > mf) & (mf > 1)
+    return np.where(ok, v, np.nan)
 
 
 def replicate_sums(

@@ -42,6 +42,7 @@ from scipy import stats
 from methods.core.errors import UsageError, ValidationError
 from methods.design import ci as dci
 from methods.design import estimators as est
+from methods.design import moments as mom
 from methods.design.columns import (
     binary_column,
     fpc_popsize,
@@ -68,6 +69,15 @@ from methods.design.variance import (
 __all__ = ["SurveyDesign", "DomainView", "SinglePSUError", "compare_independent"]
 
 COLUMNS = ["estimate", "se", "ci_low", "ci_high", "deff", "n"]
+
+
+def _deff_replace(deff: Any) -> bool:
+    """Whether ``deff`` asks for the with-replacement reference (R ``deff="replace"``)."""
+    if isinstance(deff, str):
+        if deff != "replace":
+            raise UsageError(f"deff must be True, False or 'replace', got {deff!r}")
+        return True
+    return False
 
 
 class SinglePSUError(ValidationError):
@@ -518,9 +528,15 @@ class SurveyDesign:
         df: Any = None,
         conf_level: float = 0.95,
         cache: dict | None = None,
+        deff: bool | str = True,
     ) -> pd.DataFrame:
         """Estimates for every domain (``dom`` codes, -1 = none) as the output DataFrame;
-        ``cache`` holds what depends on ``dom`` alone (see :meth:`_domain_degf`)."""
+        ``cache`` holds what depends on ``dom`` alone (see :meth:`_domain_degf`).
+
+        ``attrs["vcov"]`` is the K x K covariance of the estimates (R ``vcov``; for domains
+        that of ``svyby(..., covmat=TRUE)``) and, for replicate designs,
+        ``attrs["replicates"]`` the R x K replicate estimates (R ``return.replicates=TRUE``),
+        which :meth:`contrast` uses."""
         if cache is None and dom is self._cache.get("whole"):
             cache = self._cache.setdefault("whole_c", {})
         if not 0.0 < conf_level < 1.0:
@@ -529,6 +545,7 @@ class SurveyDesign:
             raise NotImplementedError(dci.NOT_IMPLEMENTED[ci])
         if kind == "proportion" and ci not in dci.CI_METHODS:
             raise UsageError(f"ci must be one of {dci.CI_METHODS}, got {ci!r}")
+        replace = _deff_replace(deff)
         K = len(index)
         c = est.usable_codes(dom, y, x)
         base = "mean" if kind == "proportion" else kind
@@ -536,21 +553,31 @@ class SurveyDesign:
         estimate = pr.estimate.copy()
         th = None
         if self._rep is None:
-            var = np.diag(self._lin_variance(pr.influence)).copy()
+            V = self._lin_variance(pr.influence)
             m = pr.nonzero
         else:
             th = est.replicate_estimates(base, self._rep, y, c, K, x)
-            var = np.diag(self._rep_var(th, estimate)).copy()
+            V = self._rep_var(th, estimate)
             m = pr.rows_used
+        var = np.diag(V).copy()
         se = np.sqrt(np.maximum(var, 0.0))
-        vsrs = est.srs_variance(base, y, self._w, pr, m, x, binary=kind == "proportion")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            deff = var / vsrs
+        if deff is False:
+            deff_v = np.full(K, np.nan)
+        else:
+            vsrs = est.srs_variance(
+                base, y, self._w, pr, m, x, binary=kind == "proportion", replace=replace
+            )
+            with np.errstate(divide="ignore", invalid="ignore"):
+                deff_v = var / vsrs
         attrs: dict[str, Any] = {
             "statistic": kind,
             "variance": self.variance_method,
             "conf_level": conf_level,
+            "deff": "replace" if replace else bool(deff),
+            "vcov": pd.DataFrame(V, index=index, columns=index),
         }
+        if th is not None:
+            attrs["replicates"] = th
         if kind == "proportion":
             ddf = self._domain_degf(dom, K, cache)
             lo, hi = self._proportion_ci(ci, estimate, se, th, ddf, dom, pr, y, conf_level)
@@ -575,7 +602,7 @@ class SurveyDesign:
                 UserWarning,
                 stacklevel=3,
             )
-            se, lo, hi, deff = (np.where(small, np.nan, a) for a in (se, lo, hi, deff))
+            se, lo, hi, deff_v = (np.where(small, np.nan, a) for a in (se, lo, hi, deff_v))
             estimate = np.where(n == 0, 0.0 if kind == "total" else np.nan, estimate)
         out = pd.DataFrame(
             {
@@ -583,7 +610,7 @@ class SurveyDesign:
                 "se": se,
                 "ci_low": lo,
                 "ci_high": hi,
-                "deff": deff,
+                "deff": deff_v,
                 "n": n.astype(np.int64),
             },
             index=index,
@@ -644,55 +671,220 @@ class SurveyDesign:
             self._cache["whole"] = readonly(np.zeros(self.n, np.intp))
         return self._cache["whole"]
 
-    def mean(self, col: str, *, df: Any = None, conf_level: float = 0.95) -> pd.DataFrame:
-        """Weighted mean of a numeric column (R ``svymean(..., na.rm=TRUE, deff=TRUE)``).
+    def mean(
+        self,
+        col: str | Sequence[str],
+        *,
+        df: Any = None,
+        conf_level: float = 0.95,
+        deff: bool | str = True,
+    ) -> pd.DataFrame:
+        """Weighted mean (R ``svymean(..., na.rm=TRUE, deff=TRUE)``).
 
         Arguments:
-            col: numeric column; missing values are dropped (zeroed out, R's na.rm=TRUE).
+            col: a numeric column; or several columns, or a factor (string/categorical)
+                column, estimated at once with their full covariance (R ``svymean(~a+b)``,
+                ``svymean(~factor)``: one 0/1 column per level named ``<col><level>``).
+                Missing values are dropped (R's na.rm=TRUE; with several columns a row
+                missing any of them is dropped for all, as R).
             df: None (normal quantiles, R's ``confint`` default), "design" (t on the design
                 df) or a number.
             conf_level: confidence level.
+            deff: True (against simple random sampling without replacement, R's
+                ``deff=TRUE``), "replace" (with replacement, R's ``deff="replace"``) or False.
 
         Returns:
-            One-row DataFrame ``estimate, se, ci_low, ci_high, deff, n`` indexed by ``col``.
+            DataFrame ``estimate, se, ci_low, ci_high, deff, n``, one row per estimate;
+            ``attrs["vcov"]`` the covariance matrix (R ``vcov``), ``attrs["replicates"]`` the
+            replicate estimates of a replicate design.
 
         Notes:
             ybar = sum w y / sum w; influence ``w (y - ybar) / sum w`` (Woodruff 1971, JASA
             66:411-414; R ``svymean.survey.design2``). deff = v / v_srswor with
             ``v_srswor = s2 (W - m)/(W m)`` (Kish 1965; R ``deff=TRUE``), NaN when the weights
-            do not sum to more than the sample size (R: NA with a warning).
+            do not sum to more than the sample size (R: NA with a warning); ``deff="replace"``
+            uses ``s2 / m``.
         """
-        y = numeric_column(self._data, col)
-        return self._estimate(
-            "mean", y, self._whole(), pd.Index([col]), df=df, conf_level=conf_level
-        )
+        if self._single_numeric(col):
+            y = numeric_column(self._data, col)
+            return self._estimate(
+                "mean", y, self._whole(), pd.Index([col]), df=df, conf_level=conf_level, deff=deff
+            )
+        return self._estimate_many("mean", col, df=df, conf_level=conf_level, deff=deff)
 
-    def total(self, col: str, *, df: Any = None, conf_level: float = 0.95) -> pd.DataFrame:
+    def total(
+        self,
+        col: str | Sequence[str],
+        *,
+        df: Any = None,
+        conf_level: float = 0.95,
+        deff: bool | str = True,
+    ) -> pd.DataFrame:
         """Weighted total (R ``svytotal``); arguments and return as :meth:`mean`.
 
         Notes:
             Y = sum w y, influence ``w y`` (Horvitz and Thompson 1952, JASA 47:663-685); deff
             denominator ``s2 W^2 (W - m)/(W m)`` (R ``svytotal(deff=TRUE)``; NaN where R
-            would give a non-positive figure because W <= m).
+            would give a non-positive figure because W <= m), ``s2 W^2 / m`` for
+            ``deff="replace"``.
         """
-        y = numeric_column(self._data, col)
-        return self._estimate(
-            "total", y, self._whole(), pd.Index([col]), df=df, conf_level=conf_level
+        if self._single_numeric(col):
+            y = numeric_column(self._data, col)
+            return self._estimate(
+                "total", y, self._whole(), pd.Index([col]), df=df, conf_level=conf_level, deff=deff
+            )
+        return self._estimate_many("total", col, df=df, conf_level=conf_level, deff=deff)
+
+    def var(
+        self, col: str | Sequence[str], *, df: Any = None, conf_level: float = 0.95
+    ) -> pd.DataFrame:
+        """Population variance (several columns: covariance matrix) with its SE: R ``svyvar``.
+
+        Arguments:
+            col: one or several numeric columns (factors expanded as in :meth:`mean`).
+            df, conf_level: as :meth:`mean`.
+
+        Returns:
+            One row per entry of the k x k matrix, in R's column-major order, indexed
+            ``"a:b"`` (just the column name for one column); ``attrs["matrix"]`` the k x k
+            estimate, ``attrs["vcov"]`` the covariance of its k^2 entries.
+
+        Notes:
+            ``S = n/(n-1) sum w (y - ybar)(y - ybar)' / sum w`` with n the rows with non-zero
+            weight (R ``svyvar.survey.design``, which is ``svymean`` of the centred products;
+            Lumley 2010, Complex Surveys, sec. 2.4). Its Taylor variance is that of a mean of
+            the products with ybar held fixed, as R; replicate designs recompute ybar and S
+            in every replicate (R ``svyvar.svyrep.design``).
+        """
+        return self._estimate_many("var", col, df=df, conf_level=conf_level, deff=False)
+
+    def _single_numeric(self, col: Any) -> bool:
+        if not isinstance(col, str):
+            return False
+        require_columns(self._data, col)
+        c = self._data[col]
+        return pd.api.types.is_numeric_dtype(c) or pd.api.types.is_bool_dtype(c)
+
+    def _estimate_many(
+        self, kind: str, cols: Any, *, df: Any, conf_level: float, deff: bool | str
+    ) -> pd.DataFrame:
+        """Means, totals or variances of several columns with their full covariance."""
+        if not 0.0 < conf_level < 1.0:
+            raise UsageError(f"conf_level must be in (0, 1), got {conf_level}")
+        replace = _deff_replace(deff)
+        Y, names = mom.design_matrix(self._data, cols)
+        keep = ~np.isnan(Y).any(axis=1)
+        w = np.where(keep, self._w, 0.0)
+        k = len(names)
+        if kind == "var":
+            S, P = mom.var_products(Y, w)
+            estimate = S.reshape(-1, order="F")
+            names_out = names if k == 1 else [f"{a}:{b}" for b in names for a in names]
+            # influence of a mean of the products (ybar held fixed, as R)
+            _, infl = mom.mean_total("mean", P, w)
+        else:
+            estimate, infl = mom.mean_total(kind, Y, w)
+            names_out = names
+        index = pd.Index(names_out)
+        th = None
+        if self._rep is None:
+            V = self._lin_variance(infl, present=None if keep.all() else keep)
+            m = float((w != 0).sum())
+        else:
+            rows = np.flatnonzero(keep)
+            rep, Yk = self._rep[rows], Y[rows]
+            if kind == "var":
+                th = mom.replicate_var(rep, Yk)
+                # the full-sample figure of svyvar.svyrep.design: n = rows kept
+                estimate = mom.replicate_var(self._w[rows][:, None], Yk)[0]
+            else:
+                th = mom.replicate_mean_total(kind, rep, Yk)
+            V = self._rep_var(th, estimate)
+            m = float(keep.sum())
+        var = np.diag(V).copy()
+        se = np.sqrt(np.maximum(var, 0.0))
+        deff_v = np.full(len(estimate), np.nan)
+        if kind != "var" and deff is not False:
+            # svyvar(x) on the rows used, the reference of R's deff
+            n_used = m
+            Y0 = np.where(w[:, None] != 0, Y, 0.0)
+            W = w.sum()
+            ybar = (w @ Y0) / W
+            s2 = (w @ (Y0 - ybar) ** 2) / W * n_used / (n_used - 1.0)
+            fpc = 1.0 if replace else (W - n_used) / W
+            vsrs = s2 * fpc / n_used * (W * W if kind == "total" else 1.0)
+            if not replace and W <= n_used:
+                vsrs = np.full(k, np.nan)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                deff_v = var / vsrs
+        dfv = self._df_vector(df, len(estimate))
+        lo, hi = dci.wald_interval(estimate, se, dfv, conf_level)
+        out = pd.DataFrame(
+            {
+                "estimate": estimate,
+                "se": se,
+                "ci_low": lo,
+                "ci_high": hi,
+                "deff": deff_v,
+                "n": np.full(len(estimate), int(((w > 0) if self._rep is None else keep).sum())),
+            },
+            index=index,
         )
+        out.attrs.update(
+            statistic=kind,
+            variance=self.variance_method,
+            conf_level=conf_level,
+            deff="replace" if replace else bool(deff),
+            ci="normal" if df is None else "t",
+            df=dfv.tolist(),
+            vcov=pd.DataFrame(V, index=index, columns=index),
+        )
+        if kind == "var":
+            out.attrs["matrix"] = pd.DataFrame(
+                S if self._rep is None else estimate.reshape(k, k, order="F"),
+                index=names,
+                columns=names,
+            )
+        if th is not None:
+            out.attrs["replicates"] = th
+        return out
+
+    def _df_vector(self, df: Any, K: int) -> np.ndarray:
+        """Degrees of freedom for Wald intervals of whole-sample estimates."""
+        if df is None:
+            return np.full(K, np.inf)
+        if isinstance(df, str):
+            if df != "design":
+                raise UsageError(f"df must be None, 'design' or a number, got {df!r}")
+            return np.full(K, self.degf)
+        return np.full(K, float(df))
 
     def ratio(
-        self, num: str, den: str, *, df: Any = None, conf_level: float = 0.95
+        self,
+        num: str,
+        den: str,
+        *,
+        df: Any = None,
+        conf_level: float = 0.95,
+        deff: bool | str = True,
     ) -> pd.DataFrame:
         """Ratio of two totals (R ``svyratio``); rows missing either value are dropped.
 
         Notes:
             R = Y / X; influence ``w (y - R x) / X`` (Cochran 1977, Sampling Techniques,
             sec. 6.4; R ``svyratio.survey.design2``). deff as R: that of ``svytotal`` of
-            ``(y - R x)/X``.
+            ``(y - R x)/X`` (``deff="replace"`` likewise).
         """
         y, x = numeric_column(self._data, num), numeric_column(self._data, den)
         return self._estimate(
-            "ratio", y, self._whole(), pd.Index([f"{num}/{den}"]), x=x, df=df, conf_level=conf_level
+            "ratio",
+            y,
+            self._whole(),
+            pd.Index([f"{num}/{den}"]),
+            x=x,
+            df=df,
+            conf_level=conf_level,
+            deff=deff,
         )
 
     def proportion(
