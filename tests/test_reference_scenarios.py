@@ -73,13 +73,29 @@ def _vcov_long(out: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"estimate": V.to_numpy().reshape(-1, order="F")}, index=keys)
 
 
+def _contrasts(spec: str) -> dict:
+    """``name=[a=1 b=-1]&name=<expression>``: linear weights in brackets, else an expression."""
+    out: dict = {}
+    for part in spec.split("&"):
+        name, _, body = part.partition("=")
+        if body.startswith("["):
+            out[name] = {a: float(v) for a, v in (t.split("=") for t in body.strip("[]").split())}
+        else:
+            out[name] = body
+    return out
+
+
 def run_call(design: SurveyDesign, call: str) -> pd.DataFrame:
     """``[by=<col>|]<method>:<arg>,<arg>[;<kw>=<value>...][>>vcov]`` on ``design``; an
     argument ``a+b`` is a list of columns; ``>>vcov`` gives the covariance entries."""
-    call, _, post = call.partition(">>")
-    if post:
-        assert post == "vcov", f"unknown post-processing {post!r}"
-        return _vcov_long(run_call(design, call))
+    call, sep, post = call.rpartition(">>") if ">>" in call else (call, "", "")
+    if sep:
+        inner = run_call(design, call)
+        if post == "vcov":
+            return _vcov_long(inner)
+        kind, _, spec = post.partition(":")
+        assert kind == "contrast", f"unknown post-processing {post!r}"
+        return design.contrast(inner, _contrasts(spec))
     target = design
     if "|" in call:
         domain, call = call.split("|", 1)
@@ -112,6 +128,7 @@ def test_scenario_files_exist():
         "ciprop_methods",
         "variance_vcov",
         "design_effects",
+        "contrasts",
     }
 
 

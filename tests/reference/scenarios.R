@@ -201,3 +201,53 @@ for (dd in list(list("strat", S, ds), list("clus", C, dc), list("clus0", C0, dc0
   }
 }
 flush("design_effects")
+
+# ---- feature: linear and nonlinear contrasts (svycontrast) with their vcov, Taylor and
+# replicate (replicate designs: the contrast of each replicate, return.replicates=TRUE) -------
+# call "<estimator>>>contrast:<name>=<spec>&<name>=<spec>[>>vcov]", spec "[a=1 b=-1]" (linear)
+# or an expression of the estimates' names (nonlinear)
+cstat <- function(case, design, call, obj) {
+  ci <- confint(obj)
+  put(case, design, call, if (length(coef(obj)) > 1) names(coef(obj)) else "",
+      as.vector(coef(obj)), sqrt(diag(as.matrix(vcov(obj)))), ci[, 1], ci[, 2])
+}
+cvc <- function(case, design, call, obj) {
+  V <- as.matrix(vcov(obj))
+  nm <- names(coef(obj))
+  put(case, design, call, as.vector(outer(nm, nm, paste, sep = ":")), as.vector(V))
+}
+contrasts_for <- function(tag, spec, des) {
+  rep <- inherits(des, "svyrep.design")
+  m <- if (rep) svymean(~api00 + api99, des, return.replicates = TRUE) else
+    svymean(~api00 + api99, des)
+  m0 <- svymean(~api00 + api99, des)  # R's linear svycontrast fails on return.replicates
+  M <- "mean:api00+api99>>contrast:"
+  cstat(paste0(tag, "_lin_diff"), spec, paste0(M, "contrast=[api00=1 api99=-1]"),
+        svycontrast(m0, c(api00 = 1, api99 = -1)))
+  two <- svycontrast(m0, list(diff = c(api00 = 1, api99 = -1), avg = c(api00 = 0.5, api99 = 0.5)))
+  L2 <- paste0(M, "diff=[api00=1 api99=-1]&avg=[api00=0.5 api99=0.5]")
+  cstat(paste0(tag, "_lin_two"), spec, L2, two)
+  cvc(paste0(tag, "_lin_two_vcov"), spec, paste0(L2, ">>vcov"), two)
+  cstat(paste0(tag, "_nl_ratio"), spec, paste0(M, "contrast=api00/api99"),
+        svycontrast(m, quote(api00 / api99)))
+  nl <- svycontrast(m, list(r = quote(api00 / api99), l = quote(log(api00) - log(api99)),
+                            g = quote(sqrt(api00 * api99))))
+  N2 <- paste0(M, "r=api00/api99&l=log(api00)-log(api99)&g=sqrt(api00*api99)")
+  cstat(paste0(tag, "_nl_three"), spec, N2, nl)
+  cvc(paste0(tag, "_nl_three_vcov"), spec, paste0(N2, ">>vcov"), nl)
+  t2 <- if (rep) svytotal(~api00 + enroll, des, return.replicates = TRUE) else
+    svytotal(~api00 + enroll, des)
+  cstat(paste0(tag, "_nl_total_ratio"), spec, "total:api00+enroll>>contrast:contrast=api00/enroll",
+        svycontrast(t2, quote(api00 / enroll)))
+  b <- svyby(~api00, ~awards, des, svymean, covmat = TRUE)
+  cstat(paste0(tag, "_by_lin"), spec, "by=awards|mean:api00>>contrast:contrast=[Yes=1 No=-1]",
+        svycontrast(b, c(Yes = 1, No = -1)))
+  b <- if (rep) svyby(~api00, ~awards, des, svymean, covmat = TRUE, return.replicates = TRUE) else b
+  cstat(paste0(tag, "_by_nl"), spec, "by=awards|mean:api00>>contrast:contrast=Yes/No",
+        svycontrast(b, quote(Yes / No)))
+}
+contrasts_for("strat", S, ds)
+contrasts_for("clus", C, dc)
+contrasts_for("jkn", SJ, rs)
+contrasts_for("jk1", CJ, rc)
+flush("contrasts")

@@ -41,6 +41,7 @@ from scipy import stats
 
 from methods.core.errors import UsageError, ValidationError
 from methods.design import ci as dci
+from methods.design import contrast as con
 from methods.design import estimators as est
 from methods.design import moments as mom
 from methods.design.columns import (
@@ -757,6 +758,75 @@ class SurveyDesign:
             in every replicate (R ``svyvar.svyrep.design``).
         """
         return self._estimate_many("var", col, df=df, conf_level=conf_level, deff=False)
+
+    def contrast(
+        self,
+        result: pd.DataFrame,
+        contrasts: Any,
+        *,
+        gradient: Any = None,
+        df: Any = None,
+        conf_level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Linear or nonlinear contrasts of estimates made on this design: R ``svycontrast``.
+
+        Arguments:
+            result: the output of an estimator of this design (``mean``, ``total``, ``var``,
+                ``ratio``, ``proportion``, their ``by(...)`` forms), which carries
+                ``attrs["vcov"]`` (and ``attrs["replicates"]`` for replicate designs).
+            contrasts: ``{name: weight}`` or k weights (linear, R ``c(a=1, b=-1)``); a string
+                expression over the estimates' names such as ``"log(a) - log(b)"`` or a
+                callable ``f(values) -> float`` on a name -> value mapping (nonlinear, R
+                ``quote(...)``); or ``{contrast_name: any of those}`` for several at once.
+            gradient: for a callable contrast, a callable giving its partial derivatives
+                (a mapping name -> value, or k numbers); default: numerical (Richardson).
+            df, conf_level: intervals as :meth:`mean` (normal quantiles, as R ``confint``).
+
+        Returns:
+            DataFrame ``estimate, se, ci_low, ci_high`` one row per contrast, ``attrs["vcov"]``
+            their covariance (R ``vcov``), ``attrs["replicates"]`` for replicate designs.
+
+        Notes:
+            Taylor designs: ``C V C'`` (linear) and the delta method ``J V J'`` (nonlinear;
+            Lumley 2010, Complex Surveys, sec. 3.4). Replicate designs: a nonlinear contrast is
+            computed on every replicate and its replicate variance used, as R does for an
+            estimate made with ``return.replicates=TRUE``. See :mod:`methods.design.contrast`.
+        """
+        V = result.attrs.get("vcov")
+        if V is None:
+            raise UsageError(
+                "contrast needs the output of an estimator of this design (attrs['vcov'])"
+            )
+        names = [".".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in result.index]
+        theta = result["estimate"].to_numpy(dtype=float)
+        reps = result.attrs.get("replicates")
+        if reps is not None and self._rep is None:
+            raise UsageError("result comes from a replicate design, this design is Taylor")
+        cs = con.parse_contrasts(contrasts, names, gradient)
+        est_c, Vc, rep_c = con.contrast_values(
+            cs,
+            names,
+            theta,
+            np.asarray(V, dtype=float),
+            None if reps is None else np.asarray(reps, dtype=float),
+            None if self._rep is None else self._rep_var,
+        )
+        se = np.sqrt(np.maximum(np.diag(Vc), 0.0))
+        dfv = self._df_vector(df, len(cs))
+        lo, hi = dci.wald_interval(est_c, se, dfv, conf_level)
+        index = pd.Index([c.name for c in cs])
+        out = pd.DataFrame({"estimate": est_c, "se": se, "ci_low": lo, "ci_high": hi}, index=index)
+        out.attrs.update(
+            statistic="contrast",
+            variance=self.variance_method,
+            conf_level=conf_level,
+            ci="normal" if df is None else "t",
+            df=dfv.tolist(),
+            vcov=pd.DataFrame(Vc, index=index, columns=index),
+        )
+        if rep_c is not None:
+            out.attrs["replicates"] = rep_c
+        return out
 
     def _single_numeric(self, col: Any) -> bool:
         if not isinstance(col, str):
