@@ -109,6 +109,36 @@ class DomainView:
             cache=self._cache,
         )
 
+    def quantile(
+        self,
+        col: str,
+        probs: float | Sequence[float] = 0.5,
+        *,
+        qrule: str = "math",
+        interval_type: str = "mean",
+        ci: bool = True,
+        conf_level: float = 0.95,
+        df: Any = None,
+    ) -> pd.DataFrame:
+        """Domain quantiles (R ``svyby(~col, ~by, design, svyquantile, ...)``): each domain's
+        rows alone, its own degrees of freedom; arguments as :meth:`SurveyDesign.quantile`,
+        index (domain, quantile)."""
+        y = numeric_column(self._design._data, col)
+        by = [self._by] if isinstance(self._by, str) else list(self._by)
+        return self._design._quantile(
+            y,
+            self._codes,
+            self._index,
+            probs,
+            qrule=qrule,
+            interval_type=interval_type,
+            ci=ci,
+            conf_level=conf_level,
+            df=df,
+            cache=self._cache,
+            names=by,
+        )
+
     def compare(
         self, col: str, a: Any, b: Any, *, level: Any = None, conf_level: float = 0.95
     ) -> pd.DataFrame:

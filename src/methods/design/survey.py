@@ -44,6 +44,7 @@ from methods.design import ci as dci
 from methods.design import contrast as con
 from methods.design import estimators as est
 from methods.design import moments as mom
+from methods.design import quantile as dq
 from methods.design.columns import (
     binary_column,
     fpc_popsize,
@@ -826,6 +827,120 @@ class SurveyDesign:
         )
         if rep_c is not None:
             out.attrs["replicates"] = rep_c
+        return out
+
+    def quantile(
+        self,
+        col: str | Sequence[str],
+        probs: float | Sequence[float] = 0.5,
+        *,
+        qrule: str = "math",
+        interval_type: str = "mean",
+        ci: bool = True,
+        conf_level: float = 0.95,
+        df: Any = None,
+    ) -> pd.DataFrame:
+        """Quantiles with confidence intervals: R ``svyquantile`` (survey >= 4.1).
+
+        Arguments:
+            col: numeric column (or several); missing values are dropped (R's na.rm=TRUE).
+            probs: the probabilities (R's ``quantiles``).
+            qrule: "math" (default, the inverse of the weighted CDF), "school", "shahvaish",
+                "hf1" ... "hf9" (R's ``qrule``).
+            interval_type: "mean" (Woodruff, R's default), "beta", "xlogit", "asin",
+                "score" (Taylor designs) or "quantile" (replicate designs: the replicate
+                variance of the quantile).
+            ci: compute the interval and its se (False: the estimates alone).
+            conf_level: confidence level (R's ``1 - alpha``).
+            df: degrees of freedom of the t quantiles; default the design's (R's
+                ``degf(design)``), ``float("inf")`` for normal quantiles.
+
+        Returns:
+            DataFrame ``estimate, se, ci_low, ci_high, n`` indexed by (variable, quantile);
+            ``se = (ci_high - ci_low) / (2 t)`` as R.
+
+        Notes:
+            See :mod:`methods.design.quantile` for the rules and intervals (Woodruff 1952;
+            Francisco and Fuller 1991; Hyndman and Fan 1996; Lumley 2010, sec. 2.4.1).
+        """
+        cols = [col] if isinstance(col, str) else list(col)
+        frames = [
+            self._quantile(
+                numeric_column(self._data, c),
+                self._whole(),
+                pd.Index([c]),
+                probs,
+                qrule=qrule,
+                interval_type=interval_type,
+                ci=ci,
+                conf_level=conf_level,
+                df=df,
+                cache=self._cache.setdefault("whole_c", {}),
+                names=("variable",),
+            )
+            for c in cols
+        ]
+        out = pd.concat(frames) if len(frames) > 1 else frames[0]
+        out.attrs.update(frames[0].attrs)
+        out.attrs["df"] = [d for f in frames for d in f.attrs["df"]]
+        return out
+
+    def _quantile(
+        self,
+        y: np.ndarray,
+        dom: np.ndarray,
+        index: pd.Index,
+        probs: Any,
+        *,
+        qrule: str,
+        interval_type: str,
+        ci: bool,
+        conf_level: float,
+        df: Any,
+        cache: dict | None,
+        names: Sequence[str],
+    ) -> pd.DataFrame:
+        """Quantiles of ``y`` in every domain (``dom`` codes) at ``probs``."""
+        if not 0.0 < conf_level < 1.0:
+            raise UsageError(f"conf_level must be in (0, 1), got {conf_level}")
+        p = np.atleast_1d(np.asarray(probs, dtype=float))
+        if p.ndim != 1 or ((p < 0) | (p > 1) | np.isnan(p)).any():
+            raise UsageError(f"probs must be probabilities in [0, 1], got {probs!r}")
+        K = len(index)
+        r = dq.design_quantiles(
+            self,
+            y,
+            dom,
+            K,
+            p,
+            rule=qrule,
+            interval_type=interval_type,
+            ci=ci,
+            conf_level=conf_level,
+            df=df,
+            cache=cache,
+        )
+        c = est.usable_codes(dom, y)
+        n = np.bincount(c[(c >= 0) & (self._w > 0)], minlength=K)
+        labels = [(*(k if isinstance(k, tuple) else (k,)), float(q)) for k in index for q in p]
+        out = pd.DataFrame(
+            {
+                "estimate": r["estimate"].reshape(-1),
+                "se": r["se"].reshape(-1),
+                "ci_low": r["ci_low"].reshape(-1),
+                "ci_high": r["ci_high"].reshape(-1),
+                "n": np.repeat(n, len(p)).astype(np.int64),
+            },
+            index=pd.MultiIndex.from_tuples(labels, names=[*names, "quantile"]),
+        )
+        out.attrs.update(
+            statistic="quantile",
+            variance=self.variance_method,
+            qrule=qrule,
+            interval_type=interval_type if ci else None,
+            conf_level=conf_level,
+            df=r["df"].reshape(-1).tolist() if "df" in r else None,
+        )
         return out
 
     def _single_numeric(self, col: Any) -> bool:
