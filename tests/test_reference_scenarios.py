@@ -35,7 +35,11 @@ DESIGN_KEYS = {"weights", "strata", "psu", "fpc", "single_psu"}
 
 
 def _value(text: str):
-    """A spec value: int, float or string, as written."""
+    """A spec value: int, float, True/False, a list ``a+b`` of values, or a string."""
+    if "+" in text:
+        return [_value(t) for t in text.split("+")]
+    if text in ("True", "False"):
+        return text == "True"
     for kind in (int, float):
         try:
             return kind(text)
@@ -129,6 +133,7 @@ def test_scenario_files_exist():
         "variance_vcov",
         "design_effects",
         "contrasts",
+        "quantiles",
     }
 
 

@@ -251,3 +251,73 @@ contrasts_for("clus", C, dc)
 contrasts_for("jkn", SJ, rs)
 contrasts_for("jk1", CJ, rc)
 flush("contrasts")
+
+# ---- feature: quantiles (svyquantile, survey >= 4.1): every qrule, every interval.type,
+# Taylor and replicate designs, whole sample and domains (svyby's subsets), ci=FALSE --------
+# keys "<variable>.<p>" (whole sample) and "<level>.<p>" (domains); call kw "probs=a+b"
+qput <- function(case, design, call, obj, lab = names(obj)) {
+  for (i in seq_along(obj)) {
+    r <- obj[[i]]
+    if (is.null(rownames(r)) || !attr(obj, "hasci")) {  # ci = FALSE: one row of estimates
+      put(case, design, call, paste(lab[i], colnames(r), sep = "."), as.vector(r))
+    } else {
+      put(case, design, call, paste(lab[i], rownames(r), sep = "."), r[, 1], r[, 4], r[, 2],
+          r[, 3])
+    }
+  }
+}
+qcase <- function(case, spec, des, var, probs, qrule = "math", it = "mean", ci = TRUE,
+                  by = NULL) {
+  call <- paste0("quantile:", var, ";probs=", paste(probs, collapse = "+"))
+  if (qrule != "math") call <- paste0(call, ";qrule=", qrule)
+  if (it != "mean") call <- paste0(call, ";interval_type=", it)
+  if (!ci) call <- paste0(call, ";ci=False")
+  f <- as.formula(paste0("~", var))
+  # svyquantile.svyrep.design ignores interval.type "beta"/"xlogit"/"asin" (it calls
+  # woodruffCI with its default method, "mean"); the engine does what was asked, so R's own
+  # woodruffCI is called with that method on the replicate design
+  svq <- if (inherits(des, "svyrep.design") && it %in% c("beta", "xlogit", "asin")) {
+    function(f, d, probs, qrule, interval.type, ci) {
+      x <- d$variables[[var]]
+      w <- weights(d, "sampling")
+      qf <- get(paste0("qrule_", qrule), envir = asNamespace("survey"))
+      df <- degf(d)
+      r <- t(sapply(probs, function(p) {
+        qhat <- qf(x, w, p)
+        cc <- survey:::woodruffCI(x, qhat, p, d, qf, 0.05, df, method = interval.type)
+        c(qhat, cc, diff(cc) / (2 * qt(0.975, df)))
+      }))
+      rownames(r) <- probs
+      structure(list(r), names = var, hasci = TRUE)
+    }
+  } else svyquantile
+  if (is.null(by)) {
+    qput(case, spec, call, svq(f, des, probs, qrule = qrule, interval.type = it, ci = ci))
+  } else {
+    call <- paste0("by=", by, "|", call)
+    for (lev in sort(unique(des$variables[[by]]))) {
+      sub <- des[des$variables[[by]] == lev, ]
+      qput(case, spec, call, svq(f, sub, probs, qrule = qrule, interval.type = it, ci = ci),
+           lev)
+    }
+  }
+}
+P5 <- c(0.1, 0.25, 0.5, 0.75, 0.9)
+rules <- c("math", "school", "shahvaish", paste0("hf", 1:9))
+for (dd in list(list("strat", S, ds, "api00"), list("clus", C, dc, "enroll"),
+                list("clus0", C0, dc0, "api99"), list("jkn", SJ, rs, "api00"),
+                list("jk1", CJ, rc, "enroll"))) {
+  tag <- dd[[1]]; spec <- dd[[2]]; des <- dd[[3]]; v <- dd[[4]]
+  rep <- inherits(des, "svyrep.design")
+  its <- if (rep) c("mean", "beta", "xlogit", "asin", "quantile") else
+    c("mean", "beta", "xlogit", "asin", "score")
+  for (qr in rules) qcase(paste0(tag, "_q_", qr), spec, des, v, P5, qrule = qr)
+  for (it in its) for (qr in c("math", "hf7", "school"))
+    qcase(paste0(tag, "_q_", it, "_", qr), spec, des, v, c(0.25, 0.5, 0.9), qrule = qr, it = it)
+  qcase(paste0(tag, "_q_noci"), spec, des, v, P5, ci = FALSE)
+  qcase(paste0(tag, "_q_noci_hf7"), spec, des, v, P5, qrule = "hf7", ci = FALSE)
+  for (it in its) qcase(paste0(tag, "_q_by_awards_", it), spec, des, v, c(0.25, 0.5), it = it,
+                        by = "awards")
+  qcase(paste0(tag, "_q_by_stype_hf7"), spec, des, v, c(0.5, 0.75), qrule = "hf7", by = "stype")
+}
+flush("quantiles")

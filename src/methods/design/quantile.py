@@ -29,7 +29,13 @@ Intervals (``interval_type``):
   inversion, R ``survey:::ffullerCI`` (the root found by R's own Brent-Dekker ``zeroin``,
   ported in :func:`zeroin`, so the same data point is found);
 * "quantile" (replicate designs): the replicate variance of the quantile itself, each replicate
-  re-estimating it (R ``survey:::repCI``).
+  re-estimating it (R ``survey:::repCI``; jackknives warn, as R, since the jackknife is not
+  consistent for quantiles).
+
+Replicate designs and "beta"/"xlogit"/"asin": R's ``svyquantile.svyrep.design`` ignores these
+(it calls ``woodruffCI`` with its default, "mean"); here the interval asked for is computed,
+with the replicate variance of the estimated CDF, and checked against R's ``woodruffCI``
+called with that method on the replicate design.
 
 ``se`` is R's ``(upper - lower) / (2 t)`` with t the quantile of the design degrees of freedom
 (normal when they are infinite). Domains: each domain's rows alone, as ``svyby`` subsets.
@@ -37,6 +43,7 @@ Intervals (``interval_type``):
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -92,7 +99,13 @@ def _qs(xs: np.ndarray, ws: np.ndarray, p: float):
 
 
 def _approx(pk: np.ndarray, xs: np.ndarray, p: float, constant: bool = False) -> float:
-    """R ``approx(pk, xs, p, rule=2)``, linear or ``method="constant", f=0``."""
+    """R ``approx(pk, xs, p, rule=2)``, linear or ``method="constant", f=0``; as R's
+    ``regularize.values`` the points are first ordered by pk and tied pk values averaged."""
+    if (np.diff(pk) <= 0).any():
+        o = np.argsort(pk, kind="stable")
+        pk, xs = pk[o], xs[o]
+        pk, start, counts = np.unique(pk, return_index=True, return_counts=True)
+        xs = np.add.reduceat(xs, start) / counts
     if constant:
         i = int(np.searchsorted(pk, p, side="right")) - 1
         return float(xs[min(max(i, 0), xs.shape[0] - 1)])
@@ -240,6 +253,13 @@ def design_quantiles(
                 f"(R's svyquantile allows {allowed})"
             )
         raise NotImplementedError(f"svyquantile interval_type={interval_type!r}")
+    if rep and ci and interval_type == "quantile" and design._rep_method in ("jk1", "jkn"):
+        warnings.warn(
+            "jackknife replicate weights may not give valid standard errors for quantiles "
+            "(R's svyquantile warns likewise); a bootstrap or BRR design is safer",
+            UserWarning,
+            stacklevel=4,
+        )
     alpha = 1.0 - conf_level
     w = design._w
     c = est.usable_codes(dom, y)

@@ -882,7 +882,8 @@ class SurveyDesign:
         ]
         out = pd.concat(frames) if len(frames) > 1 else frames[0]
         out.attrs.update(frames[0].attrs)
-        out.attrs["df"] = [d for f in frames for d in f.attrs["df"]]
+        if ci:
+            out.attrs["df"] = [d for f in frames for d in f.attrs["df"]]
         return out
 
     def _quantile(
