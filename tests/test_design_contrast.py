@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from methods.core.errors import UsageError
+from methods.design.moments import vcov
 
 try:
     from test_reference_scenarios import SCEN, build_design
@@ -69,3 +70,14 @@ def test_bad_contrasts_are_refused():
         d.contrast(m, "__import__('os').getcwd()")
     with pytest.raises(UsageError, match="weights"):
         d.contrast(m, [1.0, 2.0, 3.0])
+
+
+def test_outputs_with_covariances_still_concatenate():
+    """attrs carry value-compared matrices, so pd.concat of estimates works (pandas compares
+    attrs with ==)."""
+    d = build_design(_r("strat_nl_ratio")["design"])
+    a, b = d.mean("api00"), d.mean("api99")
+    both = pd.concat([a, b])
+    assert list(both.index) == ["api00", "api99"]
+    same = pd.concat([a, d.mean("api00")])
+    np.testing.assert_allclose(vcov(same).to_numpy(), vcov(a).to_numpy())

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from methods.design.moments import vcov
 from methods.design.survey import SurveyDesign
 
 try:
@@ -72,7 +73,7 @@ def _arg(text: str):
 
 def _vcov_long(out: pd.DataFrame) -> pd.DataFrame:
     """The covariance matrix of an estimate as rows keyed ``row:col`` (R's column-major)."""
-    V = out.attrs["vcov"]
+    V = vcov(out)
     keys = [f"{r}:{c}" for c in V.columns for r in V.index]
     return pd.DataFrame({"estimate": V.to_numpy().reshape(-1, order="F")}, index=keys)
 

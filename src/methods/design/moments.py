@@ -30,11 +30,13 @@ from methods.core.errors import ValidationError
 from methods.design.columns import require_columns
 
 __all__ = [
+    "AttrMatrix",
     "design_matrix",
     "mean_total",
     "replicate_mean_total",
     "replicate_var",
     "var_products",
+    "vcov",
 ]
 
 
@@ -128,3 +130,51 @@ def replicate_var(rep: np.ndarray, Y: np.ndarray) -> np.ndarray:
         + ybar[:, :, None] * ybar[:, None, :] * sw[:, None, None]
     )
     return (S / sw[:, None, None] * (n / (n - 1.0))).reshape(-1, k * k)
+
+
+class AttrMatrix:
+    """A labelled matrix kept in ``DataFrame.attrs`` (``vcov``, ``replicates``, ``matrix``).
+
+    pandas compares the attrs of frames it concatenates with ``==``; a DataFrame or ndarray
+    there makes ``pd.concat`` fail, so estimates carry this small value-compared wrapper.
+    ``frame()`` gives the DataFrame, ``values`` the ndarray (read-only).
+    """
+
+    __slots__ = ("values", "rows", "cols")
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(
+        self, values: np.ndarray, rows: Sequence | None = None, cols: Sequence | None = None
+    ):
+        v = np.array(values, dtype=float)
+        v.flags.writeable = False
+        self.values = v
+        self.rows = None if rows is None else list(rows)
+        self.cols = None if cols is None else list(cols)
+
+    def frame(self) -> pd.DataFrame:
+        """The matrix as a DataFrame with its labels."""
+        return pd.DataFrame(self.values, index=self.rows, columns=self.cols)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.values if dtype is None else self.values.astype(dtype)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, AttrMatrix)
+            and self.rows == other.rows
+            and self.cols == other.cols
+            and self.values.shape == other.values.shape
+            and bool(np.array_equal(self.values, other.values, equal_nan=True))
+        )
+
+    def __repr__(self) -> str:
+        return f"AttrMatrix({self.values.shape[0]}x{self.values.shape[1]}): use .frame()"
+
+
+def vcov(result: pd.DataFrame) -> pd.DataFrame:
+    """The covariance matrix of an estimator's output (R ``vcov``), as a DataFrame."""
+    V = result.attrs.get("vcov")
+    if V is None:
+        raise ValidationError("this output carries no covariance matrix (attrs['vcov'])", None)
+    return V.frame() if isinstance(V, AttrMatrix) else pd.DataFrame(V)

@@ -576,10 +576,10 @@ class SurveyDesign:
             "variance": self.variance_method,
             "conf_level": conf_level,
             "deff": "replace" if replace else bool(deff),
-            "vcov": pd.DataFrame(V, index=index, columns=index),
+            "vcov": mom.AttrMatrix(V, index, index),
         }
         if th is not None:
-            attrs["replicates"] = th
+            attrs["replicates"] = mom.AttrMatrix(th, None, index)
         if kind == "proportion":
             ddf = self._domain_degf(dom, K, cache)
             lo, hi = self._proportion_ci(ci, estimate, se, th, ddf, dom, pr, y, conf_level)
@@ -697,8 +697,10 @@ class SurveyDesign:
 
         Returns:
             DataFrame ``estimate, se, ci_low, ci_high, deff, n``, one row per estimate;
-            ``attrs["vcov"]`` the covariance matrix (R ``vcov``), ``attrs["replicates"]`` the
-            replicate estimates of a replicate design.
+            ``attrs["vcov"]`` the covariance matrix (R ``vcov``; an
+            :class:`methods.design.moments.AttrMatrix`, ``.frame()`` or
+            ``methods.design.moments.vcov(out)`` give the DataFrame), ``attrs["replicates"]``
+            the replicate estimates of a replicate design.
 
         Notes:
             ybar = sum w y / sum w; influence ``w (y - ybar) / sum w`` (Woodruff 1971, JASA
@@ -749,7 +751,8 @@ class SurveyDesign:
         Returns:
             One row per entry of the k x k matrix, in R's column-major order, indexed
             ``"a:b"`` (just the column name for one column); ``attrs["matrix"]`` the k x k
-            estimate, ``attrs["vcov"]`` the covariance of its k^2 entries.
+            estimate, ``attrs["vcov"]`` the covariance of its k^2 entries (both
+            :class:`methods.design.moments.AttrMatrix`: ``.frame()`` is the DataFrame).
 
         Notes:
             ``S = n/(n-1) sum w (y - ybar)(y - ybar)' / sum w`` with n the rows with non-zero
@@ -823,10 +826,10 @@ class SurveyDesign:
             conf_level=conf_level,
             ci="normal" if df is None else "t",
             df=dfv.tolist(),
-            vcov=pd.DataFrame(Vc, index=index, columns=index),
+            vcov=mom.AttrMatrix(Vc, index, index),
         )
         if rep_c is not None:
-            out.attrs["replicates"] = rep_c
+            out.attrs["replicates"] = mom.AttrMatrix(rep_c, None, index)
         return out
 
     def quantile(
@@ -1023,16 +1026,14 @@ class SurveyDesign:
             deff="replace" if replace else bool(deff),
             ci="normal" if df is None else "t",
             df=dfv.tolist(),
-            vcov=pd.DataFrame(V, index=index, columns=index),
+            vcov=mom.AttrMatrix(V, index, index),
         )
         if kind == "var":
-            out.attrs["matrix"] = pd.DataFrame(
-                S if self._rep is None else estimate.reshape(k, k, order="F"),
-                index=names,
-                columns=names,
+            out.attrs["matrix"] = mom.AttrMatrix(
+                S if self._rep is None else estimate.reshape(k, k, order="F"), names, names
             )
         if th is not None:
-            out.attrs["replicates"] = th
+            out.attrs["replicates"] = mom.AttrMatrix(th, None, index)
         return out
 
     def _df_vector(self, df: Any, K: int) -> np.ndarray:
