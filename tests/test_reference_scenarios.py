@@ -18,6 +18,7 @@ import warnings
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -58,10 +59,21 @@ def _data(name: str) -> pd.DataFrame:
 def build_design(spec: str) -> SurveyDesign:
     """A design from ``data=<name>;weights=..;strata=..;psu=..;fpc=..;replicate=jkn;mse=1``."""
     kv = dict(part.split("=", 1) for part in spec.split(";"))
-    unknown = set(kv) - DESIGN_KEYS - {"data", "replicate", "mse"}
+    unknown = set(kv) - DESIGN_KEYS - {"data", "replicate", "mse", "repweights", "scale"}
     assert not unknown, f"unknown design keys {sorted(unknown)} in {spec!r}"
     d = SurveyDesign(_data(kv["data"]), **{k: v for k, v in kv.items() if k in DESIGN_KEYS})
-    if "replicate" in kv:
+    if "repweights" in kv:
+        # R's own replicate weights (bootstrap: rscales 1), through the documented internals
+        # until the design takes supplied replicate weights publicly
+        rep = _data(f"rep_{kv['repweights']}").to_numpy(dtype=float)
+        d = d._replace(
+            _rep=rep,
+            _rep_method="bootstrap",
+            _rep_scale=float(kv["scale"]),
+            _rep_rscales=np.ones(rep.shape[1]),
+            _rep_mse=bool(int(kv.get("mse", "0"))),
+        )
+    elif "replicate" in kv:
         d = d.replicate(kv["replicate"], mse=bool(int(kv.get("mse", "0"))))
     return d
 
@@ -135,6 +147,7 @@ def test_scenario_files_exist():
         "design_effects",
         "contrasts",
         "quantiles",
+        "bootstrap_supplied",
     }
 
 

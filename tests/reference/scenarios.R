@@ -252,6 +252,16 @@ contrasts_for("jkn", SJ, rs)
 contrasts_for("jk1", CJ, rc)
 flush("contrasts")
 
+# ---- R's own bootstrap replicate weights (as.svrepdesign(type="subbootstrap"), fixed seed),
+# committed as data_rep_strat_boot.csv (n x 50 analysis weights) so the engine uses exactly
+# R's replicates: design "...;repweights=strat_boot;scale=<R's scale>" (rscales all 1)
+set.seed(20261207)
+rb <- as.svrepdesign(ds, type = "subbootstrap", replicates = 50)
+stopifnot(all(rb$rscales == 1))
+write.csv(as.data.frame(weights(rb, "analysis")), file.path(out, "data_rep_strat_boot.csv"),
+          row.names = FALSE)
+SB <- paste0(S, ";repweights=strat_boot;scale=", format(rb$scale, digits = 17))
+
 # ---- feature: quantiles (svyquantile, survey >= 4.1): every qrule, every interval.type,
 # Taylor and replicate designs, whole sample and domains (svyby's subsets), ci=FALSE --------
 # keys "<variable>.<p>" (whole sample) and "<level>.<p>" (domains); call kw "probs=a+b"
@@ -306,7 +316,7 @@ P5 <- c(0.1, 0.25, 0.5, 0.75, 0.9)
 rules <- c("math", "school", "shahvaish", paste0("hf", 1:9))
 for (dd in list(list("strat", S, ds, "api00"), list("clus", C, dc, "enroll"),
                 list("clus0", C0, dc0, "api99"), list("jkn", SJ, rs, "api00"),
-                list("jk1", CJ, rc, "enroll"))) {
+                list("jk1", CJ, rc, "enroll"), list("boot", SB, rb, "api00"))) {
   tag <- dd[[1]]; spec <- dd[[2]]; des <- dd[[3]]; v <- dd[[4]]
   rep <- inherits(des, "svyrep.design")
   its <- if (rep) c("mean", "beta", "xlogit", "asin", "quantile") else
@@ -321,3 +331,12 @@ for (dd in list(list("strat", S, ds, "api00"), list("clus", C, dc, "enroll"),
   qcase(paste0(tag, "_q_by_stype_hf7"), spec, des, v, c(0.5, 0.75), qrule = "hf7", by = "stype")
 }
 flush("quantiles")
+
+# ---- feature: the other statistics on R's own bootstrap replicates (svymean/svytotal/svyvar,
+# vcov, deff, svycontrast) -----------------------------------------------------------------
+many("boot", SB, rb, TRUE)
+stat("boot_deffreplace_mean_api00", SB, "mean:api00;deff=replace",
+     svymean(~api00, rb, deff = "replace"))
+stat("boot_deffTRUE_total_enroll", SB, "total:enroll", svytotal(~enroll, rb, deff = TRUE))
+contrasts_for("boot", SB, rb)
+flush("bootstrap_supplied")
