@@ -148,6 +148,7 @@ def test_scenario_files_exist():
         "contrasts",
         "quantiles",
         "bootstrap_supplied",
+        "missing_values",
     }
 
 

@@ -53,8 +53,9 @@ vt <- c("se", "ci")
 apistrat <- rd("apistrat")
 apistrat$yes <- as.numeric(apistrat$sch.wide == "Yes")
 apistrat$meals_hi <- as.numeric(apistrat$meals > 50)
+apistrat$api00_na <- ifelse(seq_len(nrow(apistrat)) %% 23 == 4, NA, apistrat$api00)  # 9 NAs
 apistrat <- apistrat[, c("cds", "stype", "pw", "fpc", "api00", "api99", "enroll", "meals",
-                         "yes", "meals_hi", "awards", "cname")]
+                         "yes", "meals_hi", "awards", "cname", "api00_na")]
 save_data(apistrat, "apistrat")
 apiclus1 <- rd("apiclus1")
 apiclus1$yes <- as.numeric(apiclus1$sch.wide == "Yes")
@@ -340,3 +341,24 @@ stat("boot_deffreplace_mean_api00", SB, "mean:api00;deff=replace",
 stat("boot_deffTRUE_total_enroll", SB, "total:enroll", svytotal(~enroll, rb, deff = TRUE))
 contrasts_for("boot", SB, rb)
 flush("bootstrap_supplied")
+
+# ---- feature: missing values (na.rm=TRUE) in the new estimators: a row missing any variable
+# is dropped for all; svyvar's n/(n-1) counts the design's rows before dropping (as R) ------
+for (dd in list(list("strat", S, ds), list("jkn", SJ, rs))) {
+  tag <- dd[[1]]; spec <- dd[[2]]; des <- dd[[3]]
+  rep <- inherits(des, "svyrep.design")
+  stat(paste0(tag, "_na_mean_two"), spec, "mean:api00_na+api99",
+       svymean(~api00_na + api99, des, na.rm = TRUE, deff = TRUE))
+  vc(paste0(tag, "_na_vcov_total_two"), spec, "total:api00_na+enroll>>vcov",
+     svytotal(~api00_na + enroll, des, na.rm = TRUE))
+  svar(paste0(tag, "_na_var"), spec, "var:api00_na", svyvar(~api00_na, des, na.rm = TRUE))
+  svar(paste0(tag, "_na_var_two"), spec, "var:api00_na+api99",
+       svyvar(~api00_na + api99, des, na.rm = TRUE))
+  qput(paste0(tag, "_na_quantile"), spec, "quantile:api00_na;probs=0.25+0.5",
+       svyquantile(~api00_na, des, c(0.25, 0.5), na.rm = TRUE))
+  it <- if (rep) "quantile" else "score"
+  qput(paste0(tag, "_na_quantile_", it), spec,
+       paste0("quantile:api00_na;probs=0.25+0.5;interval_type=", it),
+       svyquantile(~api00_na, des, c(0.25, 0.5), na.rm = TRUE, interval.type = it))
+}
+flush("missing_values")

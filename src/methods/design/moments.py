@@ -83,14 +83,17 @@ def mean_total(kind: str, Y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.
     return est, w[:, None] * (Y0 - est[None, :]) / W
 
 
-def var_products(Y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def var_products(
+    Y: np.ndarray, w: np.ndarray, n: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """svyvar's estimate (k x k) and the n x k^2 products whose mean it is.
 
     ``s_jl = n/(n-1) sum w (y_j - ybar_j)(y_l - ybar_l) / W``, n = #rows with non-zero weight
     (R ``svyvar.survey.design``: ``svymean(x * x * n / (n - 1))`` with x centred at ybar).
+    R counts n on the design before rows with missing values are dropped; pass that as ``n``.
     """
     used = w != 0
-    n = float(used.sum())
+    n = float(used.sum()) if n is None else float(n)
     Y0 = np.where(used[:, None], Y, 0.0)
     ybar = (w @ Y0) / w.sum()
     D = np.where(used[:, None], Y0 - ybar[None, :], 0.0)

@@ -756,7 +756,8 @@ class SurveyDesign:
 
         Notes:
             ``S = n/(n-1) sum w (y - ybar)(y - ybar)' / sum w`` with n the rows with non-zero
-            weight (R ``svyvar.survey.design``, which is ``svymean`` of the centred products;
+            weight, counted (as R does) before rows with a missing value are dropped; for
+            replicate designs the rows kept (R ``svyvar.svyrep.design``) (R ``svyvar.survey.design``, which is ``svymean`` of the centred products;
             Lumley 2010, Complex Surveys, sec. 2.4). Its Taylor variance is that of a mean of
             the products with ybar held fixed, as R; replicate designs recompute ybar and S
             in every replicate (R ``svyvar.svyrep.design``).
@@ -966,7 +967,9 @@ class SurveyDesign:
         w = np.where(keep, self._w, 0.0)
         k = len(names)
         if kind == "var":
-            S, P = mom.var_products(Y, w)
+            # R's n: rows of the design with a non-zero weight, counted before rows missing a
+            # value are dropped (svyvar.survey.design)
+            S, P = mom.var_products(Y, w, float((self._w != 0).sum()))
             estimate = S.reshape(-1, order="F")
             names_out = names if k == 1 else [f"{a}:{b}" for b in names for a in names]
             # influence of a mean of the products (ybar held fixed, as R)
