@@ -102,3 +102,8 @@ def test_se_is_the_interval_width_over_two_t(design):
     out = design.quantile("api00", [0.25, 0.5], df=float("inf"))
     width = (out["ci_high"] - out["ci_low"]).to_numpy()
     np.testing.assert_allclose(out["se"].to_numpy(), width / (2 * 1.959963984540054), rtol=1e-12)
+
+
+def test_domains_over_several_columns_are_not_pretended(design):
+    with pytest.raises(NotImplementedError, match="several columns"):
+        design.by("awards").mean(["api00", "api99"])

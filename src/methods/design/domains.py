@@ -41,6 +41,7 @@ class DomainView:
     ) -> pd.DataFrame:
         """Domain means (R ``svyby(~col, ~by, design, svymean, na.rm=TRUE, deff=TRUE)``);
         arguments as :meth:`SurveyDesign.mean`."""
+        _one_column(col, "mean")
         y = numeric_column(self._design._data, col)
         return self._design._estimate(
             "mean",
@@ -57,6 +58,7 @@ class DomainView:
         self, col: str, *, df: Any = None, conf_level: float = 0.95, deff: bool | str = True
     ) -> pd.DataFrame:
         """Domain totals (R ``svyby(..., svytotal)``)."""
+        _one_column(col, "total")
         y = numeric_column(self._design._data, col)
         return self._design._estimate(
             "total",
@@ -146,6 +148,15 @@ class DomainView:
         if not isinstance(self._by, str):
             raise UsageError("compare needs a single by column")
         return self._design.compare(col, self._by, a, b, level=level, conf_level=conf_level)
+
+
+def _one_column(col: Any, kind: str) -> None:
+    """Domains take one numeric column: several columns or a factor by domain (R
+    ``svyby(~a+b, ...)``) are not implemented."""
+    if not isinstance(col, str):
+        raise NotImplementedError(
+            f"by(...).{kind} over several columns (R svyby(~a+b, ...)): call it per column"
+        )
 
 
 def compare_independent(

@@ -92,8 +92,9 @@ def _qs(xs: np.ndarray, ws: np.ndarray, p: float):
     n = xs.shape[0]
     cumw = _cumsum(ws)
     total = cumw[-1]
-    hit = np.flatnonzero(cumw <= p * total)
-    pos = int(hit[-1]) if hit.size else 0  # R's last(): 1 (index 0) when none
+    # cumw is non-decreasing: the number of cumw <= p*total is a binary search away
+    hits = int(np.searchsorted(cumw, p * total, side="right"))
+    pos = hits - 1 if hits else 0  # R's last(): 1 (index 0) when none
     nxt = pos if pos == n - 1 else pos + 1
     return xs[pos], xs[nxt], pos + 1, p - cumw[pos] / total, cumw[nxt] / total - p
 
@@ -348,14 +349,22 @@ def _woodruff_ci(design, doms, y, c, K, qhat, probs, rule, method, alpha, dfv):
 
 
 def _replicate_ci(design, doms, qhat, probs, rule, alpha, dfv):
-    """R ``survey:::repCI``: the quantile re-estimated with every replicate's weights."""
+    """R ``survey:::repCI``: the quantile re-estimated with every replicate's weights.
+
+    The replicate weights of a domain's rows are taken in value order a few columns at a time
+    (contiguous copies of at most n x 8), so memory stays O(n) beyond the design's own n x R.
+    """
     K, q = qhat.shape
-    R = design._rep.shape[1]
+    rep = design._rep
+    R = rep.shape[1]
     lo = np.full((K, q), np.nan)
     hi = np.full((K, q), np.nan)
     for d, D in enumerate(doms):
-        W = np.asarray(design._rep)[D.order]  # rows of the domain, sorted by value, x R
-        th = np.array([[qrule_sorted(rule, D.xs, W[:, r], p) for p in probs] for r in range(R)])
+        th = np.empty((R, q))
+        for j0 in range(0, R, 8):
+            block = np.ascontiguousarray(rep[D.order, j0 : j0 + 8].T)
+            for i, wcol in enumerate(block):
+                th[j0 + i] = [qrule_sorted(rule, D.xs, wcol, p) for p in probs]
         V = design._rep_var(th, qhat[d])
         half = np.sqrt(np.diag(V)) * _crit(1.0 - alpha / 2.0, dfv[d])
         lo[d], hi[d] = qhat[d] - half, qhat[d] + half
