@@ -59,9 +59,14 @@ def _data(name: str) -> pd.DataFrame:
 def build_design(spec: str) -> SurveyDesign:
     """A design from ``data=<name>;weights=..;strata=..;psu=..;fpc=..;replicate=jkn;mse=1``."""
     kv = dict(part.split("=", 1) for part in spec.split(";"))
-    unknown = set(kv) - DESIGN_KEYS - {"data", "replicate", "mse", "repweights", "scale"}
+    extra = {"data", "replicate", "mse", "repweights", "scale", "poststratify"}
+    unknown = set(kv) - DESIGN_KEYS - extra
     assert not unknown, f"unknown design keys {sorted(unknown)} in {spec!r}"
     d = SurveyDesign(_data(kv["data"]), **{k: v for k, v in kv.items() if k in DESIGN_KEYS})
+    if "poststratify" in kv:
+        col, _, cells = kv["poststratify"].partition(":")
+        pop = {k: float(v) for k, v in (c.split("=") for c in cells.split(","))}
+        d = d.poststratify(col, pop)
     if "repweights" in kv:
         # R's own replicate weights (bootstrap: rscales 1), through the documented internals
         # until the design takes supplied replicate weights publicly
@@ -149,6 +154,7 @@ def test_scenario_files_exist():
         "quantiles",
         "bootstrap_supplied",
         "missing_values",
+        "calibrated",
     }
 
 

@@ -362,3 +362,23 @@ for (dd in list(list("strat", S, ds), list("jkn", SJ, rs))) {
        svyquantile(~api00_na, des, c(0.25, 0.5), na.rm = TRUE, interval.type = it))
 }
 flush("missing_values")
+
+# ---- feature: the new estimators on a post-stratified design (postStratify on stype with
+# the api population counts, R's own example): svyrecvar's postStrata adjustment ----------
+# design key "poststratify=<col>:<level>=<N>,<level>=<N>"
+pop.types <- data.frame(stype = c("E", "H", "M"), Freq = c(4421, 755, 1018))
+CP <- paste0(C, ";poststratify=stype:E=4421,H=755,M=1018")
+dcp <- postStratify(dc, ~stype, pop.types)
+stat("ps_mean_two", CP, "mean:api00+api99", svymean(~api00 + api99, dcp, deff = TRUE))
+vc("ps_vcov_mean_two", CP, "mean:api00+api99>>vcov", svymean(~api00 + api99, dcp))
+svar("ps_var_two", CP, "var:api00+enroll", svyvar(~api00 + enroll, dcp))
+stat("ps_deffreplace_total", CP, "total:enroll;deff=replace",
+     svytotal(~enroll, dcp, deff = "replace"))
+cstat("ps_nl_ratio", CP, "mean:api00+api99>>contrast:contrast=api00/api99",
+      svycontrast(svymean(~api00 + api99, dcp), quote(api00 / api99)))
+for (it in c("mean", "beta", "xlogit", "asin", "score"))
+  qcase(paste0("ps_q_", it), CP, dcp, "api00", c(0.25, 0.5, 0.9), it = it)
+qcase("ps_q_hf7", CP, dcp, "api00", c(0.25, 0.5, 0.9), qrule = "hf7")
+for (it in c("mean", "beta", "score"))
+  qcase(paste0("ps_q_by_awards_", it), CP, dcp, "api00", c(0.5, 0.75), it = it, by = "awards")
+flush("calibrated")

@@ -280,7 +280,7 @@ def design_quantiles(
     if interval_type == "quantile":
         lo, hi = _replicate_ci(design, doms, qhat, probs, rule, alpha, dfv)
     elif interval_type == "score":
-        lo, hi = _score_ci(design, doms, c, K, probs, rule, alpha, dfv)
+        lo, hi = _score_ci(design, doms, c, K, probs, rule, alpha, dfv, y)
     else:
         lo, hi = _woodruff_ci(design, doms, y, c, K, qhat, probs, rule, interval_type, alpha, dfv)
     crit = np.array([_crit(1.0 - alpha / 2.0, d) for d in dfv])[:, None]
@@ -371,15 +371,21 @@ def _replicate_ci(design, doms, qhat, probs, rule, alpha, dfv):
     return lo, hi
 
 
-def _score_ci(design, doms, c, K, probs, rule, alpha, dfv):
-    """R ``survey:::ffullerCI``: invert the score test of ``F(theta) = p`` by R's zeroin."""
+def _score_ci(design, doms, c, K, probs, rule, alpha, dfv, y):
+    """R ``survey:::ffullerCI``: invert the score test of ``F(theta) = p`` by R's zeroin.
+
+    R works on the rows of the (domain) design: a calibrated design's domain keeps every row
+    (weight 0 outside, values missing set to 0), so the search range, IQR and the unweighted
+    share ``mean(x <= root)`` are then over all rows, as here.
+    """
+    x_all = np.where(np.isnan(y), 0.0, y) if design._calibrations else None
     q = len(probs)
     lo = np.full((K, q), np.nan)
     hi = np.full((K, q), np.nan)
     nrow = _nrows(design, doms, K)
     for d, D in enumerate(doms):
-        x = D.xs
-        if x.size < 2:
+        x = D.xs if x_all is None else x_all
+        if D.xs.size < 2:
             continue
         cd = np.where(c == d, 0, -1)
         q75, q25 = np.percentile(x, [75, 25])
