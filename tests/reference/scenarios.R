@@ -278,8 +278,9 @@ qput <- function(case, design, call, obj, lab = names(obj)) {
   }
 }
 qcase <- function(case, spec, des, var, probs, qrule = "math", it = "mean", ci = TRUE,
-                  by = NULL) {
+                  by = NULL, alpha = 0.05) {
   call <- paste0("quantile:", var, ";probs=", paste(probs, collapse = "+"))
+  if (alpha != 0.05) call <- paste0(call, ";conf_level=", 1 - alpha)
   if (qrule != "math") call <- paste0(call, ";qrule=", qrule)
   if (it != "mean") call <- paste0(call, ";interval_type=", it)
   if (!ci) call <- paste0(call, ";ci=False")
@@ -288,28 +289,29 @@ qcase <- function(case, spec, des, var, probs, qrule = "math", it = "mean", ci =
   # woodruffCI with its default method, "mean"); the engine does what was asked, so R's own
   # woodruffCI is called with that method on the replicate design
   svq <- if (inherits(des, "svyrep.design") && it %in% c("beta", "xlogit", "asin")) {
-    function(f, d, probs, qrule, interval.type, ci) {
+    function(f, d, probs, qrule, interval.type, ci, alpha) {
       x <- d$variables[[var]]
       w <- weights(d, "sampling")
       qf <- get(paste0("qrule_", qrule), envir = asNamespace("survey"))
       df <- degf(d)
       r <- t(sapply(probs, function(p) {
         qhat <- qf(x, w, p)
-        cc <- survey:::woodruffCI(x, qhat, p, d, qf, 0.05, df, method = interval.type)
-        c(qhat, cc, diff(cc) / (2 * qt(0.975, df)))
+        cc <- survey:::woodruffCI(x, qhat, p, d, qf, alpha, df, method = interval.type)
+        c(qhat, cc, diff(cc) / (2 * qt(1 - alpha / 2, df)))
       }))
       rownames(r) <- probs
       structure(list(r), names = var, hasci = TRUE)
     }
   } else svyquantile
   if (is.null(by)) {
-    qput(case, spec, call, svq(f, des, probs, qrule = qrule, interval.type = it, ci = ci))
+    qput(case, spec, call, svq(f, des, probs, qrule = qrule, interval.type = it, ci = ci,
+                               alpha = alpha))
   } else {
     call <- paste0("by=", by, "|", call)
     for (lev in sort(unique(des$variables[[by]]))) {
       sub <- des[des$variables[[by]] == lev, ]
-      qput(case, spec, call, svq(f, sub, probs, qrule = qrule, interval.type = it, ci = ci),
-           lev)
+      qput(case, spec, call, svq(f, sub, probs, qrule = qrule, interval.type = it, ci = ci,
+                                 alpha = alpha), lev)
     }
   }
 }
@@ -330,6 +332,8 @@ for (dd in list(list("strat", S, ds, "api00"), list("clus", C, dc, "enroll"),
   for (it in its) qcase(paste0(tag, "_q_by_awards_", it), spec, des, v, c(0.25, 0.5), it = it,
                         by = "awards")
   qcase(paste0(tag, "_q_by_stype_hf7"), spec, des, v, c(0.5, 0.75), qrule = "hf7", by = "stype")
+  for (it in its[c(1, 2, 5)])
+    qcase(paste0(tag, "_q_alpha10_", it), spec, des, v, c(0.25, 0.5), it = it, alpha = 0.1)
 }
 flush("quantiles")
 
