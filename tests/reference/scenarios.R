@@ -172,6 +172,9 @@ many <- function(tag, spec, des, rep) {
   svar(paste0(tag, "_var_api00"), spec, "var:api00", svyvar(~api00, des))
   svar(paste0(tag, "_var_api00_api99_enroll"), spec, "var:api00+api99+enroll",
        svyvar(~api00 + api99 + enroll, des))
+  b <- svyby(~api00, ~awards, des, svyvar, vartype = if (rep) "se" else vt)
+  put(paste0(tag, "_by_awards_var_api00"), spec, "by=awards|var:api00", rownames(b), b[[2]],
+      b[["se"]], if (rep) NA else b[["ci_l"]], if (rep) NA else b[["ci_u"]])
 }
 many("strat", S, ds, FALSE)
 many("clus", C, dc, FALSE)

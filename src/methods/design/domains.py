@@ -111,6 +111,15 @@ class DomainView:
             cache=self._cache,
         )
 
+    def var(self, col: str, *, df: Any = None, conf_level: float = 0.95) -> pd.DataFrame:
+        """Domain population variances (R ``svyby(~col, ~by, design, svyvar)``); see
+        :meth:`SurveyDesign.var`."""
+        _one_column(col, "var")
+        y = numeric_column(self._design._data, col)
+        return self._design._domain_var(
+            y, self._codes, self._index, df=df, conf_level=conf_level, cache=self._cache
+        )
+
     def quantile(
         self,
         col: str,

@@ -948,6 +948,77 @@ class SurveyDesign:
         )
         return out
 
+    def _domain_var(
+        self,
+        y: np.ndarray,
+        dom: np.ndarray,
+        index: pd.Index,
+        *,
+        df: Any,
+        conf_level: float,
+        cache: dict | None,
+    ) -> pd.DataFrame:
+        """Population variance of ``y`` in every domain (R ``svyby(..., svyvar)``): each
+        domain's own ``n/(n-1)`` (rows with non-zero weight, R's subset design), mean and
+        products; replicate designs recompute the domain mean in every replicate."""
+        K = len(index)
+        c = est.usable_codes(dom, y)
+        cr = np.maximum(c, 0)
+        inside = c >= 0
+        W = np.bincount(c[inside], weights=self._w[inside], minlength=K)
+        Y = np.bincount(
+            c[inside], weights=(self._w * np.where(inside, y, 0.0))[inside], minlength=K
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ybar = Y / W
+        dev = np.where(inside, np.where(np.isnan(y), 0.0, y) - ybar[cr], 0.0)
+        if self._rep is None:
+            n_d = np.bincount(c[inside & (self._w != 0)], minlength=K).astype(float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                prod = dev * dev * (n_d / (n_d - 1.0))[cr]
+            pr = est.point_estimates("mean", prod, self._w, c, K, None, self._w_all_positive())
+            estimate = pr.estimate
+            V = self._lin_variance(pr.influence)
+        else:
+            n_d = np.bincount(c[inside], minlength=K).astype(float)
+            s1, sx, sxx = est.replicate_sums(self._rep, c, K, np.ones(self.n), dev, dev * dev)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                th = ((sxx - sx * sx / s1) / s1 * (n_d / (n_d - 1.0))[:, None]).T
+                estimate = (
+                    np.bincount(c[inside], weights=(self._w * dev * dev)[inside], minlength=K)
+                    / W
+                    * n_d
+                    / (n_d - 1.0)
+                )
+            V = self._rep_var(th, estimate)
+        se = np.sqrt(np.maximum(np.diag(V), 0.0))
+        dfv = (
+            self._domain_degf(dom, K, cache)
+            if df == "design"
+            else np.full(K, np.inf if df is None else float(df))
+        )
+        lo, hi = dci.wald_interval(estimate, se, dfv, conf_level)
+        out = pd.DataFrame(
+            {
+                "estimate": estimate,
+                "se": se,
+                "ci_low": lo,
+                "ci_high": hi,
+                "deff": np.full(K, np.nan),
+                "n": np.bincount(c[inside & (self._w > 0)], minlength=K).astype(np.int64),
+            },
+            index=index,
+        )
+        out.attrs.update(
+            statistic="var",
+            variance=self.variance_method,
+            conf_level=conf_level,
+            ci="normal" if df is None else "t",
+            df=dfv.tolist(),
+            vcov=mom.AttrMatrix(V, index, index),
+        )
+        return out
+
     def _single_numeric(self, col: Any) -> bool:
         if not isinstance(col, str):
             return False
