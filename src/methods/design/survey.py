@@ -756,11 +756,12 @@ class SurveyDesign:
 
         Notes:
             ``S = n/(n-1) sum w (y - ybar)(y - ybar)' / sum w`` with n the rows with non-zero
-            weight, counted (as R does) before rows with a missing value are dropped; for
-            replicate designs the rows kept (R ``svyvar.svyrep.design``) (R ``svyvar.survey.design``, which is ``svymean`` of the centred products;
-            Lumley 2010, Complex Surveys, sec. 2.4). Its Taylor variance is that of a mean of
-            the products with ybar held fixed, as R; replicate designs recompute ybar and S
-            in every replicate (R ``svyvar.svyrep.design``).
+            weight, counted (as R does) before rows with a missing value are dropped (R
+            ``svyvar.survey.design``, which is ``svymean`` of the centred products; Lumley
+            2010, Complex Surveys, sec. 2.4). Its Taylor variance is that of a mean of the
+            products with ybar held fixed, as R; replicate designs use n = the rows kept and
+            recompute ybar and S in every replicate (R ``svyvar.svyrep.design``). Domains:
+            :meth:`DomainView.var` (R ``svyby(..., svyvar)``).
         """
         return self._estimate_many("var", col, df=df, conf_level=conf_level, deff=False)
 
