@@ -81,3 +81,14 @@ def test_outputs_with_covariances_still_concatenate():
     assert list(both.index) == ["api00", "api99"]
     same = pd.concat([a, d.mean("api00")])
     np.testing.assert_allclose(vcov(same).to_numpy(), vcov(a).to_numpy())
+
+
+def test_outputs_with_covariances_round_trip_through_parquet(tmp_path):
+    """attrs are JSON-able, so estimates keep their covariance in a Parquet file."""
+    d = build_design(_r("strat_nl_ratio")["design"])
+    m = d.mean(["api00", "api99"])
+    m.to_parquet(tmp_path / "m.parquet")
+    back = pd.read_parquet(tmp_path / "m.parquet")
+    np.testing.assert_array_equal(vcov(back).to_numpy(), vcov(m).to_numpy())
+    out = d.contrast(back, "api00 / api99")
+    assert out["se"].iloc[0] == pytest.approx(_r("strat_nl_ratio")["se"], rel=1e-8)

@@ -21,7 +21,9 @@ variance: ybar recomputed in each replicate, ``svyvar.svyrep.design``).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -135,44 +137,68 @@ def replicate_var(rep: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return (S / sw[:, None, None] * (n / (n - 1.0))).reshape(-1, k * k)
 
 
-class AttrMatrix:
+class AttrMatrix(dict):
     """A labelled matrix kept in ``DataFrame.attrs`` (``vcov``, ``replicates``, ``matrix``).
 
-    pandas compares the attrs of frames it concatenates with ``==``; a DataFrame or ndarray
-    there makes ``pd.concat`` fail, so estimates carry this small value-compared wrapper.
-    ``frame()`` gives the DataFrame, ``values`` the ndarray (read-only).
+    pandas compares the attrs of frames it concatenates with ``==`` and writes them as JSON
+    into Parquet files, so a DataFrame or ndarray there breaks ``pd.concat`` and
+    ``to_parquet``. This is a plain JSON-able dict (``shape``, ``rows``, ``cols`` and the
+    float64 bytes in base64 under ``data``), compared by value; ``values`` gives the
+    read-only ndarray, ``frame()`` the DataFrame with the original labels.
     """
-
-    __slots__ = ("values", "rows", "cols")
-    __hash__ = None  # type: ignore[assignment]
 
     def __init__(
         self, values: np.ndarray, rows: Sequence | None = None, cols: Sequence | None = None
     ):
-        v = np.array(values, dtype=float)
+        v = np.ascontiguousarray(values, dtype="<f8")
+        super().__init__(
+            shape=list(v.shape),
+            rows=None if rows is None else [_label(r) for r in rows],
+            cols=None if cols is None else [_label(c) for c in cols],
+            data=base64.b64encode(v.tobytes()).decode("ascii"),
+        )
+        self.__dict__["_labels"] = (
+            None if rows is None else list(rows),
+            None if cols is None else list(cols),
+        )
+
+    @classmethod
+    def of(cls, obj: Any) -> AttrMatrix:
+        """An AttrMatrix from itself or from its dict form (attrs read back from a file)."""
+        if isinstance(obj, AttrMatrix):
+            return obj
+        if isinstance(obj, dict) and {"shape", "data"} <= obj.keys():
+            return cls(_decode(obj), obj.get("rows"), obj.get("cols"))
+        return cls(np.asarray(obj, dtype=float))
+
+    @property
+    def values(self) -> np.ndarray:
+        v = _decode(self)
         v.flags.writeable = False
-        self.values = v
-        self.rows = None if rows is None else list(rows)
-        self.cols = None if cols is None else list(cols)
+        return v
 
     def frame(self) -> pd.DataFrame:
         """The matrix as a DataFrame with its labels."""
-        return pd.DataFrame(self.values, index=self.rows, columns=self.cols)
+        rows, cols = self.__dict__.get("_labels", (self["rows"], self["cols"]))
+        return pd.DataFrame(self.values, index=rows, columns=cols)
 
     def __array__(self, dtype=None, copy=None):
-        return self.values if dtype is None else self.values.astype(dtype)
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, AttrMatrix)
-            and self.rows == other.rows
-            and self.cols == other.cols
-            and self.values.shape == other.values.shape
-            and bool(np.array_equal(self.values, other.values, equal_nan=True))
-        )
+        v = _decode(self)
+        return v if dtype is None else v.astype(dtype)
 
     def __repr__(self) -> str:
-        return f"AttrMatrix({self.values.shape[0]}x{self.values.shape[1]}): use .frame()"
+        return f"AttrMatrix({'x'.join(map(str, self['shape']))}): use .frame()"
+
+
+def _label(x: Any) -> Any:
+    if isinstance(x, tuple):
+        return ".".join(map(str, x))
+    return x if isinstance(x, str) else str(x)
+
+
+def _decode(d: dict) -> np.ndarray:
+    raw = base64.b64decode(d["data"])
+    return np.frombuffer(raw, dtype="<f8").reshape(d["shape"]).copy()
 
 
 def vcov(result: pd.DataFrame) -> pd.DataFrame:
@@ -180,4 +206,4 @@ def vcov(result: pd.DataFrame) -> pd.DataFrame:
     V = result.attrs.get("vcov")
     if V is None:
         raise ValidationError("this output carries no covariance matrix (attrs['vcov'])", None)
-    return V.frame() if isinstance(V, AttrMatrix) else pd.DataFrame(V)
+    return AttrMatrix.of(V).frame()

@@ -813,8 +813,8 @@ class SurveyDesign:
             cs,
             names,
             theta,
-            np.asarray(V, dtype=float),
-            None if reps is None else np.asarray(reps, dtype=float),
+            mom.AttrMatrix.of(V).values,
+            None if reps is None else mom.AttrMatrix.of(reps).values,
             None if self._rep is None else self._rep_var,
         )
         se = np.sqrt(np.maximum(np.diag(Vc), 0.0))
