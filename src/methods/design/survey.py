@@ -71,6 +71,7 @@ from methods.design.variance import (
 __all__ = ["SurveyDesign", "DomainView", "SinglePSUError", "compare_independent"]
 
 COLUMNS = ["estimate", "se", "ci_low", "ci_high", "deff", "n"]
+VCOV_MAX = 2000  # outputs with more rows do not keep their covariance matrix in attrs
 
 
 def _deff_replace(deff: Any) -> bool:
@@ -576,8 +577,11 @@ class SurveyDesign:
             "variance": self.variance_method,
             "conf_level": conf_level,
             "deff": "replace" if replace else bool(deff),
-            "vcov": mom.AttrMatrix(V, index, index),
         }
+        if K <= VCOV_MAX:
+            attrs["vcov"] = mom.AttrMatrix(V, index, index)
+        else:  # a K x K copy in attrs would cost more than the estimate itself
+            attrs["vcov_omitted"] = f"{K} domains > {VCOV_MAX}: covariance not kept"
         if th is not None:
             attrs["replicates"] = mom.AttrMatrix(th, None, index)
         if kind == "proportion":
@@ -800,8 +804,10 @@ class SurveyDesign:
         """
         V = result.attrs.get("vcov")
         if V is None:
+            why = result.attrs.get("vcov_omitted")
             raise UsageError(
                 "contrast needs the output of an estimator of this design (attrs['vcov'])"
+                + (f"; {why}" if why else "")
             )
         names = [".".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in result.index]
         theta = result["estimate"].to_numpy(dtype=float)
