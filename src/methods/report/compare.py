@@ -34,7 +34,8 @@ from methods.core.errors import UsageError
 from methods.core.periods import months_back
 from methods.core.schema import STAGE_LABELS, STAGES
 from methods.data.store import Store
-from methods.report.monthly import eligible_frame
+from methods.frame.eligibility import apply
+from methods.frame.register import store_history, store_register
 from methods.report.tables import period_estimates, prepare_responses
 
 #: Columns of ``tables/force_comparison.csv``.
@@ -76,6 +77,84 @@ def window_months(month: str, window: int) -> list[str]:
     return months_back(month, window)
 
 
+def _eligible(victims: pd.DataFrame, preset, store: Store) -> pd.DataFrame:
+    """The eligible victims of every survey of ``preset``, month by month, as
+    :func:`methods.report.monthly.eligible_frame` gives them (same rules, same order, same
+    contact reference date), with the store's opt-out register and re-survey history read
+    once for all months instead of once per month and survey."""
+    register = store_register(store)
+    history = store_history(store)
+    frames = []
+    for month, vm in victims.groupby("month", sort=True):
+        vm = vm.reset_index(drop=True)  # as a one-month read gives it
+        reference = (pd.Period(month, freq="M") + 1).start_time.strftime("%Y-%m-%d")
+        for s in preset.surveys:
+            with warnings.catch_warnings():
+                # matched on the victim pseudonym: the analysis table holds no phone numbers
+                warnings.filterwarnings("ignore", message="the opt-out register is matched")
+                res = apply(
+                    vm,
+                    s,
+                    store=store,
+                    reference_date=reference,
+                    optout_hashes=register,
+                    history=history,
+                )
+            frames.append(res.eligible.assign(survey=s.name, month=month))
+    if not frames:
+        return victims.iloc[:0]
+    return pd.concat(frames, ignore_index=True)
+
+
+def force_period_estimates(
+    db: str | Path,
+    force: str,
+    periods: Sequence[Sequence[str]],
+    *,
+    min_base: int = 30,
+    min_cell: int = 5,
+) -> list[pd.DataFrame]:
+    """One force's five-stage estimates for each period of ``periods`` (a list of month lists),
+    weighted as the monthly report; the store is read once for all the periods' months.
+
+    Each period's table is the one :func:`force_estimates` gives for that period alone (the
+    same rows in the same order, so the same floating-point sums).
+
+    Raises:
+        UsageError: the store does not exist or lacks some of the months (named), or a period
+            has no completed interviews.
+    """
+    preset = load_force(force)
+    path = Path(db)
+    if not path.is_file():
+        raise UsageError(f"no store for {preset.title}: {path.name} does not exist")
+    months = sorted({m for period in periods for m in period})
+    with Store(path, read_only=True) as st:
+        loaded = set(st.loaded_months())
+        missing = [m for m in months if m not in loaded]
+        if missing:
+            raise UsageError(
+                f"{preset.title}'s store does not hold {', '.join(missing)} "
+                f"(it holds {len(loaded)} month(s)); load them or choose other months"
+            )
+        responses = st.responses(months=months)
+        victims = st.victims(months=months)
+        eligible = _eligible(victims, preset, st)
+    asked = {s for sv in preset.surveys for s in sv.stages}
+    r_month = responses["month"].to_numpy()
+    e_month = eligible["month"].to_numpy()
+    out = []
+    for period in periods:
+        period = list(period)
+        sampled = prepare_responses(responses[np.isin(r_month, period)].reset_index(drop=True))
+        elig = eligible[np.isin(e_month, period)].reset_index(drop=True)
+        table = period_estimates(sampled, elig, period, min_base=min_base, min_cell=min_cell)
+        if table is None:
+            raise UsageError(f"{preset.title} has no completed interviews in {', '.join(period)}")
+        out.append(table.assign(force=preset.name, asked=table["stage"].isin(asked)))
+    return out
+
+
 def force_estimates(
     db: str | Path,
     force: str,
@@ -89,27 +168,9 @@ def force_estimates(
     Raises:
         UsageError: the store does not exist or lacks some of ``months`` (named).
     """
-    preset = load_force(force)
-    path = Path(db)
-    if not path.is_file():
-        raise UsageError(f"no store for {preset.title}: {path.name} does not exist")
-    with Store(path, read_only=True) as st:
-        loaded = set(st.loaded_months())
-        missing = [m for m in months if m not in loaded]
-        if missing:
-            raise UsageError(
-                f"{preset.title}'s store does not hold {', '.join(missing)} "
-                f"(it holds {len(loaded)} month(s)); load them or choose other months"
-            )
-        sampled = prepare_responses(st.responses(months=list(months)))
-        victims = st.victims(months=list(months))
-        eligible, _ = eligible_frame(victims, preset, None, store=st)
-    table = period_estimates(sampled, eligible, list(months), min_base=min_base, min_cell=min_cell)
-    if table is None:
-        raise UsageError(f"{preset.title} has no completed interviews in {', '.join(months)}")
-    asked = {s for sv in preset.surveys for s in sv.stages}
-    table = table.assign(force=preset.name, asked=table["stage"].isin(asked))
-    return table
+    return force_period_estimates(db, force, [list(months)], min_base=min_base, min_cell=min_cell)[
+        0
+    ]
 
 
 def compare_forces(
