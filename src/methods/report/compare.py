@@ -77,28 +77,55 @@ def window_months(month: str, window: int) -> list[str]:
     return months_back(month, window)
 
 
+def _month_number(months: pd.Series) -> np.ndarray:
+    """``YYYY-MM`` as ``year * 12 + month - 1``."""
+    m = months.astype("str")
+    return (m.str[:4].astype(int) * 12 + m.str[5:7].astype(int) - 1).to_numpy()
+
+
 def _eligible(victims: pd.DataFrame, preset, store: Store) -> pd.DataFrame:
-    """The eligible victims of every survey of ``preset``, month by month, as
-    :func:`methods.report.monthly.eligible_frame` gives them (same rules, same order, same
-    contact reference date), with the store's opt-out register and re-survey history read
-    once for all months instead of once per month and survey."""
+    """The eligible victims of every survey of ``preset``, month by month: the rows
+    :func:`methods.report.monthly.eligible_frame` gives (same rules in the same order, same
+    contact reference date, same row order), for less work.
+
+    :func:`methods.frame.eligibility.apply` decides row by row (the last step, one case per
+    person, looks only at rows still eligible), so what it is given can be cut to what can
+    change a row's outcome without changing any outcome:
+
+    - each survey gets only the month's victims in its offence groups (the others are
+      excluded as out of scope at its first step);
+    - the store's opt-out register and re-survey history are read once for all months, not
+      once per month and survey, and the history is cut to the months a survey's re-survey
+      rule looks at (``[m - N, m]``: a sample in any other month cannot exclude anyone).
+
+    The exclusion flow (counts per rule) is not kept: the comparison does not show it.
+    """
     register = store_register(store)
     history = store_history(store)
+    h_month = _month_number(history["month"]) if len(history) else np.zeros(0, dtype=int)
     frames = []
     for month, vm in victims.groupby("month", sort=True):
         vm = vm.reset_index(drop=True)  # as a one-month read gives it
+        m_idx = _month_number(pd.Series([month]))[0]
         reference = (pd.Period(month, freq="M") + 1).start_time.strftime("%Y-%m-%d")
+        offence = vm["offence_group"].astype("str").str.lower()
         for s in preset.surveys:
+            scope = offence.isin(s.offence_groups).to_numpy(dtype=bool)
+            rule = s.rule("resurveyed_within_months")
+            hist = history
+            if rule is not None:
+                near = (h_month >= m_idx - int(rule.months or 0)) & (h_month <= m_idx)
+                hist = history[near].reset_index(drop=True)
             with warnings.catch_warnings():
                 # matched on the victim pseudonym: the analysis table holds no phone numbers
                 warnings.filterwarnings("ignore", message="the opt-out register is matched")
                 res = apply(
-                    vm,
+                    vm[scope].reset_index(drop=True),
                     s,
                     store=store,
                     reference_date=reference,
                     optout_hashes=register,
-                    history=history,
+                    history=hist,
                 )
             frames.append(res.eligible.assign(survey=s.name, month=month))
     if not frames:
