@@ -19,12 +19,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import pandas as pd
 
-from methods.report.compare import compare_forces, force_period_estimates
+from methods.report.compare import compare_forces, estimate_forces
 from methods.workflows.demo import build_store
 
 PRESETS = ("cumbria", "durham", "kent", "met", "warwickshire")
@@ -36,6 +35,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--forces", type=int, default=40)
     ap.add_argument("--months", type=int, default=12)
+    ap.add_argument("--workers", type=int, default=2, help="processes estimating forces")
     ap.add_argument("--stores", help="keep (and reuse) the five stores in this folder")
     ap.add_argument("--out", help="write the stacked comparison tables to this CSV")
     ap.add_argument("--profile", help="write a pyinstrument profile of the compare to this file")
@@ -57,20 +57,23 @@ def main(argv=None) -> int:
             f"{len(months)} months built in {time.perf_counter() - t0:.0f} s"
         )
         t0 = time.perf_counter()
-        per_force = []
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            for i in range(args.forces):
-                preset = PRESETS[i % len(PRESETS)]
-                tables = force_period_estimates(stores[preset], preset, [[m] for m in months])
-                per_force.append([e.assign(force=f"{preset}_{i}") for e in tables])
+        presets = [PRESETS[i % len(PRESETS)] for i in range(args.forces)]
+        jobs = [(stores[p], p, [[m] for m in months]) for p in presets]
+        per_force = [
+            [e.assign(force=f"{p}_{i}") for e in tables]
+            for i, (p, tables) in enumerate(
+                zip(presets, estimate_forces(jobs, workers=args.workers))
+            )
+        ]
         t_est = time.perf_counter() - t0
         tables = [
             compare_forces(pd.concat([pf[j] for pf in per_force], ignore_index=True))
             for j in range(len(months))
         ]
         seconds = time.perf_counter() - t0
-    print(f"  estimates {t_est:.1f} s, comparisons {seconds - t_est:.1f} s")
+    print(
+        f"  {args.workers} worker(s): estimates {t_est:.1f} s, comparisons {seconds - t_est:.1f} s"
+    )
     if args.out:
         stacked = pd.concat([t.assign(month=m) for m, t in zip(months, tables)], ignore_index=True)
         stacked.to_csv(args.out, index=False, lineterminator="\n")

@@ -21,8 +21,10 @@ family-wise error rate at ``alpha`` over the forces compared on that stage.
 
 from __future__ import annotations
 
+import multiprocessing
 import warnings
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +184,38 @@ def force_period_estimates(
     return out
 
 
+def _period_job(job: tuple) -> list[pd.DataFrame]:
+    db, force, periods, min_base, min_cell = job
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # category merges: listed in each report
+        return force_period_estimates(db, force, periods, min_base=min_base, min_cell=min_cell)
+
+
+def estimate_forces(
+    jobs: Sequence[tuple[str | Path, str, Sequence[Sequence[str]]]],
+    *,
+    workers: int = 1,
+    min_base: int = 30,
+    min_cell: int = 5,
+) -> list[list[pd.DataFrame]]:
+    """:func:`force_period_estimates` for each ``(store, force, periods)`` of ``jobs``, in
+    order, on ``workers`` processes (1: in this process).
+
+    The forces are independent, so they run side by side on a process pool (spawned
+    workers); each force's tables are exactly those of a run in this process.
+    """
+    if workers < 1:
+        raise UsageError(f"workers must be at least 1, got {workers}")
+    tasks = [
+        (db, force, [list(p) for p in periods], min_base, min_cell) for db, force, periods in jobs
+    ]
+    if workers == 1 or len(tasks) < 2:
+        return [_period_job(t) for t in tasks]
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx) as pool:
+        return list(pool.map(_period_job, tasks))
+
+
 def force_estimates(
     db: str | Path,
     force: str,
@@ -285,19 +319,18 @@ def compare_stores(
     min_base: int = 30,
     conf_level: float = 0.95,
     alpha: float = 0.05,
+    workers: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Estimates of every force in ``stores`` (force -> store file) and their comparison.
 
     Returns ``(estimates, comparison)``; forces are compared on the ``window`` months ending
-    with ``month`` (1: the month alone; 12: a rolling year).
+    with ``month`` (1: the month alone; 12: a rolling year); ``workers`` processes estimate
+    the forces side by side (:func:`estimate_forces`).
     """
     months = window_months(month, window)
-    frames = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # category merges: listed in each report
-        for force, db in stores.items():
-            frames.append(force_estimates(db, force, months, min_base=min_base))
-    estimates = pd.concat(frames, ignore_index=True)
+    jobs = [(db, force, [months]) for force, db in stores.items()]
+    done = estimate_forces(jobs, workers=workers, min_base=min_base)
+    estimates = pd.concat([tables[0] for tables in done], ignore_index=True)
     return estimates, compare_forces(estimates, conf_level=conf_level, alpha=alpha)
 
 
