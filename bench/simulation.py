@@ -104,7 +104,12 @@ def main(argv=None) -> int:
         f"{os.cpu_count()} CPUs; Dask LocalCluster, one thread per worker",
         flush=True,
     )
+    # Fixed cost of a run: LocalCluster start, scattering the population, summarising, close.
+    _, t_fixed = timed(cfg, pop, 2, args.seed, 2)
+    print(f"  Dask fixed cost (start, scatter, close; a 2-replicate run): {t_fixed:.1f} s")
     two, t2 = timed(cfg, pop, args.reps, args.seed, 2)
+    print(f"  of which replicates (run minus the fixed cost): {t2 - t_fixed:.1f} s "
+          f"({1000 * (t2 - t_fixed) / args.reps:.1f} ms a replicate)")  # fmt: skip
     row = two.results.iloc[0]
     print(
         f"  eligible {two.run['eligible']['stratified_15pc_telephone']:,}; "
