@@ -1,8 +1,10 @@
 """Benchmark: 1,000 replicates of a stratified 15% sample, telephone fieldwork, raking and the
 five stage estimates on a 200,000-victim year, on Dask with 2 workers; speed-up from 1 to 2.
 
-Acceptance (issue 8): the 1,000 replicates in under 60 s on the 2-core machine; print the
-speed-up from 1 to 2 workers. Exits 1 if the 2-worker run takes 60 s or more.
+Acceptance: the 1,000 replicates on 2 workers in under 30 s on the 2-core machine (issue 17;
+issue 8 asked for 60 s); print the speed-up from 1 to 2 workers and the Dask fixed cost
+(cluster start, scatter, close) apart. Exits 1 if the 2-worker run takes 30 s or more. The
+machine is shared: compare the load averages printed with each run before reading a figure.
 
 Usage::
 
@@ -39,6 +41,8 @@ import numpy as np
 from methods.simulation.config import parse_config
 from methods.simulation.engine import build_population
 from methods.simulation.run import SimulationWarning, simulate
+
+TARGET_S = 30.0  # issue 17: at least 2x faster than the 68 s measured for issue 8
 
 EXCLUDE = [
     "opted_out",
@@ -104,7 +108,12 @@ def main(argv=None) -> int:
         f"{os.cpu_count()} CPUs; Dask LocalCluster, one thread per worker",
         flush=True,
     )
+    # Fixed cost of a run: LocalCluster start, scattering the population, summarising, close.
+    _, t_fixed = timed(cfg, pop, 2, args.seed, 2)
+    print(f"  Dask fixed cost (start, scatter, close; a 2-replicate run): {t_fixed:.1f} s")
     two, t2 = timed(cfg, pop, args.reps, args.seed, 2)
+    print(f"  of which replicates (run minus the fixed cost): {t2 - t_fixed:.1f} s "
+          f"({1000 * (t2 - t_fixed) / args.reps:.1f} ms a replicate)")  # fmt: skip
     row = two.results.iloc[0]
     print(
         f"  eligible {two.run['eligible']['stratified_15pc_telephone']:,}; "
@@ -118,9 +127,9 @@ def main(argv=None) -> int:
     same = np.array_equal(one.values, two.values[:, :k], equal_nan=True)
     print(f"speed-up from 1 to 2 workers ({k} replicates): {t1 / t2k:.2f}x")
     print(f"1-worker and 2-worker replicates identical: {same}")
-    ok = t2 < 60.0
+    ok = t2 < TARGET_S
     print(f"acceptance: {args.reps} replicates on 2 workers in {t2:.1f} s "
-          f"({'under' if ok else 'NOT under'} 60 s)")  # fmt: skip
+          f"({'under' if ok else 'NOT under'} {TARGET_S:.0f} s)")  # fmt: skip
     return 0 if ok and same else 1
 
 

@@ -21,8 +21,10 @@ family-wise error rate at ``alpha`` over the forces compared on that stage.
 
 from __future__ import annotations
 
+import multiprocessing
 import warnings
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +36,8 @@ from methods.core.errors import UsageError
 from methods.core.periods import months_back
 from methods.core.schema import STAGE_LABELS, STAGES
 from methods.data.store import Store
-from methods.report.monthly import eligible_frame
+from methods.frame.eligibility import apply
+from methods.frame.register import store_history, store_register
 from methods.report.tables import period_estimates, prepare_responses
 
 #: Columns of ``tables/force_comparison.csv``.
@@ -76,6 +79,143 @@ def window_months(month: str, window: int) -> list[str]:
     return months_back(month, window)
 
 
+def _month_number(months: pd.Series) -> np.ndarray:
+    """``YYYY-MM`` as ``year * 12 + month - 1``."""
+    m = months.astype("str")
+    return (m.str[:4].astype(int) * 12 + m.str[5:7].astype(int) - 1).to_numpy()
+
+
+def _eligible(victims: pd.DataFrame, preset, store: Store) -> pd.DataFrame:
+    """The eligible victims of every survey of ``preset``, month by month: the rows
+    :func:`methods.report.monthly.eligible_frame` gives (same rules in the same order, same
+    contact reference date, same row order), for less work.
+
+    :func:`methods.frame.eligibility.apply` decides row by row (the last step, one case per
+    person, looks only at rows still eligible), so what it is given can be cut to what can
+    change a row's outcome without changing any outcome:
+
+    - each survey gets only the month's victims in its offence groups (the others are
+      excluded as out of scope at its first step);
+    - the store's opt-out register and re-survey history are read once for all months, not
+      once per month and survey, and the history is cut to the months a survey's re-survey
+      rule looks at (``[m - N, m]``: a sample in any other month cannot exclude anyone).
+
+    The exclusion flow (counts per rule) is not kept: the comparison does not show it.
+    """
+    register = store_register(store)
+    history = store_history(store)
+    h_month = _month_number(history["month"]) if len(history) else np.zeros(0, dtype=int)
+    frames = []
+    for month, vm in victims.groupby("month", sort=True):
+        vm = vm.reset_index(drop=True)  # as a one-month read gives it
+        m_idx = _month_number(pd.Series([month]))[0]
+        reference = (pd.Period(month, freq="M") + 1).start_time.strftime("%Y-%m-%d")
+        offence = vm["offence_group"].astype("str").str.lower()
+        for s in preset.surveys:
+            scope = offence.isin(s.offence_groups).to_numpy(dtype=bool)
+            rule = s.rule("resurveyed_within_months")
+            hist = history
+            if rule is not None:
+                near = (h_month >= m_idx - int(rule.months or 0)) & (h_month <= m_idx)
+                hist = history[near].reset_index(drop=True)
+            with warnings.catch_warnings():
+                # matched on the victim pseudonym: the analysis table holds no phone numbers
+                warnings.filterwarnings("ignore", message="the opt-out register is matched")
+                res = apply(
+                    vm[scope].reset_index(drop=True),
+                    s,
+                    store=store,
+                    reference_date=reference,
+                    optout_hashes=register,
+                    history=hist,
+                )
+            frames.append(res.eligible.assign(survey=s.name, month=month))
+    if not frames:
+        return victims.iloc[:0]
+    return pd.concat(frames, ignore_index=True)
+
+
+def force_period_estimates(
+    db: str | Path,
+    force: str,
+    periods: Sequence[Sequence[str]],
+    *,
+    min_base: int = 30,
+    min_cell: int = 5,
+) -> list[pd.DataFrame]:
+    """One force's five-stage estimates for each period of ``periods`` (a list of month lists),
+    weighted as the monthly report; the store is read once for all the periods' months.
+
+    Each period's table is the one :func:`force_estimates` gives for that period alone (the
+    same rows in the same order, so the same floating-point sums).
+
+    Raises:
+        UsageError: the store does not exist or lacks some of the months (named), or a period
+            has no completed interviews.
+    """
+    preset = load_force(force)
+    path = Path(db)
+    if not path.is_file():
+        raise UsageError(f"no store for {preset.title}: {path.name} does not exist")
+    months = sorted({m for period in periods for m in period})
+    with Store(path, read_only=True) as st:
+        loaded = set(st.loaded_months())
+        missing = [m for m in months if m not in loaded]
+        if missing:
+            raise UsageError(
+                f"{preset.title}'s store does not hold {', '.join(missing)} "
+                f"(it holds {len(loaded)} month(s)); load them or choose other months"
+            )
+        responses = st.responses(months=months)
+        victims = st.victims(months=months)
+        eligible = _eligible(victims, preset, st)
+    asked = {s for sv in preset.surveys for s in sv.stages}
+    r_month = responses["month"].to_numpy()
+    e_month = eligible["month"].to_numpy()
+    out = []
+    for period in periods:
+        period = list(period)
+        sampled = prepare_responses(responses[np.isin(r_month, period)].reset_index(drop=True))
+        elig = eligible[np.isin(e_month, period)].reset_index(drop=True)
+        table = period_estimates(sampled, elig, period, min_base=min_base, min_cell=min_cell)
+        if table is None:
+            raise UsageError(f"{preset.title} has no completed interviews in {', '.join(period)}")
+        out.append(table.assign(force=preset.name, asked=table["stage"].isin(asked)))
+    return out
+
+
+def _period_job(job: tuple) -> list[pd.DataFrame]:
+    db, force, periods, min_base, min_cell = job
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # category merges: listed in each report
+        return force_period_estimates(db, force, periods, min_base=min_base, min_cell=min_cell)
+
+
+def estimate_forces(
+    jobs: Sequence[tuple[str | Path, str, Sequence[Sequence[str]]]],
+    *,
+    workers: int = 1,
+    min_base: int = 30,
+    min_cell: int = 5,
+) -> list[list[pd.DataFrame]]:
+    """:func:`force_period_estimates` for each ``(store, force, periods)`` of ``jobs``, in
+    order, on ``workers`` processes (1: in this process).
+
+    The forces are independent, so they run side by side on a process pool (spawned
+    workers); each force's tables are exactly those of a run in this process.
+    """
+    if workers < 1:
+        raise UsageError(f"workers must be at least 1, got {workers}")
+    tasks = [
+        (db, force, [list(p) for p in periods], min_base, min_cell) for db, force, periods in jobs
+    ]
+    if workers == 1 or len(tasks) < 2:
+        return [_period_job(t) for t in tasks]
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx) as pool:
+        return list(pool.map(_period_job, tasks))
+
+
 def force_estimates(
     db: str | Path,
     force: str,
@@ -89,27 +229,9 @@ def force_estimates(
     Raises:
         UsageError: the store does not exist or lacks some of ``months`` (named).
     """
-    preset = load_force(force)
-    path = Path(db)
-    if not path.is_file():
-        raise UsageError(f"no store for {preset.title}: {path.name} does not exist")
-    with Store(path, read_only=True) as st:
-        loaded = set(st.loaded_months())
-        missing = [m for m in months if m not in loaded]
-        if missing:
-            raise UsageError(
-                f"{preset.title}'s store does not hold {', '.join(missing)} "
-                f"(it holds {len(loaded)} month(s)); load them or choose other months"
-            )
-        sampled = prepare_responses(st.responses(months=list(months)))
-        victims = st.victims(months=list(months))
-        eligible, _ = eligible_frame(victims, preset, None, store=st)
-    table = period_estimates(sampled, eligible, list(months), min_base=min_base, min_cell=min_cell)
-    if table is None:
-        raise UsageError(f"{preset.title} has no completed interviews in {', '.join(months)}")
-    asked = {s for sv in preset.surveys for s in sv.stages}
-    table = table.assign(force=preset.name, asked=table["stage"].isin(asked))
-    return table
+    return force_period_estimates(db, force, [list(months)], min_base=min_base, min_cell=min_cell)[
+        0
+    ]
 
 
 def compare_forces(
@@ -197,19 +319,18 @@ def compare_stores(
     min_base: int = 30,
     conf_level: float = 0.95,
     alpha: float = 0.05,
+    workers: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Estimates of every force in ``stores`` (force -> store file) and their comparison.
 
     Returns ``(estimates, comparison)``; forces are compared on the ``window`` months ending
-    with ``month`` (1: the month alone; 12: a rolling year).
+    with ``month`` (1: the month alone; 12: a rolling year); ``workers`` processes estimate
+    the forces side by side (:func:`estimate_forces`).
     """
     months = window_months(month, window)
-    frames = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # category merges: listed in each report
-        for force, db in stores.items():
-            frames.append(force_estimates(db, force, months, min_base=min_base))
-    estimates = pd.concat(frames, ignore_index=True)
+    jobs = [(db, force, [months]) for force, db in stores.items()]
+    done = estimate_forces(jobs, workers=workers, min_base=min_base)
+    estimates = pd.concat([tables[0] for tables in done], ignore_index=True)
     return estimates, compare_forces(estimates, conf_level=conf_level, alpha=alpha)
 
 

@@ -246,8 +246,10 @@ def prepare(config: SimulationConfig, victims: pd.DataFrame, *, validate: bool =
     has_address = fieldwork._has(v, "address")
     fw = pd.DataFrame(
         {
-            "crime_ref": np.arange(n, dtype=np.int64),  # stable per-row key for the answers
-            "victim_id": np.zeros(n, dtype=np.int64),
+            # stable per-row key for the answers, held as the strings draw_answers hashes
+            # (row number and 0), so a replicate does not convert 2 x 2 integer columns
+            "crime_ref": pd.array(np.arange(n).astype(str), dtype="str"),
+            "victim_id": pd.array(np.full(n, "0"), dtype="str"),
             "age": v["age"].to_numpy(),
             **{c: v[c].astype(str).str.lower().to_numpy() for c in ("gender", "ethnicity", "offence_group")},
             "phone": pd.array(np.where(has_phone, "y", None), dtype="str"),

@@ -138,12 +138,20 @@ class RakingAdjustment(WeightingStep):
         x, flat = _as2d(z)
         x = x.copy()
         psw = self.w_out
-        counts = [np.bincount(c, minlength=s) for c, s in zip(self.margin_codes, self.margin_sizes)]
+        # _safe_div(x, psw) and the level counts, with what does not change between sweeps
+        # (the divisor, the zero-weight mask, max(count, 1)) computed once: the same
+        # operations on the same numbers, so the same result to the last bit.
+        zero = psw == 0
+        ws = np.where(zero, 1.0, psw)
+        counts = [
+            np.maximum(np.bincount(c, minlength=s), 1)
+            for c, s in zip(self.margin_codes, self.margin_sizes)
+        ]
         for _ in range(self.sweeps):
             for codes, size, cnt in zip(self.margin_codes, self.margin_sizes, counts):
-                u = _safe_div(x, psw)
                 for j in range(x.shape[1]):
-                    m = np.bincount(codes, weights=u[:, j], minlength=size) / np.maximum(cnt, 1)
+                    u = np.where(zero, 0.0, x[:, j] / ws)
+                    m = np.bincount(codes, weights=u, minlength=size) / cnt
                     x[:, j] -= psw * m[codes]
         return x[:, 0] if flat else x
 
