@@ -412,24 +412,22 @@ class Store(IngestMixin):
         name = name.strip().lower()
         row = self.con.execute("SELECT force FROM months WHERE month = ?", [month]).fetchall()
         held = self._forces_text()
+        where = f"the store {self.path} holds: {held}"
         if not row:
             raise InputRefused(
-                f"the store {self.path} holds no victims for {month}, so nothing of {name} for "
-                f"{month}; it holds: {held}"
+                f"no victims of {name} for {month}: the month is not loaded; {where}"
             )
         have = row[0][0]
         if have is None:
             raise InputRefused(
-                f"the store {self.path} does not record whose data {month} is (loaded without a "
-                f"force that its crime references name); reload it with `vsw ingest victims "
-                f"--replace` and force {name} before reporting or sampling {name}; it holds: "
-                f"{held}"
+                f"{month} is not recorded as {name}'s data (loaded without a force its crime "
+                f"references name): reload it with `vsw ingest victims --replace` for {name} "
+                f"before reporting or sampling it; {where}"
             )
         if have != name:
             raise InputRefused(
-                f"the store {self.path} holds {have}'s victims for {month}, not {name}'s: "
-                f"refusing to report or sample {name} from another force's data; it holds: "
-                f"{held}"
+                f"{month} holds {have}'s victims, not {name}'s: refusing to report or sample "
+                f"{name} from another force's data; {where}"
             )
         return have
 

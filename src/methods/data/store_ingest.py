@@ -209,7 +209,8 @@ class IngestMixin:
             A (crime_ref, victim_id) already loaded under another month is refused: each case
             belongs to one month. A store holds several forces side by side month by month;
             one month holds one force's extract, so replacing a month with another force's
-            extract is refused.
+            extract is refused (a month loaded without a force may be replaced by an
+            attributed extract: that is how it is attributed).
         """
         self._require_writable()
         month = check_month(month)
@@ -239,8 +240,8 @@ class IngestMixin:
                 "victim extract",
             )
         checked = check_victims(con, file, month, self.secret, self.today, preset)
-        if prev is not None and prev[3] != checked.force:
-            held = prev[3] or "no recorded force"
+        if prev is not None and prev[3] is not None and prev[3] != checked.force:
+            held = prev[3]
             raise IngestError(
                 [
                     Problem(
