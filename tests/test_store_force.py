@@ -264,3 +264,27 @@ def test_vsw_report_for_a_force_the_store_does_not_hold_is_refused(demo_store, t
     text = res.stdout + res.stderr
     assert "not kent's" in text and "2025-1" in text
     assert not list((tmp_path / "r").rglob("report.html"))
+
+
+def test_a_users_copy_of_a_preset_may_use_its_months_but_not_another_prefix(tmp_path):
+    """A preset of the user's own sharing Durham's crime reference prefix reads Durham's
+    months (the prefix is all the store knows); with another prefix it is refused."""
+    text = (
+        resources.files("methods")
+        .joinpath("configs", "forces", "durham.toml")
+        .read_text(encoding="utf-8")
+    )
+    same = tmp_path / "mine.toml"
+    same.write_text(text.replace('name = "durham"', 'name = "mine"'), encoding="utf-8")
+    other = tmp_path / "other.toml"
+    other.write_text(
+        text.replace('name = "durham"', 'name = "other"').replace('"DU"', '"OT"'),
+        encoding="utf-8",
+    )
+    with Store(tmp_path / "s.duckdb", today=TODAY) as s:
+        s.ingest_victims(_durham(), month=MONTH)  # inferred: durham
+        assert s.require_force(load_force_file(same), MONTH) == "durham"
+        with pytest.raises(InputRefused, match="holds durham's victims, not other's"):
+            s.require_force(load_force_file(other), MONTH)
+        with pytest.raises(InputRefused, match="not mine's"):  # a bare name proves nothing
+            s.require_force("mine", MONTH)

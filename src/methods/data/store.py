@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from methods.config.presets import ForcePreset, list_forces, load_force
 from methods.core.errors import InputRefused, UsageError, ValidationError
 from methods.data.ingest import (
     CASE_ID_SQL,
@@ -138,6 +139,19 @@ ANALYSIS_COLUMNS: tuple[str, ...] = (
     *VICTIM_FLAG_COLUMNS,
 )
 PERSONAL_COLUMNS: tuple[str, ...] = ("crime_ref", "victim_id", "name", "phone", "email", "address")
+
+
+def _same_references(force: Any, held: str) -> bool:
+    """A user's preset (not built in) with the crime reference rule of built-in ``held``."""
+    if not isinstance(force, ForcePreset) or force.name in list_forces():
+        return False
+    if held not in list_forces():
+        return False
+    ref = load_force(held)
+    return (force.crime_ref_prefix, force.crime_ref_pattern) == (
+        ref.crime_ref_prefix,
+        ref.crime_ref_pattern,
+    )
 
 
 def _months_list(months: str | Iterable[str] | None) -> list[str] | None:
@@ -394,7 +408,11 @@ class Store(IngestMixin):
         refused (issue 17: Durham's demo store reported as Kent).
 
         Arguments:
-            force: preset name (any case) or a preset (its ``name``).
+            force: preset name (any case) or a preset (its ``name``). A user's own preset
+                (:func:`methods.config.presets.load_force_file`, a name that is not built in)
+                is accepted for a month of a built-in force whose crime reference rule
+                (prefix and pattern) it shares: that rule is all the store knows of the
+                extract's origin.
             month: ``YYYY-MM``.
 
         Returns:
@@ -424,7 +442,7 @@ class Store(IngestMixin):
                 f"references name): reload it with `vsw ingest victims --replace` for {name} "
                 f"before reporting or sampling it; {where}"
             )
-        if have != name:
+        if have != name and not _same_references(force, have):
             raise InputRefused(
                 f"{month} holds {have}'s victims, not {name}'s: refusing to report or sample "
                 f"{name} from another force's data; {where}"

@@ -161,7 +161,7 @@ def eligible_frame(victims: pd.DataFrame, preset, surveys=None, store=None):
     frames, flows = [], []
     if store is not None:  # a report labelled with one force never reads another's victims
         for month in sorted(victims["month"].unique()):
-            store.require_force(preset.name, month)
+            store.require_force(preset, month)
     for month, vm in victims.groupby("month", sort=True):
         reference = (pd.Period(month, freq="M") + 1).start_time.strftime("%Y-%m-%d")
         for s in preset.surveys:
