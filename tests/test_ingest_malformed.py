@@ -613,3 +613,25 @@ def test_cli_exits_3_without_traceback(case, base, tmp_path, capsys):
         assert case.column in err
     with Store(db) as st:
         assert {k: v for k, v in st.table_digests().items() if k != "audit"} == before
+
+
+def test_ragged_row_that_is_not_utf8_is_refused_without_noise(base, tmp_path, monkeypatch):
+    """Found by bench/fuzz.py: pyarrow decodes a ragged row to text before its handler is
+    called; a row that is not UTF-8 made it print "Exception ignored ... UnicodeDecodeError"
+    (with the byte position) on the terminal before the refusal."""
+    import sys
+
+    text = feb().to_csv(index=False).encode("utf-8")
+    lines = text.split(b"\n")
+    lines[3] = lines[3] + b",\xe9\xe9"  # one field too many, and not UTF-8
+    path = tmp_path / "ragged_latin1.csv"
+    path.write_bytes(b"\n".join(lines))
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    db = tmp_path / "s.duckdb"
+    shutil.copy(base["db"], db)
+    with Store(db, today=TODAY) as st, pytest.raises(ValidationError) as info:
+        st.ingest_victims(path, month=M2)
+    assert seen == []
+    assert sys.unraisablehook == seen.append  # restored
+    assert "row 3" in str(info.value) or "line 4" in str(info.value), str(info.value)

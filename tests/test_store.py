@@ -147,6 +147,7 @@ def test_scenario_loads_with_every_valid_variant(st, scenario):
         "replaced": False,
         "sha256": hashlib.sha256(scenario.read_bytes()).hexdigest(),
         "dropped_sampled_cases": 0,
+        "force": None,  # CR... references name no preset: not attributed
     }
     v = st.victims()
     assert list(v.columns) == list(ANALYSIS_COLUMNS)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -52,7 +53,25 @@ __all__ = [
     "load_survey_file",
     "force_name",
     "survey_name",
+    "TEXT_LIMITS",
 ]
+
+#: Default maximum lengths (characters, after trimming spaces) of the free-text and identifier
+#: columns of the contract files (docs/data_contract.md, "Row rules"); a preset's ``[limits]``
+#: table may change them. Names and addresses: generous for the longest UK forms (a postal
+#: address is at most 7 lines of 35 characters, 245 with separators, Royal Mail PAF); e-mail:
+#: 254 characters (RFC 5321 section 4.5.3.1 path limit); phone: E.164 numbers have at most 15
+#: digits, 40 leaves room for spacing and an extension.
+TEXT_LIMITS: dict[str, int] = {
+    "crime_ref": 100,
+    "victim_id": 100,
+    "district": 100,
+    "name": 200,
+    "phone": 40,
+    "email": 254,
+    "address": 500,
+    "comment": 4000,
+}
 
 #: Exclusion rules a survey may apply, with the parameters each accepts (and their defaults).
 #: Sources: seeds 000 (Cumbria), 001 (Warwickshire), 004 (Kent); docs/methods.md.
@@ -209,7 +228,14 @@ class ForcePreset:
 
     Arguments:
         name, title: preset name (file stem) and the force's name.
-        crime_ref_prefix: prefix of synthetic crime references, e.g. ``DU`` -> ``DU/25/012345``.
+        crime_ref_prefix: prefix of the force's crime references, e.g. ``DU`` ->
+            ``DU/25/012345``; ingest checks every ``crime_ref`` of an extract loaded for the
+            force starts with it (any case) and infers the force from it when none is given.
+        crime_ref_pattern: optional regular expression (RE2, whole value, case-insensitive) a
+            crime reference must match instead of the prefix rule.
+        district_aliases: other spellings of districts (alias, canonical district), applied
+            case-insensitively before the district check of ingest.
+        limits: maximum lengths overriding :data:`TEXT_LIMITS` (column, characters).
         surveys: the surveys the force runs, with the preset's overrides applied.
         agency, agency_type: default fieldwork organisation and its type (``agency``,
             ``other_force``, ``in_house``); a survey may name its own.
@@ -255,6 +281,9 @@ class ForcePreset:
     source: str = ""
     path: str = field(default="", compare=False)
     fingerprint: str = ""
+    crime_ref_pattern: str = ""
+    district_aliases: tuple[tuple[str, str], ...] = ()
+    limits: tuple[tuple[str, int], ...] = ()
 
     @property
     def survey_names(self) -> tuple[str, ...]:
@@ -301,6 +330,18 @@ class ForcePreset:
     @property
     def district_weights(self) -> tuple[float, ...]:
         return tuple(w for _, w in self.districts)
+
+    @property
+    def district_lookup(self) -> dict[str, str]:
+        """Lower-case district or alias -> canonical district name (the ingest check)."""
+        out = {d.lower(): d for d in self.district_names}
+        out.update({a.lower(): d for a, d in self.district_aliases})
+        return out
+
+    @property
+    def limit_map(self) -> dict[str, int]:
+        """Maximum length of each free-text column: :data:`TEXT_LIMITS` and the preset's."""
+        return {**TEXT_LIMITS, **dict(self.limits)}
 
     @property
     def response_rate_map(self) -> dict[str, float]:
@@ -465,6 +506,39 @@ def _shares(
         if not lo <= x <= hi:
             raise w.error(f"must be between {lo:g} and {hi:g}, got {x:g}")
         out.append((k, x))
+    return tuple(out)
+
+
+def _aliases(value: Any, lowered: Mapping[str, str], where: Where) -> tuple[tuple[str, str], ...]:
+    """``[district_aliases]``: alias = canonical district (one of ``[districts]``, any case)."""
+    _check_type(value, (dict,), where)
+    out = []
+    for alias, target in value.items():
+        w = where.sub(alias)
+        _check_type(target, (str,), w)
+        if target.lower() not in lowered:
+            shown = ", ".join(list(lowered.values())[:10])
+            raise w.error(f"'{target}' is not a district of [districts] ({shown})")
+        if alias.lower() in lowered:
+            raise w.error("is already a district of [districts]; an alias must be another name")
+        if not alias.strip() or len(alias) > TEXT_LIMITS["district"]:
+            raise w.error(f"an alias must be non-blank, at most {TEXT_LIMITS['district']} chars")
+        out.append((alias.strip(), lowered[target.lower()]))
+    return tuple(out)
+
+
+def _limits(value: Any, where: Where) -> tuple[tuple[str, int], ...]:
+    """``[limits]``: column = maximum length (characters), for the columns of TEXT_LIMITS."""
+    _check_type(value, (dict,), where)
+    out = []
+    for col, n in value.items():
+        w = where.sub(col)
+        if col not in TEXT_LIMITS:
+            raise w.error(f"unknown column; limits exist for: {', '.join(TEXT_LIMITS)}")
+        n = _check_type(n, (int,), w)
+        if isinstance(n, bool) or not 1 <= n <= 1_000_000:
+            raise w.error(f"must be a whole number of characters from 1 to 1000000, got {n!r}")
+        out.append((col, int(n)))
     return tuple(out)
 
 
@@ -649,6 +723,9 @@ _FORCE_KEYS = (
     "profile_monitoring",
     "monthly_volume",
     "districts",
+    "district_aliases",
+    "crime_ref_pattern",
+    "limits",
     "ethnicity",
     "targets",
     "targets_note",
@@ -826,6 +903,39 @@ def _parse_force(raw: Mapping[str, Any], path: str, expect_name: str | None) -> 
     if tot <= 0:
         raise root.sub("districts").error("district weights must not all be zero")
     districts = tuple((d, w / tot) for d, w in districts)
+    lowered: dict[str, str] = {}
+    for d, _ in districts:
+        if d.lower() in lowered:
+            raise root.sub("districts").error(
+                f"districts '{lowered[d.lower()]}' and '{d}' differ only in case; ingest "
+                "matches districts case-insensitively"
+            )
+        if not d.strip() or d != d.strip() or len(d) > TEXT_LIMITS["district"]:
+            raise (
+                root.sub("districts")
+                .sub(d)
+                .error(
+                    f"a district must be non-blank, without surrounding spaces and at most "
+                    f"{TEXT_LIMITS['district']} characters"
+                )
+            )
+        lowered[d.lower()] = d
+    aliases = _aliases(
+        _take(raw, "district_aliases", (dict,), root, required=False, default={}),
+        lowered,
+        root.sub("district_aliases"),
+    )
+    pattern = _take(raw, "crime_ref_pattern", (str,), root, required=False, default="")
+    if pattern:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise root.sub("crime_ref_pattern").error(
+                f"not a regular expression ({exc}); e.g. 'DU/[0-9]{{2}}/[0-9]{{6}}'"
+            ) from None
+    limits = _limits(
+        _take(raw, "limits", (dict,), root, required=False, default={}), root.sub("limits")
+    )
     eth = _shares(
         _take(raw, "ethnicity", (dict,), root),
         tuple(e for e in ETHNICITIES if e != "unknown"),
@@ -916,6 +1026,9 @@ def _parse_force(raw: Mapping[str, Any], path: str, expect_name: str | None) -> 
         source=_take(raw, "source", (str,), root, required=False, default=""),
         path=path,
         fingerprint=_fingerprint(raw),
+        crime_ref_pattern=pattern,
+        district_aliases=aliases,
+        limits=limits,
     )
 
 

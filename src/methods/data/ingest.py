@@ -28,6 +28,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from methods.config.presets import TEXT_LIMITS, ForcePreset, list_forces, load_force
 from methods.core.schema import ETHNICITIES, GENDERS, MODES, OFFENCE_GROUPS, STAGES
 from methods.data.readers import RawInput, read_input
 from methods.data.validation import (
@@ -44,6 +45,7 @@ from methods.data.validation import (
     int_sql,
     response_key_columns,
     run_rules,
+    sql_str,
     v,
 )
 
@@ -110,10 +112,15 @@ def _disp_sql() -> str:
 
 @dataclass
 class Checked:
-    """A validated input: its canonical raw form and the clean table to write."""
+    """A validated input: its canonical raw form and the clean table to write.
+
+    ``force`` is the force whose extract it is (victim extracts: given, or inferred from the
+    crime reference prefix; ``None`` when neither).
+    """
 
     raw: RawInput
     clean: pa.Table
+    force: str | None = None
 
     @property
     def rows(self) -> int:
@@ -121,10 +128,123 @@ class Checked:
         return self.clean.num_rows
 
 
-def _checked(raw: RawInput, clean: pa.Table) -> Checked:
+def _checked(raw: RawInput, clean: pa.Table, force: str | None = None) -> Checked:
     """Pair ``raw`` with ``clean`` and release the raw text columns (memory: 1M rows ~ 250 MB)."""
     raw.table = raw.table.select(["_row"]).slice(0, 0)
-    return Checked(raw, clean)
+    return Checked(raw, clean, force)
+
+
+# --------------------------------------------------------------------------- force rules
+
+
+def resolve_force(force: str | ForcePreset | None) -> ForcePreset | None:
+    """The preset of ``force`` (a built-in name, matched case-insensitively, or a preset)."""
+    if force is None or isinstance(force, ForcePreset):
+        return force
+    return load_force(force)
+
+
+def _crime_ref_sql(preset: ForcePreset) -> str:
+    """SQL true when the trimmed crime_ref belongs to ``preset`` (its pattern or prefix)."""
+    x = v("crime_ref")
+    if preset.crime_ref_pattern:
+        return f"regexp_full_match({x}, {sql_str(preset.crime_ref_pattern)}, 'i')"
+    return f"starts_with(upper({x}), {sql_str(preset.crime_ref_prefix.upper())})"
+
+
+def infer_force(con: Any) -> ForcePreset | None:
+    """The built-in preset whose crime reference rule every row of :data:`RAW` follows.
+
+    Returns ``None`` when no preset (or more than one) claims every non-blank crime_ref.
+    """
+    presets = [load_force(f) for f in list_forces()]
+    cols = ", ".join(
+        f"count_if({v('crime_ref')} <> '' AND NOT {_crime_ref_sql(p)})" for p in presets
+    )
+    n, *misses = con.execute(
+        f"SELECT count_if({v('crime_ref')} <> ''), {cols} FROM {RAW}"
+    ).fetchall()[0]
+    hits = [p for p, k in zip(presets, misses) if k == 0]
+    return hits[0] if n and len(hits) == 1 else None
+
+
+def force_rules(preset: ForcePreset) -> list[Rule]:
+    """The rules an extract of ``preset``'s force must follow: crime reference, districts.
+
+    The district list is the preset's ``[districts]`` (any case), after its
+    ``[district_aliases]`` (docs/data_contract.md, "Row rules").
+    """
+    where = f"configs/forces/{preset.name}.toml"
+    if preset.crime_ref_pattern:
+        ref_rule = (
+            f"crime reference does not match {preset.title}'s pattern "
+            f"{preset.crime_ref_pattern!r} ({where} crime_ref_pattern): is this "
+            f"{preset.title}'s extract?"
+        )
+    else:
+        ref_rule = (
+            f"crime reference does not start with {preset.title}'s prefix "
+            f"'{preset.crime_ref_prefix}' ({where} crime_ref_prefix): is this "
+            f"{preset.title}'s extract?"
+        )
+    x = v("crime_ref")
+    rules = [Rule("crime_ref", ref_rule, f"{x} <> '' AND NOT {_crime_ref_sql(preset)}")]
+    names = preset.district_names
+    shown = ", ".join(names[:10])
+    if len(names) > 10:
+        shown += f" (first 10 of {len(names)})"
+    alias = ""
+    if preset.district_aliases:
+        alias = "; also accepted: " + ", ".join(
+            f"{a} = {d}" for a, d in preset.district_aliases[:10]
+        )
+    allowed = ", ".join(sql_str(k) for k in preset.district_lookup)
+    d = v("district")
+    rules.append(
+        Rule(
+            "district",
+            f"not a district of {preset.title} ({where} [districts]); allowed (any case): "
+            f"{shown}{alias}",
+            f"{d} <> '' AND lower({d}) NOT IN ({allowed})",
+            d,
+        )
+    )
+    return rules
+
+
+def _district_sql(preset: ForcePreset | None) -> str:
+    """SQL for the stored district: the preset's canonical spelling, else the trimmed text."""
+    d = v("district")
+    if preset is None:
+        return d
+    cases = " ".join(
+        f"WHEN {sql_str(k)} THEN {sql_str(c)}" for k, c in preset.district_lookup.items()
+    )
+    return f"(CASE lower({d}) {cases} ELSE {d} END)"
+
+
+def limit_rules(spec: tuple[Column, ...], limits: dict[str, int] | None = None) -> list[Rule]:
+    """Maximum-length rules for the columns of ``spec`` that have a limit.
+
+    Arguments:
+        spec: the file's columns.
+        limits: column -> characters; default :data:`methods.config.presets.TEXT_LIMITS`.
+    """
+    lim = {**TEXT_LIMITS, **(limits or {})}
+    out = []
+    for c in spec:
+        if c.name in lim:
+            n = lim[c.name]
+            out.append(
+                Rule(
+                    c.name,
+                    f"value longer than the maximum of {n:,} characters "
+                    "(docs/data_contract.md, 'Row rules'; a force preset may change it in "
+                    "[limits])",
+                    f"length({v(c.name)}) > {n}",
+                )
+            )
+    return out
 
 
 def hmac_sql(msg: str) -> str:
@@ -191,7 +311,14 @@ def _run(con: Any, raw: RawInput, rules: list[Rule], extra, what: str) -> None:
         raise IngestError(problems, raw.name, what)
 
 
-def check_victims(con: Any, source: Any, month: str, secret: bytes, today: dt.date) -> Checked:
+def check_victims(
+    con: Any,
+    source: Any,
+    month: str,
+    secret: bytes,
+    today: dt.date,
+    force: str | ForcePreset | None = None,
+) -> Checked:
     """Read and validate a monthly victim extract (docs/data_contract.md section 1).
 
     Arguments:
@@ -200,6 +327,11 @@ def check_victims(con: Any, source: Any, month: str, secret: bytes, today: dt.da
         month: ``YYYY-MM`` the extract covers.
         secret: the store's pseudonym key.
         today: reported dates after this day are refused.
+        force: whose extract it is (preset name or :class:`ForcePreset`). Its crime
+            reference rule and district list are enforced (:func:`force_rules`) and its
+            ``[limits]`` apply. ``None``: the built-in preset whose crime reference prefix
+            every row carries (:func:`infer_force`) is used the same way; when none does, the
+            extract is not attributed to a force and only the force-independent rules apply.
 
     Returns:
         :class:`Checked` whose ``clean`` table has ``case_id, person_id, month`` and the typed
@@ -209,6 +341,7 @@ def check_victims(con: Any, source: Any, month: str, secret: bytes, today: dt.da
         IngestError: any rule broken (all problems listed).
     """
     what = "victim extract"
+    preset = resolve_force(force)
     raw = read_input(source, VICTIM_SPEC, what)
     start, end = month_bounds(month)
     rules = [r for c in VICTIM_SPEC for r in column_rules(c)]
@@ -234,6 +367,11 @@ def check_victims(con: Any, source: Any, month: str, secret: bytes, today: dt.da
     )
     con.register(RAW, raw.table)
     try:
+        if preset is None:
+            preset = infer_force(con)
+        rules += limit_rules(VICTIM_SPEC, preset.limit_map if preset else None)
+        if preset is not None:
+            rules += force_rules(preset)
         _run(con, raw, rules, [lambda: _duplicate_keys(con, raw, what)], what)
         flags = ", ".join(f"{bool_sql(f)} AS {f}" for f in VICTIM_FLAG_COLUMNS)
         personal = ", ".join(f"NULLIF({v(p)}, '') AS {p}" for p in PERSONAL)
@@ -246,7 +384,7 @@ def check_victims(con: Any, source: Any, month: str, secret: bytes, today: dt.da
                    {int_sql("age")} AS age,
                    lower({v("gender")}) AS gender,
                    lower({v("ethnicity")}) AS ethnicity,
-                   {v("district")} AS district,
+                   {_district_sql(preset)} AS district,
                    {flags},
                    {v("crime_ref")} AS crime_ref, {v("victim_id")} AS victim_id,
                    {personal},
@@ -257,7 +395,7 @@ def check_victims(con: Any, source: Any, month: str, secret: bytes, today: dt.da
         ).to_arrow_table()
     finally:
         con.unregister(RAW)
-    return _checked(raw, clean)
+    return _checked(raw, clean, preset.name if preset else None)
 
 
 def check_sample(con: Any, source: Any, survey: str, month: str, secret: bytes) -> Checked:
@@ -294,7 +432,14 @@ def check_sample(con: Any, source: Any, survey: str, month: str, secret: bytes) 
     return _checked(raw, clean)
 
 
-def check_responses(con: Any, source: Any, survey: str, secret: bytes, today: dt.date) -> Checked:
+def check_responses(
+    con: Any,
+    source: Any,
+    survey: str,
+    secret: bytes,
+    today: dt.date,
+    limits: dict[str, int] | None = None,
+) -> Checked:
     """Read and validate survey responses (docs/data_contract.md section 2).
 
     Arguments:
@@ -303,6 +448,8 @@ def check_responses(con: Any, source: Any, survey: str, secret: bytes, today: dt
         survey: survey name.
         secret: the store's pseudonym key.
         today: interview dates after this day are refused.
+        limits: maximum lengths (a force preset's :attr:`ForcePreset.limit_map`); default
+            :data:`methods.config.presets.TEXT_LIMITS` (``comment`` 4,000 characters).
 
     Returns:
         :class:`Checked` with ``survey, case_id, case_key, mode, disposition,
@@ -329,6 +476,7 @@ def check_responses(con: Any, source: Any, survey: str, secret: bytes, today: dt
         if c.name in keys or c.name not in RESPONSE_KEY_COLUMNS
         for r in column_rules(c)
     ]
+    rules += limit_rules(tuple(c for c in RESPONSE_SPEC if c.name == "comment"), limits)
     nd = _disp_sql()
     d = v("disposition")
     rules.append(

@@ -307,6 +307,19 @@ def _read_csv(path: Path, columns: Sequence[Column], what: str, info: dict) -> R
         return "skip"
 
     orig_cols = list(mapping.values())
+    # pyarrow decodes a ragged row's text to str before calling on_invalid; when the row is
+    # not UTF-8 that fails inside Cython, is printed as "Exception ignored ..." and the read
+    # then fails (ArrowInvalid, handled below). Keep the noise (and the row's bytes position)
+    # off the user's terminal: the refusal explains the structure problem instead.
+    previous_hook = sys.unraisablehook
+
+    def quiet(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, UnicodeDecodeError):
+            bad_rows.append(1)
+            return
+        previous_hook(unraisable)
+
+    sys.unraisablehook = quiet
     try:
         table = pacsv.read_csv(
             path,
@@ -324,6 +337,8 @@ def _read_csv(path: Path, columns: Sequence[Column], what: str, info: dict) -> R
     except (pa.ArrowInvalid, pa.ArrowException):
         # the message from Arrow may quote a row: never show it; diagnose ourselves
         raise _csv_structure_error(path, what, len(names)) from None
+    finally:
+        sys.unraisablehook = previous_hook
     if bad_rows:
         raise _csv_structure_error(path, what, len(names))
     if table.num_rows == 0:

@@ -1,13 +1,15 @@
 """The DuckDB store: validated, transactional ingest; pseudonymised analysis tables; audit log.
 
-One file holds a force's data. Tables (schema version 1):
+A file holds one or several forces' data, month by month (each loaded month records its force).
+Tables (schema version 2):
 
 ``meta``              key/value: the store's secret pseudonym key, schema version, created_at.
 ``victims``           analysis columns, keyed by ``case_id`` (keyed pseudonym of crime_ref +
                       victim_id) with ``person_id`` (keyed pseudonym of victim_id) and ``month``.
 ``personal``          crime_ref, victim_id, name, phone, email, address, keyed by ``case_id``,
                       with ``month`` so that a retention purge can delete it month by month.
-``months``            months loaded: rows, file name, file SHA-256, loaded_at.
+``months``            months loaded: rows, file name, file SHA-256, loaded_at, and the force whose
+                      extract it is (NULL: not attributed; :meth:`Store.require_force`).
 ``samples``           which cases each survey sampled each month, with inclusion probabilities.
 ``responses``         final dispositions and answers, keyed by (survey, case_id).
 ``response_comments`` free-text comments (may hold personal data), kept apart; destroyed with
@@ -55,6 +57,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from methods.config.presets import ForcePreset, list_forces, load_force
 from methods.core.errors import InputRefused, UsageError, ValidationError
 from methods.data.ingest import (
     CASE_ID_SQL,
@@ -66,7 +69,10 @@ from methods.data.ingest import (
 )
 from methods.data.store_ingest import IngestMixin, check_month, check_survey, utc_now
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Schema versions a writable open upgrades in place (1 -> 2 adds ``months.force``, NULL for
+#: the months already loaded: they must be reloaded with their force before reports use them).
+_UPGRADABLE = (1,)
 _FLAGS_DDL = ", ".join(f"{f} BOOLEAN NOT NULL" for f in VICTIM_FLAG_COLUMNS)
 _STAGES_DDL = ", ".join(f"{s} TINYINT" for s in STAGES)
 
@@ -83,7 +89,8 @@ _DDL = (
         address VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS months (
         month VARCHAR NOT NULL, rows BIGINT NOT NULL, file_name VARCHAR, file_sha256 VARCHAR,
-        file_format VARCHAR, loaded_at TIMESTAMP NOT NULL, load_id BIGINT NOT NULL)""",
+        file_format VARCHAR, loaded_at TIMESTAMP NOT NULL, load_id BIGINT NOT NULL,
+        force VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS samples (
         survey VARCHAR NOT NULL, month VARCHAR NOT NULL, case_id VARCHAR NOT NULL,
         row_no BIGINT NOT NULL, inclusion_prob DOUBLE NOT NULL, stratum VARCHAR,
@@ -132,6 +139,19 @@ ANALYSIS_COLUMNS: tuple[str, ...] = (
     *VICTIM_FLAG_COLUMNS,
 )
 PERSONAL_COLUMNS: tuple[str, ...] = ("crime_ref", "victim_id", "name", "phone", "email", "address")
+
+
+def _same_references(force: Any, held: str) -> bool:
+    """A user's preset (not built in) with the crime reference rule of built-in ``held``."""
+    if not isinstance(force, ForcePreset) or force.name in list_forces():
+        return False
+    if held not in list_forces():
+        return False
+    ref = load_force(held)
+    return (force.crime_ref_prefix, force.crime_ref_pattern) == (
+        ref.crime_ref_prefix,
+        ref.crime_ref_pattern,
+    )
 
 
 def _months_list(months: str | Iterable[str] | None) -> list[str] | None:
@@ -193,6 +213,7 @@ class Store(IngestMixin):
             pass
         if not read_only:
             self._create_schema()
+            self._upgrade_schema()
         self._check_schema()
         self._pads = hmac_pads(self.secret)
 
@@ -235,6 +256,43 @@ class Store(IngestMixin):
             con.execute("ROLLBACK")
             raise
 
+    def _version(self) -> int | None:
+        try:
+            row = self.con.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchall()[0]
+        except Exception:  # noqa: BLE001 - any catalog error means "not our store"
+            return None
+        return int(bytes(row[0]).decode())
+
+    def _upgrade_schema(self) -> None:
+        """Upgrade a version-1 store in place (one transaction): add ``months.force``."""
+        if self._version() not in _UPGRADABLE:
+            return
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("ALTER TABLE months ADD COLUMN force VARCHAR")
+            con.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                [str(SCHEMA_VERSION).encode()],
+            )
+            self._audit(
+                "upgrade_store",
+                "ok",
+                None,
+                None,
+                None,
+                None,
+                None,
+                f"schema 1 -> {SCHEMA_VERSION}: months record their force; the months already "
+                "loaded have none until they are reloaded with --replace and their force",
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
     def _check_schema(self) -> None:
         try:
             row = self.con.execute(
@@ -245,6 +303,12 @@ class Store(IngestMixin):
         if row is None:
             raise InputRefused(f"{self.path} is not a workbench store (no schema version)")
         version = int(bytes(row[0]).decode())
+        if version in _UPGRADABLE and self.read_only:
+            raise InputRefused(
+                f"{self.path} has store schema version {version}, which does not record whose "
+                f"data each month is; open it once for writing (any `vsw ingest`) to upgrade "
+                f"it to version {SCHEMA_VERSION}, or rebuild the store"
+            )
         if version != SCHEMA_VERSION:
             raise InputRefused(
                 f"{self.path} has store schema version {version}; this workbench reads "
@@ -326,19 +390,86 @@ class Store(IngestMixin):
             r[0] for r in self.con.execute("SELECT month FROM months ORDER BY month").fetchall()
         ]
 
+    def forces(self) -> dict[str, list[str]]:
+        """Months held by each force, ``{force: [months]}``; months loaded without a force
+        are listed under ``""``."""
+        out: dict[str, list[str]] = {}
+        for f, m in self.con.execute(
+            "SELECT coalesce(force, ''), month FROM months ORDER BY 1, 2"
+        ).fetchall():
+            out.setdefault(f, []).append(m)
+        return out
+
+    def require_force(self, force: Any, month: str) -> str:
+        """Refuse to use ``month`` for ``force`` unless the store holds that force's data.
+
+        The one check behind ``vsw report``, ``vsw sample`` and the monthly report notebook:
+        a report or sample labelled with one force but built from another force's victims is
+        refused (issue 17: Durham's demo store reported as Kent).
+
+        Arguments:
+            force: preset name (any case) or a preset (its ``name``). A user's own preset
+                (:func:`methods.config.presets.load_force_file`, a name that is not built in)
+                is accepted for a month of a built-in force whose crime reference rule
+                (prefix and pattern) it shares: that rule is all the store knows of the
+                extract's origin.
+            month: ``YYYY-MM``.
+
+        Returns:
+            the force name as stored.
+
+        Raises:
+            InputRefused: ``month`` is not loaded, was loaded without a force, or holds
+                another force's extract; the message names the force, the month and the
+                forces the store holds (with their months).
+        """
+        month = check_month(month)
+        name = getattr(force, "name", force)
+        if not isinstance(name, str) or not name.strip():
+            raise UsageError(f"force must be a preset name, got {force!r}")
+        name = name.strip().lower()
+        row = self.con.execute("SELECT force FROM months WHERE month = ?", [month]).fetchall()
+        held = self._forces_text()
+        where = f"the store {self.path} holds: {held}"
+        if not row:
+            raise InputRefused(
+                f"no victims of {name} for {month}: the month is not loaded; {where}"
+            )
+        have = row[0][0]
+        if have is None:
+            raise InputRefused(
+                f"{month} is not recorded as {name}'s data (loaded without a force its crime "
+                f"references name): reload it with `vsw ingest victims --replace` for {name} "
+                f"before reporting or sampling it; {where}"
+            )
+        if have != name and not _same_references(force, have):
+            raise InputRefused(
+                f"{month} holds {have}'s victims, not {name}'s: refusing to report or sample "
+                f"{name} from another force's data; {where}"
+            )
+        return have
+
+    def _forces_text(self) -> str:
+        parts = []
+        for f, ms in self.forces().items():
+            span = ms[0] if len(ms) == 1 else f"{ms[0]} to {ms[-1]}, {len(ms)} months"
+            parts.append(f"{f or 'no recorded force'} ({span})")
+        return "; ".join(parts) or "no months"
+
     def status(self) -> dict:
         """What the store holds (JSON-friendly).
 
         Returns:
-            ``{"store", "months": [{month, rows, file, sha256, loaded_at}], "samples":
+            ``{"store", "months": [{month, rows, file, sha256, loaded_at, force}], "samples":
             [{survey, month, rows}], "responses": [{survey, rows, interviews}], "optouts",
             "audit_entries", "refusals"}``.
         """
         con = self.con
         months = [
-            {"month": m, "rows": int(n), "file": f, "sha256": s, "loaded_at": str(t)}
-            for m, n, f, s, t in con.execute(
-                "SELECT month, rows, file_name, file_sha256, loaded_at FROM months ORDER BY month"
+            {"month": m, "rows": int(n), "file": f, "sha256": s, "loaded_at": str(t), "force": fc}
+            for m, n, f, s, t, fc in con.execute(
+                "SELECT month, rows, file_name, file_sha256, loaded_at, force FROM months "
+                "ORDER BY month"
             ).fetchall()
         ]
         samples = [

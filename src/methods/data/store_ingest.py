@@ -25,6 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from methods.config.presets import list_forces, load_force
 from methods.core.errors import IgnoredColumnsWarning, InputRefused, UsageError, ValidationError
 from methods.data.ingest import (
     STAGES,
@@ -34,6 +35,7 @@ from methods.data.ingest import (
     check_sample,
     check_victims,
     hmac_pads,
+    resolve_force,
 )
 from methods.data.protection import case_key_sql
 from methods.data.validation import IngestError, Problem
@@ -176,7 +178,9 @@ class IngestMixin:
 
     # ------------------------------------------------------------------ ingest: victims
 
-    def ingest_victims(self, file: Any, month: str, replace: bool = False) -> dict:
+    def ingest_victims(
+        self, file: Any, month: str, replace: bool = False, force: Any = None
+    ) -> dict:
         """Validate and load a monthly victim extract (docs/data_contract.md section 1).
 
         Arguments:
@@ -184,9 +188,16 @@ class IngestMixin:
             month: ``YYYY-MM`` the extract covers; every reported_date must fall inside it.
             replace: swap an already loaded month atomically; without it a second load of
                 the same month is refused.
+            force: whose extract it is (preset name, any case, or a
+                :class:`~methods.config.presets.ForcePreset`): its crime reference prefix,
+                district list and limits are enforced and the month is recorded as that
+                force's. ``None``: inferred from the crime reference prefix
+                (:func:`methods.data.ingest.infer_force`); when no preset matches, the month
+                is recorded without a force and reports and samples refuse it
+                (:meth:`methods.data.store.Store.require_force`).
 
         Returns:
-            ``{"month", "rows", "replaced", "sha256", "dropped_sampled_cases"}``;
+            ``{"month", "rows", "replaced", "sha256", "dropped_sampled_cases", "force"}``;
             ``dropped_sampled_cases`` counts sampled cases (and their responses) of that month
             that the new extract no longer contains (only possible with ``replace``).
 
@@ -196,20 +207,24 @@ class IngestMixin:
 
         Notes:
             A (crime_ref, victim_id) already loaded under another month is refused: each case
-            belongs to one month.
+            belongs to one month. A store holds several forces side by side month by month;
+            one month holds one force's extract, so replacing a month with another force's
+            extract is refused (a month loaded without a force may be replaced by an
+            attributed extract: that is how it is attributed).
         """
         self._require_writable()
         month = check_month(month)
         try:
-            return self._ingest_victims(file, month, replace)
+            preset = resolve_force(force)
+            return self._ingest_victims(file, month, replace, preset)
         except InputRefused as exc:
             self._refused("ingest_victims", exc, month=month, source=file)
             raise
 
-    def _ingest_victims(self, file: Any, month: str, replace: bool) -> dict:
+    def _ingest_victims(self, file: Any, month: str, replace: bool, preset: Any) -> dict:
         con = self.con
         found = con.execute(
-            "SELECT rows, file_name, loaded_at FROM months WHERE month = ?", [month]
+            "SELECT rows, file_name, loaded_at, force FROM months WHERE month = ?", [month]
         ).fetchall()
         prev = found[0] if found else None
         if prev is not None and not replace:
@@ -224,7 +239,21 @@ class IngestMixin:
                 _name(file),
                 "victim extract",
             )
-        checked = check_victims(con, file, month, self.secret, self.today)
+        checked = check_victims(con, file, month, self.secret, self.today, preset)
+        if prev is not None and prev[3] is not None and prev[3] != checked.force:
+            held = prev[3]
+            raise IngestError(
+                [
+                    Problem(
+                        f"month {month} holds the extract of {held}; replacing it with an "
+                        f"extract of {checked.force or 'no recorded force'} is refused: a "
+                        "month holds one force's victims (use a store of its own for the "
+                        "other force)"
+                    )
+                ],
+                checked.raw.name,
+                "victim extract",
+            )
         clean = checked.clean
         con.register(_CLEAN, clean)
         try:
@@ -273,7 +302,8 @@ class IngestMixin:
                         phone, email, address FROM {_CLEAN}"""
                 )
                 con.execute(
-                    "INSERT INTO months VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO months (month, rows, file_name, file_sha256, file_format, "
+                    "loaded_at, load_id, force) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         month,
                         checked.rows,
@@ -282,6 +312,7 @@ class IngestMixin:
                         checked.raw.fmt,
                         now,
                         load_id,
+                        checked.force,
                     ],
                 )
                 self._record_load(load_id, "victims", None, month, checked, prev is not None, now)
@@ -294,6 +325,8 @@ class IngestMixin:
                         f"; {orphans.num_rows} sampled case(s) absent from the new extract "
                         "dropped with their responses"
                     )
+                if checked.force:
+                    detail += f"; force {checked.force}"
                 self._audit(
                     "replace_victims" if prev is not None else "ingest_victims",
                     "ok",
@@ -331,6 +364,7 @@ class IngestMixin:
             "replaced": prev is not None,
             "sha256": checked.raw.sha256,
             "dropped_sampled_cases": orphans.num_rows,
+            "force": checked.force,
         }
 
     def _drop_cases(self, cases: pa.Table) -> None:
@@ -484,6 +518,20 @@ class IngestMixin:
             "dropped_responses": int(n_resp),
         }
 
+    def _survey_limits(self, survey: str) -> dict[str, int] | None:
+        """The ``[limits]`` of the one built-in force whose months ``survey`` sampled, if any."""
+        forces = [
+            r[0]
+            for r in self.con.execute(
+                "SELECT DISTINCT force FROM months WHERE force IS NOT NULL AND month IN "
+                "(SELECT DISTINCT month FROM samples WHERE survey = ?)",
+                [survey],
+            ).fetchall()
+        ]
+        if len(forces) == 1 and forces[0] in list_forces():
+            return load_force(forces[0]).limit_map
+        return None
+
     # ------------------------------------------------------------------ ingest: responses
 
     def ingest_responses(self, file: Any, survey: str, replace: bool = False) -> dict:
@@ -541,7 +589,9 @@ class IngestMixin:
                 _name(file),
                 what,
             )
-        checked = check_responses(con, file, survey, self.secret, self.today)
+        checked = check_responses(
+            con, file, survey, self.secret, self.today, self._survey_limits(survey)
+        )
         by_key = "case_key" in checked.raw.columns_present
         key_col = "case_key" if by_key else "crime_ref"
         if by_key:

@@ -150,7 +150,8 @@ def eligible_frame(victims: pd.DataFrame, preset, surveys=None, store=None):
 
     Applies :func:`methods.frame.eligibility.apply` (the survey's rules in their configured order,
     the opt-out register and re-survey history from ``store`` when given) to each month of
-    ``victims``, with contact from the first day after the month.
+    ``victims``, with contact from the first day after the month. With ``store``, every month
+    of ``victims`` must hold ``preset``'s data (:meth:`methods.data.store.Store.require_force`).
 
     Returns:
         ``(eligible, flow)``: the eligible rows with ``survey`` and ``month`` columns, and the
@@ -158,6 +159,9 @@ def eligible_frame(victims: pd.DataFrame, preset, surveys=None, store=None):
     """
 
     frames, flows = [], []
+    if store is not None:  # a report labelled with one force never reads another's victims
+        for month in sorted(victims["month"].unique()):
+            store.require_force(preset, month)
     for month, vm in victims.groupby("month", sort=True):
         reference = (pd.Period(month, freq="M") + 1).start_time.strftime("%Y-%m-%d")
         for s in preset.surveys:

@@ -137,6 +137,7 @@ def draw_month(
     ref = contact_from or contact_reference(month)
     if month not in store.loaded_months():
         raise InputRefused(f"no victims are loaded for {month}: ingest them first")
+    store.require_force(preset, month)  # never sample one force from another's victims
     prev = len(store.sample(survey_def.name, month))
     if prev and not replace:
         raise InputRefused(
