@@ -3,6 +3,7 @@
 See docs/small_area.md for the method, its evaluation and what is published when.
 """
 
+from methods.smallarea.districts import district_table
 from methods.smallarea.fayherriot import (
     FayHerriotResult,
     SmallAreaConvergenceWarning,
@@ -19,6 +20,7 @@ __all__ = [
     "SmallAreaExclusionWarning",
     "SmallAreaInputError",
     "benchmark",
+    "district_table",
     "fit_fay_herriot",
     "synthetic_estimates",
 ]
