@@ -103,8 +103,8 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     (
-        "reference",  # National Insurance number (HMRC format)
-        re.compile(r"\b[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b", re.IGNORECASE),
+        "reference",  # National Insurance number (HMRC format; any final letter, any spacing)
+        re.compile(r"\b[A-Z]{2}(?:\s?\d){6}\s?[A-Z]\b", re.IGNORECASE),
     ),
     (
         "phone",
