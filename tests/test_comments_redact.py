@@ -290,3 +290,55 @@ if __name__ == "__main__":  # rewrite the fixture: python tests/test_comments_re
     df = build_corpus()
     df.to_csv(CORPUS, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
     print(f"wrote {len(df)} rows to {CORPUS}", file=sys.stderr)
+
+
+def test_synthetic_comments_come_out_clean():
+    """Every item of fake personal data the synthetic generator plants is redacted."""
+    from methods.core.schema import STAGES
+    from methods.synthetic.generate import _FEMALE, _MALE, _NEUTRAL, _SURNAMES, synthetic_comments
+
+    rng = np.random.default_rng(5)
+    n = 2000
+    ans = pd.DataFrame({s: rng.integers(1, 9, n) for s in STAGES})
+    refs = np.array([f"DU/25/{i:06d}" for i in range(n)])
+    text = synthetic_comments(ans, refs, rng, pii_share=1.0)
+    out = redact(list(text))
+    left = re.compile(r"07700|example\.org|ZZ99|DU/25|\b[A-Z]{2}\d{2} [A-Z]{3}\b|\d+ [A-Z][a-z]+ "
+                      r"(?:Road|Street|Lane|Avenue|View|Terrace|Grove|Row|Place|Walk|Rise|Bank|"
+                      r"Mews|Crescent|Drive|Court|Close|Way)")  # fmt: skip
+    names = set(map(str, [*_FEMALE, *_MALE, *_NEUTRAL, *_SURNAMES]))
+    bad = [o for o in out if left.search(o) or names & set(re.findall(r"\b[A-Z][a-z]+\b", o))]
+    print(f"\nsynthetic comments with PII left after redaction: {len(bad)} of {n}")
+    assert not bad, bad[:5]
+
+
+#: Names absent from the bundled lexicon (checked below), so only the title and cue rules can
+#: find them: with a title or cue every one must go; bare, they are expected to stay (reported).
+UNLISTED = ["Oluwaseun Adeyemi", "Chidi Nakamura", "Przemek Wozniak", "Tendai Moyo",
+            "Ngozi Eze", "Dariusz Zielinski", "Yusuf Hashemi", "Keziah Obi", "Thanh Nguyen",
+            "Bartosz Kaminski", "Farhana Chowdhury", "Kofi Boateng", "Ionut Popescu",
+            "Lindiwe Dlamini", "Mehmet Yilmaz"]  # fmt: skip  # fmt: skip
+
+
+def test_names_outside_the_lexicon():
+    from methods.comments.redact import _lexicon
+
+    lex, _ = _lexicon()
+    assert not {w for nm in UNLISTED for w in nm.split()} & lex
+    forms = ["PC {last} was great", "My name is {nm}", "I spoke to {nm} twice",
+             "Mrs {nm} saw it", "Please thank Officer {last}"]  # fmt: skip
+    cued = [f.format(nm=nm, last=nm.split()[1]) for nm in UNLISTED for f in forms]
+    out = redact(cued)
+    found = [
+        not any(w in o for w in nm.split())
+        for o, nm in zip(out, np.repeat(UNLISTED, len(forms)), strict=True)
+    ]
+    bare = redact([f"{nm} was brilliant" for nm in UNLISTED])
+    bare_found = np.mean(
+        [not o.startswith(nm.split()[0]) for o, nm in zip(bare, UNLISTED, strict=True)]
+    )
+    print(
+        f"\nnames outside the lexicon: with title or cue {np.mean(found):.0%} redacted, "
+        f"bare {bare_found:.0%}"
+    )
+    assert all(found), [o for o, f in zip(out, found, strict=True) if not f]

@@ -141,7 +141,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "name",
         re.compile(
             rf"(?i:\b(?:my name is|name's|named|called|spoke to|speak to|spoken to|ask for|"
-            rf"asked for|signed|thanks to|thank you to|regards|from)\s*[,:\-]?\s*)"
+            rf"asked for|signed|thanks to|thank you to|thank|regards|neighbour|neighbours)\s*[,:\-]?\s*)"
             rf"(?P<x>{_CAP}(?:\s+{_CAP})?)\b"
         ),
     ),
@@ -206,8 +206,10 @@ def _rule_spans(text: str) -> Iterator[tuple[int, int, str]]:
 
 
 def _lexicon_spans(text: str, taken: list[tuple[int, int, str]]) -> Iterator[tuple[int, int]]:
-    """Capitalised tokens in the name lexicon: unambiguous ones anywhere, ambiguous ones only
-    next to an unambiguous name or a name already found (``Mark Smith``, ``PC [name] Rose``)."""
+    """Capitalised tokens in the name lexicon: unambiguous ones anywhere; ambiguous ones only
+    next to an unambiguous name, or a name already found (``Mark Smith``, ``PC [name] Rose``),
+    or in a pair of lexicon words that does not start a sentence (``my neighbour Robin Green``
+    but not ``Will Young officers ...``)."""
     names, ambiguous = _lexicon()
     toks = [m for m in _CAP_RE.finditer(text) if m.group(0) in names]
     if not toks:
@@ -220,13 +222,19 @@ def _lexicon_spans(text: str, taken: list[tuple[int, int, str]]) -> Iterator[tup
                 return True
         return False
 
+    def starts(m: re.Match[str]) -> bool:  # first word of a sentence
+        before = text[: m.start()].rstrip()
+        return not before or before[-1] in ".!?:;\"'(\n"
+
     strong = [m.group(0) not in ambiguous for m in toks]
     for i, m in enumerate(toks):
         if strong[i]:
             yield m.span()
             continue
-        prev_ok = i > 0 and strong[i - 1] and m.start() - toks[i - 1].end() == 1
-        next_ok = i + 1 < len(toks) and strong[i + 1] and toks[i + 1].start() - m.end() == 1
+        prev = i > 0 and m.start() - toks[i - 1].end() == 1
+        nxt = i + 1 < len(toks) and toks[i + 1].start() - m.end() == 1
+        prev_ok = prev and (strong[i - 1] or not starts(toks[i - 1]))
+        next_ok = nxt and (strong[i + 1] or not starts(m))
         if prev_ok or next_ok or near_name(m):
             yield m.span()
 

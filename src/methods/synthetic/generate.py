@@ -350,6 +350,8 @@ _TYPED_STREETS = np.flatnonzero(
     ]
 )
 _PLATE_LETTERS = np.array(list("ABCDEFGHJKLMNOPRSTUVWXYZ"))
+#: Letters a postcode's inward code uses (never C, I, K, M, O or V; Royal Mail PAF guide).
+_INWARD_LETTERS = np.array(list("ABDEFGHJLNPQRSTUWXYZ"))
 
 
 def synthetic_comments(
@@ -427,12 +429,12 @@ def synthetic_comments(
     first = _first_names(rng.random(n), g)
     last = _SURNAMES[rng.integers(0, len(_SURNAMES), n)]
     inward = _strings(n, rng.integers(1, 10, n).astype(str),
-                      _PLATE_LETTERS[rng.integers(0, 24, n)], _PLATE_LETTERS[rng.integers(0, 24, n)])  # fmt: skip
-    plate = _strings(n, _PLATE_LETTERS[rng.integers(0, 24, n)],
-                     _PLATE_LETTERS[rng.integers(0, 24, n)], _zfill(rng.integers(2, 76, n), 2),
-                     " ", _PLATE_LETTERS[rng.integers(0, 24, n)],
-                     _PLATE_LETTERS[rng.integers(0, 24, n)],
-                     _PLATE_LETTERS[rng.integers(0, 24, n)])  # fmt: skip
+                      _INWARD_LETTERS[rng.integers(0, 20, n)], _INWARD_LETTERS[rng.integers(0, 20, n)])  # fmt: skip
+    plate = _strings(n, _INWARD_LETTERS[rng.integers(0, 20, n)],
+                     _INWARD_LETTERS[rng.integers(0, 20, n)], _zfill(rng.integers(2, 76, n), 2),
+                     " ", _INWARD_LETTERS[rng.integers(0, 20, n)],
+                     _INWARD_LETTERS[rng.integers(0, 20, n)],
+                     _INWARD_LETTERS[rng.integers(0, 20, n)])  # fmt: skip
     items = {
         "name": np.where(form % 2 == 0, last, _strings(n, first, " ", last)),
         "phone": _phones(rng.integers(0, 1000, n)),
