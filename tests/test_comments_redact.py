@@ -284,6 +284,8 @@ def test_redacted_wrapper_redacts_once():
     assert Redacted.of(r) is r
     with pytest.raises(TypeError):
         redact("a single string")
+    with pytest.raises(TypeError, match="Redacted.of"):
+        Redacted(("PC Smith called",))
 
 
 if __name__ == "__main__":  # rewrite the fixture: python tests/test_comments_redact.py

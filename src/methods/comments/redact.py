@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -295,6 +295,9 @@ def redact(texts: Iterable[object] | pd.Series) -> list[str] | pd.Series:
     return out
 
 
+_TOKEN = object()  # only Redacted.of may build a Redacted
+
+
 @dataclass(frozen=True)
 class Redacted:
     """Comments that have been through :func:`redact`; the only input the rest of
@@ -304,13 +307,18 @@ class Redacted:
     """
 
     texts: tuple[str, ...]
+    _made_by: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._made_by is not _TOKEN:
+            raise TypeError("build Redacted with Redacted.of(texts), which redacts them")
 
     @classmethod
     def of(cls, texts: Iterable[object] | pd.Series | Redacted) -> Redacted:
         """Redact ``texts`` (a Redacted input is returned as it is)."""
         if isinstance(texts, Redacted):
             return texts
-        return cls(tuple(redact(texts)))
+        return cls(tuple(redact(texts)), _TOKEN)
 
     def __len__(self) -> int:
         return len(self.texts)

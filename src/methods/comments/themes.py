@@ -96,7 +96,7 @@ def comment_themes(
         return _empty()
     docs, quotes_src = clean[keep], raw[keep]
     sat_k = sat[keep].to_numpy(dtype=object, na_value=None)
-    scores = sentiment(Redacted(tuple(quotes_src)))
+    scores = sentiment(red)[keep]
     n = len(docs)
     vec = TfidfVectorizer(stop_words="english", ngram_range=(1, 2), min_df=2, max_df=0.95,
                           sublinear_tf=True, dtype=np.float64)  # fmt: skip
