@@ -92,6 +92,7 @@ __all__ = [
     "calibration_table",
     "census_satisfaction",
     "satisfied_share",
+    "synthetic_comments",
 ]
 
 # --------------------------------------------------------------------------- population model
@@ -221,23 +222,236 @@ _STREETS = np.array(["Acacia Avenue", "Station Road", "Church Lane", "Mill Stree
                      "Riverside", "North Road", "South View", "West End", "Coronation Street",
                      "Albert Road", "Alma Place", "Sycamore Rise", "Laurel Bank", "Holly Mews"])  # fmt: skip
 
-_POSITIVE = np.array(["The officer who came out was kind and explained everything.",
-                      "Kept me updated every week, could not ask for more.",
-                      "Quick response and very professional.",
-                      "Felt listened to, thank you.",
-                      "They checked on me afterwards which I appreciated."])  # fmt: skip
-_NEGATIVE = np.array(["Nobody called me back after the first visit.",
-                      "I had to chase for an update several times.",
-                      "It took two days for anyone to come out.",
-                      "Felt the case was closed without anyone looking into it.",
-                      "Hard to get through on 101."])  # fmt: skip
-# Comments carrying personal data (to exercise redaction later): (prefix, kind, suffix).
-_PII_TEMPLATES = (
-    ("PC ", "surname", " was brilliant, please pass on my thanks."),
-    ("You can call me on ", "phone", " if you need more details."),
-    ("My neighbour ", "fullname", " saw it all but nobody spoke to them."),
-    ("Please email ", "email", " with any update."),
+# Synthetic free-text comments (to give the comments section themes that mean something, and to
+# exercise redaction). A comment is composed from fragments: an optional opener, the core of one
+# theme (one of a few phrasings), an optional closer; the theme follows the respondent's answers
+# (see :func:`synthetic_comments`). Plausible wording written for synthetic data.
+# fmt: off
+_COMMENT_THEMES: dict[str, tuple[str, ...]] = {
+    # positive themes
+    "praise": (
+        "The officer who came out was kind and really professional.",
+        "Both officers were polite, caring and professional throughout.",
+        "The officer listened to me and treated me with respect.",
+        "Really kind officer who took the time to explain everything.",
+    ),
+    "kept_informed": (
+        "I was kept informed every step of the way.",
+        "They kept me updated every week by phone, good communication.",
+        "Regular updates by text and email, I always knew what was happening.",
+        "The officer rang me back when she said she would and kept me in the loop.",
+    ),
+    "quick_response": (
+        "Officers attended within the hour, a very quick response.",
+        "Quick response, they came out the same evening.",
+        "They arrived quickly and took the statement there and then.",
+    ),
+    "property_returned": (
+        "My property was recovered and returned to me within a week.",
+        "They found my stolen bike and returned it, I was delighted.",
+        "Got my property back thanks to their work, really pleased.",
+    ),
+    "arrest_made": (
+        "Someone was arrested and charged, thank you for taking it seriously.",
+        "They caught the person responsible quickly and kept me told about court.",
+        "An arrest was made within days, I felt justice was done.",
+    ),
+    "victim_support": (
+        "I was referred to Victim Support who were a great help.",
+        "The referral to Victim Support really helped me cope afterwards.",
+        "They put me in touch with victim support straight away, which I appreciated.",
+    ),
+    # negative themes
+    "delay": (
+        "It took two days for anyone to come out.",
+        "Slow response, I waited hours for an officer to attend.",
+        "Nobody came out for three days and by then the evidence was gone.",
+        "Long wait on 101 and then a long wait for anyone to attend.",
+    ),
+    "no_updates": (
+        "Nobody called me back after the first visit, no updates at all.",
+        "I had to chase for an update several times and never heard back.",
+        "No updates on my case, I had to ring in myself to find out anything.",
+        "I was promised updates but heard nothing for weeks.",
+    ),
+    "rude_staff": (
+        "The officer was rude and dismissive and made me feel like I was wasting time.",
+        "I felt I was not listened to, the call handler was rude.",
+        "Dismissive attitude, I was made to feel it was my fault.",
+        "The officer was abrupt and uninterested in what I had to say.",
+    ),
+    "nothing_done": (
+        "Nothing was done, no arrest and the case was closed straight away.",
+        "The case was closed without anyone looking at the CCTV.",
+        "No arrest and no investigation, they just gave me a crime number.",
+        "I gave them the name of the person and still nothing was done.",
+    ),
+    "hard_to_contact": (
+        "Hard to get through on 101, I gave up after an hour.",
+        "Impossible to contact the officer in charge, calls never returned.",
+        "Could not get hold of anyone, the online form just sent an automatic reply.",
+    ),
+}
+_COMMENT_OPENERS_POS = ("", "", "", "Overall, ", "Honestly, ", "All in all, ")
+_COMMENT_OPENERS_NEG = ("", "", "", "Sadly, ", "To be honest, ", "Honestly, ")
+_COMMENT_CLOSERS_POS = ("", "", " Thank you.", " Please pass on my thanks.",
+                        " Could not ask for more.", " Very grateful.")
+_COMMENT_CLOSERS_NEG = ("", "", " Very disappointed.", " Not good enough.",
+                        " I would not bother reporting again.", " I feel let down.")
+#: Which stage a theme speaks to, and whether a satisfied (+) or dissatisfied (-) answer leads
+#: to it; "whole" = whole_experience. Weights of the theme given the answers.
+_THEME_STAGE: dict[str, tuple[str, int, float]] = {
+    "praise": ("treatment", +1, 1.5), "kept_informed": ("follow_up", +1, 1.2),
+    "quick_response": ("ease_of_contact", +1, 0.8), "property_returned": ("actions", +1, 0.4),
+    "arrest_made": ("actions", +1, 0.4), "victim_support": ("whole_experience", +1, 0.5),
+    "delay": ("ease_of_contact", -1, 1.0), "no_updates": ("follow_up", -1, 1.5),
+    "rude_staff": ("treatment", -1, 1.0), "nothing_done": ("actions", -1, 1.3),
+    "hard_to_contact": ("ease_of_contact", -1, 0.7),
+}
+#: Comments carrying fake personal data, by kind: text before and after the item.
+_PII_SENTENCES: dict[str, tuple[tuple[str, str], ...]] = {
+    "name": ((" PC ", " dealt with it."), (" Please thank ", " for me."),
+             (" I spoke to ", " on the phone."), (" My neighbour ", " saw it all.")),
+    "phone": ((" You can call me on ", " if you need more details."),
+              (" My number is ", ".")),
+    "email": ((" Please email ", " with any update."), (" My email is ", " if that is easier.")),
+    "postcode": ((" We are at ", " if anyone wants to come back."),),
+    "address": ((" It happened outside ", "."), (" I live at ", ", please write to me.")),
+    "vehicle": ((" My car is ", " if it turns up."), (" The van was ", ", I gave the reg.")),
+    "reference": ((" My crime reference is ", "."), (" Reference ", " for your records.")),
+}
+# fmt: on
+_PII_KINDS = tuple(_PII_SENTENCES)
+#: Streets of :data:`_STREETS` with a street type (so "14 Riverside" is not used in comments).
+_TYPED_STREETS = np.flatnonzero(
+    [
+        s.rsplit(" ", 1)[-1]
+        in {
+            "Avenue",
+            "Road",
+            "Lane",
+            "Street",
+            "View",
+            "Terrace",
+            "Grove",
+            "Row",
+            "Place",
+            "Close",
+            "Way",
+            "Walk",
+            "Crescent",
+            "Drive",
+            "Court",
+            "Rise",
+            "Bank",
+            "Mews",
+        }
+        for s in _STREETS
+    ]
 )
+_PLATE_LETTERS = np.array(list("ABCDEFGHJKLMNOPRSTUVWXYZ"))
+#: Letters a postcode's inward code uses (never C, I, K, M, O or V; Royal Mail PAF guide).
+_INWARD_LETTERS = np.array(list("ABDEFGHJLNPQRSTUWXYZ"))
+
+
+def synthetic_comments(
+    answers: pd.DataFrame,
+    crime_ref: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    pii_share: float = 0.2,
+) -> np.ndarray:
+    """One synthetic comment per row of ``answers``, following the respondent's answers.
+
+    Arguments:
+        answers: the five stage columns (1-8 or missing) of the rows that have a comment.
+        crime_ref: the rows' crime references (quoted by some comments, as victims do).
+        rng: the comments' own generator (so no other synthetic column depends on it).
+        pii_share: share of comments with one item of fake personal data: a name from the
+            built-in lists, a phone number in Ofcom's drama range 07700 900xxx, an e-mail at
+            example.org (RFC 2606), the pseudo postcode ZZ99 with a made-up inward code, a
+            made-up street, a made-up current-format registration or the crime reference.
+
+    Returns:
+        object array of str.
+
+    Notes:
+        The theme is drawn with weights :data:`_THEME_STAGE`: a theme tied to a stage is open
+        when the stage's answer is satisfied (1-3, positive themes) or dissatisfied (4-7,
+        negative themes); with no open theme the whole-experience answer decides between
+        praise and no updates. A dissatisfied "kept informed" (follow_up) answer so leads
+        mostly to lack-of-updates comments.
+    """
+    n = len(answers)
+    names = list(_COMMENT_THEMES)
+    w = np.zeros((n, len(names)))
+    for j, t in enumerate(names):
+        stage, sign, weight = _THEME_STAGE[t]
+        a = answers[stage].to_numpy(dtype=float, na_value=np.nan)
+        ok = (a >= 1) & (a <= 3) if sign > 0 else (a >= 4) & (a <= 7)
+        w[:, j] = np.where(ok, weight, 0.0)
+    whole = answers["whole_experience"].to_numpy(dtype=float, na_value=np.nan)
+    none = w.sum(axis=1) == 0
+    w[none, names.index("praise")] = np.where(whole[none] <= 3, 1.0, 0.0)
+    w[none, names.index("no_updates")] = np.where(whole[none] <= 3, 0.0, 1.0)
+    cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
+    theme = np.minimum((rng.random(n)[:, None] >= cdf).sum(axis=1), len(names) - 1)
+    u_core, u_open, u_close = rng.random(n), rng.random(n), rng.random(n)
+    positive = np.array([_THEME_STAGE[t][1] > 0 for t in names])[theme]
+    out = np.empty(n, dtype=object)
+    for j, t in enumerate(names):
+        sel = theme == j
+        core = np.array(_COMMENT_THEMES[t])[(u_core[sel] * len(_COMMENT_THEMES[t])).astype(int)]
+        out[sel] = core
+    op = np.where(
+        positive,
+        np.array(_COMMENT_OPENERS_POS)[(u_open * len(_COMMENT_OPENERS_POS)).astype(int)],
+        np.array(_COMMENT_OPENERS_NEG)[(u_open * len(_COMMENT_OPENERS_NEG)).astype(int)],
+    )
+    cl = np.where(
+        positive,
+        np.array(_COMMENT_CLOSERS_POS)[(u_close * len(_COMMENT_CLOSERS_POS)).astype(int)],
+        np.array(_COMMENT_CLOSERS_NEG)[(u_close * len(_COMMENT_CLOSERS_NEG)).astype(int)],
+    )
+    text = _strings(n, op, out.astype(str), cl)
+    # lower-case the core's first letter after an opener ("Overall, the officer ...")
+    opened = np.strings.str_len(op) > 0
+    if opened.any():
+        core = text[opened]
+        k = np.strings.str_len(op[opened])
+        text[opened] = np.array([c if c[i : i + 2] == "I " else c[:i] + c[i].lower() + c[i + 1 :]
+                                 for c, i in zip(core, k, strict=True)])  # fmt: skip
+    text = text.astype(object)  # fixed-width str would cut the longer texts below
+    pii = rng.random(n) < pii_share
+    kind = rng.integers(0, len(_PII_KINDS), n)
+    form = rng.integers(0, 4, n)
+    g = rng.integers(0, 3, n)
+    first = _first_names(rng.random(n), g)
+    last = _SURNAMES[rng.integers(0, len(_SURNAMES), n)]
+    inward = _strings(n, rng.integers(1, 10, n).astype(str),
+                      _INWARD_LETTERS[rng.integers(0, 20, n)], _INWARD_LETTERS[rng.integers(0, 20, n)])  # fmt: skip
+    plate = _strings(n, _INWARD_LETTERS[rng.integers(0, 20, n)],
+                     _INWARD_LETTERS[rng.integers(0, 20, n)], _zfill(rng.integers(2, 76, n), 2),
+                     " ", _INWARD_LETTERS[rng.integers(0, 20, n)],
+                     _INWARD_LETTERS[rng.integers(0, 20, n)],
+                     _INWARD_LETTERS[rng.integers(0, 20, n)])  # fmt: skip
+    items = {
+        "name": np.where(form % 2 == 0, last, _strings(n, first, " ", last)),
+        "phone": _phones(rng.integers(0, 1000, n)),
+        "email": _strings(n, np.strings.lower(first), ".", np.strings.lower(last),
+                          "@example.org"),  # fmt: skip
+        "postcode": _strings(n, "ZZ99 ", inward),
+        "address": _strings(n, rng.integers(1, 120, n).astype(str), " ",
+                            _STREETS[_TYPED_STREETS[rng.integers(0, len(_TYPED_STREETS), n)]]),
+        "vehicle": plate,
+        "reference": np.asarray(crime_ref).astype(str),
+    }  # fmt: skip
+    for i, k in enumerate(_PII_KINDS):
+        forms = _PII_SENTENCES[k]
+        for f, (pre, post) in enumerate(forms):
+            sel = pii & (kind == i) & (form % len(forms) == f)
+            text[sel] = _strings(int(sel.sum()), text[sel], pre, items[k][sel], post)
+    return text.astype(object)
 
 
 # --------------------------------------------------------------------------- small helpers

@@ -17,6 +17,7 @@ the contact window; free-text comments, some with fake personal data to exercise
 from __future__ import annotations
 
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -29,19 +30,14 @@ from methods.core.io import write_table
 from methods.core.schema import ETHNICITIES, GENDERS, RESPONSE_COLUMNS, STAGES
 from methods.synthetic.generate import (
     _AGE_LO,
-    _NEGATIVE,
-    _PII_TEMPLATES,
-    _POSITIVE,
     _R_AGE,
     _R_ETH,
     _R_GENDER,
     _R_U,
-    _SURNAMES,
     _UNKNOWN_AGE,
-    _first_names,
-    _phones,
-    _strings,
+    _row_keys,
     draw_answers,
+    synthetic_comments,
 )
 
 
@@ -66,7 +62,32 @@ _NONRESPONSE = {  # AAPOR final dispositions of contactable non-respondents, by 
 _LATE_OPTOUT = 0.015  # share opting out between selection and transfer (before_transfer)
 _PARTIAL = 0.03
 _COMMENT = 0.20
-_COMMENT_PII = 0.25
+_COMMENT_PII = 0.20
+
+
+def _skip_legacy_comment_draws(rng: np.random.Generator, n: int) -> None:
+    """Take the draws the comment code before issue 15 took from the fieldwork stream, in the
+    same order and with the same bounds, so the stream continues exactly where it did."""
+    rng.random(n)  # had personal data
+    rng.integers(0, 5, n)  # phrase
+    rng.integers(0, 4, n)  # template
+    rng.integers(0, 2, n)  # gender of the name
+    rng.random(n)  # first name
+    rng.integers(0, 50, n)  # surname
+    rng.integers(0, 1000, n)  # phone digits
+
+
+def _comment_rng(
+    v: pd.DataFrame, preset: ForcePreset, survey: SurveyDef, seed: int
+) -> np.random.Generator:
+    """The comments' own generator: ``SeedSequence([seed, 0xC0, crc32(force), crc32(survey),
+    key digest])``, the digest being the XOR of the sampled cases' 64-bit keys, so each survey
+    and month has its own comments and no other synthetic column depends on them."""
+    keys = _row_keys(v)
+    digest = int(np.bitwise_xor.reduce(keys)) if len(keys) else 0
+    parts = [seed, 0xC0, zlib.crc32(preset.name.encode()), zlib.crc32(survey.name.encode()),
+             digest & 0xFFFFFFFF, digest >> 32]  # fmt: skip
+    return np.random.default_rng(np.random.SeedSequence(parts))
 
 
 def respond(
@@ -137,25 +158,21 @@ def respond(
         if s not in asked:
             ans[s] = ans[s].where(np.zeros(n, dtype=bool))
 
-    # Free-text comments, some with (fake) personal data to exercise redaction later.
+    # Free-text comments, some with (fake) personal data to exercise redaction later. Who writes
+    # one is drawn from the fieldwork stream as before; the text comes from the comments' own
+    # generator, and the draws the earlier comment code made are still taken (and discarded) so
+    # the fieldwork stream, and every other column of later surveys, is unchanged.
     has = responded & (rng.random(n) < _COMMENT)
-    pii = has & (rng.random(n) < _COMMENT_PII)
-    pick = rng.integers(0, 5, n)
-    whole = ans["whole_experience"].to_numpy(dtype=float, na_value=np.nan)
-    text = np.where(whole <= 3, _POSITIVE[pick], _NEGATIVE[pick]).astype(object)
-    t = rng.integers(0, len(_PII_TEMPLATES), n)
-    g = rng.integers(0, 2, n)
-    first = _first_names(rng.random(n), g)
-    last = _SURNAMES[rng.integers(0, len(_SURNAMES), n)]
-    values = {
-        "surname": last,
-        "phone": _phones(rng.integers(0, 1000, n)),
-        "fullname": _strings(n, first, " ", last),
-        "email": _strings(n, np.strings.lower(first), ".", np.strings.lower(last), "@example.org"),
-    }
-    for i, (pre, kind, post) in enumerate(_PII_TEMPLATES):
-        sel = pii & (t == i)
-        text[sel] = _strings(int(sel.sum()), pre, values[kind][sel], post)
+    _skip_legacy_comment_draws(rng, n)
+    text = np.full(n, "", dtype=object)
+    if has.any():
+        crng = _comment_rng(v, preset, survey, seed)
+        text[has] = synthetic_comments(
+            ans.loc[has, list(STAGES)].reset_index(drop=True),
+            v["crime_ref"].to_numpy()[has],
+            crng,
+            pii_share=_COMMENT_PII,
+        )
     comment = np.where(has, text, None)
 
     out = pd.DataFrame(
