@@ -174,17 +174,21 @@ def test_usage_errors():
 # ---------------------------------------------------------------------------- warnings
 
 
-def test_empty_and_single_respondent_domains_give_nan_se_with_warning():
+def test_empty_domain_gives_nan_and_single_respondent_domain_rs_figures_with_warning():
+    """R's svyby: a one-respondent domain keeps its SE (the unit's contribution to the whole
+    design's variance: exactly 0 for a mean, as R's figures in scenarios/lonely_domains.csv);
+    an empty domain has no estimate."""
     df = SCENARIO.assign(
         dom=pd.Categorical(
             ["x", "y", "x", "y", "x", "lone", "x"], categories=["x", "y", "lone", "none"]
         )
     )
     d = SurveyDesign(df, weights="w", strata="stratum", psu="psu")
-    with pytest.warns(UserWarning, match="fewer than two respondents"):
+    with pytest.warns(UserWarning, match="single respondent") as rec:
         out = d.by("dom").mean("y")
+    assert any("no respondents" in str(w.message) for w in rec)
     assert list(out.index) == ["x", "y", "lone", "none"]
-    assert out.loc["lone", "estimate"] == 1.0 and np.isnan(out.loc["lone", "se"])
+    assert out.loc["lone", "estimate"] == 1.0 and out.loc["lone", "se"] == pytest.approx(0.0)
     assert np.isnan(out.loc["none", "estimate"]) and np.isnan(out.loc["none", "se"])
     assert out.loc["none", "n"] == 0
     assert np.isfinite(out.loc["x", "se"])
@@ -344,7 +348,7 @@ def test_design_df_option_and_degf():
     half = stats.t.ppf(0.975, 3) * m["se"].iloc[0]
     assert m["ci_high"].iloc[0] - m["estimate"].iloc[0] == pytest.approx(half)
     assert m.attrs["df"] == [3.0]
-    with pytest.warns(UserWarning, match="fewer than two"):
+    with pytest.warns(UserWarning, match="single respondent"):
         two = d.by(["stratum", "dom"]).total("y")
     assert two.index.names == ["stratum", "dom"]
     assert two["estimate"].sum() == pytest.approx(12.0)

@@ -63,8 +63,12 @@ apiclus1$meals_hi <- as.numeric(apiclus1$meals > 50)
 # three strata of districts, one of them holding a single district (a lonely PSU)
 apiclus1$lstr <- ifelse(apiclus1$dnum == min(apiclus1$dnum), "s0",
                         ifelse(apiclus1$dnum %% 2 == 0, "s1", "s2"))
+# domains for lonely_domains: "one" = the single school of district 413 (n = 1, one PSU of s2
+# within the domain), "pair" = district 406 (one PSU of s1) and district 61 (lonely s0)
+apiclus1$dom1 <- ifelse(apiclus1$dnum == 413, "one",
+                        ifelse(apiclus1$dnum %in% c(406, 61), "pair", "rest"))
 apiclus1 <- apiclus1[, c("cds", "dnum", "stype", "lstr", "pw", "fpc", "api00", "api99",
-                         "enroll", "yes", "meals_hi", "awards")]
+                         "enroll", "yes", "meals_hi", "awards", "dom1")]
 save_data(apiclus1, "apiclus1")
 
 # ---- feature: Taylor-linearised totals, means, ratios and domains (svytotal/svymean/svyratio/
@@ -127,6 +131,28 @@ for (mode in c("certainty", "remove", "average", "adjust")) {
 }
 options(survey.lonely.psu = "fail")
 flush("lonely_psu")
+
+# ---- feature: one-respondent domains and domains with one PSU in a stratum, each lonely-PSU
+# option, with and without survey.adjust.domain.lonely; Taylor and JKn replicate designs -----
+for (mode in c("certainty", "remove", "average", "adjust")) {
+  for (adl in c(FALSE, TRUE)) {
+    options(survey.lonely.psu = mode, survey.adjust.domain.lonely = adl)
+    L <- paste0("data=apiclus1;weights=pw;strata=lstr;psu=dnum;single_psu=", mode,
+                if (adl) ";adjust_domain_lonely=1" else "")
+    tag <- paste0("dom_", mode, if (adl) "_adl" else "")
+    dl <- svydesign(id = ~dnum, strata = ~lstr, weights = ~pw, data = apiclus1)
+    by(paste0(tag, "_mean"), L, "by=dom1|mean:api99", svyby(~api99, ~dom1, dl, svymean, vartype = vt))
+    by(paste0(tag, "_total"), L, "by=dom1|total:enroll",
+       svyby(~enroll, ~dom1, dl, svytotal, vartype = vt))
+    if (!adl) {
+      rl <- as.svrepdesign(dl, type = "JKn")
+      by(paste0(tag, "_jkn_total"), paste0(L, ";replicate=jkn"), "by=dom1|total:enroll",
+         svyby(~enroll, ~dom1, rl, svytotal, vartype = vt))
+    }
+  }
+}
+options(survey.lonely.psu = "fail", survey.adjust.domain.lonely = FALSE)
+flush("lonely_domains")
 
 # ---- feature: svyciprop's other interval methods (mean, asin, xlogit), Taylor and replicate --
 ci_methods <- function(tag, spec, des, var) {

@@ -600,11 +600,23 @@ class SurveyDesign:
             lo, hi = dci.wald_interval(estimate, se, dfv, conf_level)
             attrs.update(ci="normal" if df is None else "t", df=dfv.tolist())
         n = pr.n
-        small = n <= 1
+        one = n == 1
+        if one.any():
+            # R's svyby keeps the figures of a one-respondent domain: the domain is a
+            # subpopulation of the whole design (zero outside it), so its SE is that unit's
+            # contribution to the design variance (0 for a mean; Lumley 2010, sec. 2.3.1)
+            lab = ", ".join(str(index[i]) for i in np.flatnonzero(one))
+            warnings.warn(
+                f"domain(s) {lab} have a single respondent: the SE is that unit's contribution "
+                "to the whole design's variance (R svyby), not an estimate from the domain",
+                UserWarning,
+                stacklevel=3,
+            )
+        small = n == 0
         if small.any():
             lab = ", ".join(str(index[i]) for i in np.flatnonzero(small))
             warnings.warn(
-                f"domain(s) {lab} have fewer than two respondents: SE and interval set to NaN",
+                f"domain(s) {lab} have no respondents: SE and interval set to NaN",
                 UserWarning,
                 stacklevel=3,
             )
