@@ -33,7 +33,7 @@ except ImportError:  # tests/ imported as a package
 REF = Path(__file__).parent / "reference"
 SCEN = REF / "scenarios"
 FILES = sorted(p for p in SCEN.glob("*.csv") if not p.name.startswith("data_"))
-DESIGN_KEYS = {"weights", "strata", "psu", "fpc", "single_psu"}
+DESIGN_KEYS = {"weights", "strata", "psu", "fpc", "single_psu", "adjust_domain_lonely"}
 
 
 def _value(text: str):
@@ -59,20 +59,13 @@ def _data(name: str) -> pd.DataFrame:
 def build_design(spec: str) -> SurveyDesign:
     """A design from ``data=<name>;weights=..;strata=..;psu=..;fpc=..;replicate=jkn;mse=1``."""
     kv = dict(part.split("=", 1) for part in spec.split(";"))
-    extra = {
-        "data",
-        "replicate",
-        "mse",
-        "repweights",
-        "scale",
-        "poststratify",
-        "adjust_domain_lonely",
-    }
+    extra = {"data", "replicate", "mse", "repweights", "scale", "poststratify"}
     unknown = set(kv) - DESIGN_KEYS - extra
     assert not unknown, f"unknown design keys {sorted(unknown)} in {spec!r}"
-    if "adjust_domain_lonely" in kv:
-        pytest.skip("R's options(survey.adjust.domain.lonely=TRUE) is not in the engine yet")
-    d = SurveyDesign(_data(kv["data"]), **{k: v for k, v in kv.items() if k in DESIGN_KEYS})
+    args = {k: v for k, v in kv.items() if k in DESIGN_KEYS}
+    if "adjust_domain_lonely" in args:
+        args["adjust_domain_lonely"] = bool(int(args["adjust_domain_lonely"]))
+    d = SurveyDesign(_data(kv["data"]), **args)
     if "poststratify" in kv:
         col, _, cells = kv["poststratify"].partition(":")
         pop = {k: float(v) for k, v in (c.split("=") for c in cells.split(","))}

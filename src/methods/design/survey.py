@@ -102,6 +102,9 @@ class SurveyDesign:
         nest: PSU labels are only unique within strata (R's ``nest=TRUE``).
         single_psu: "error" (default, R's "fail"), "certainty", "remove", "average" or
             "adjust": R's ``options(survey.lonely.psu=...)``.
+        adjust_domain_lonely: R's ``options(survey.adjust.domain.lonely=TRUE)``: in a domain
+            estimate (``by``), a stratum of which the domain touches one PSU is lonely for that
+            domain under "adjust" and "average" (Taylor designs; R's ``survey:::onestrat``).
 
     Raises:
         ValidationError: missing column, missing or negative weights, PSUs not nested in strata,
@@ -146,6 +149,7 @@ class SurveyDesign:
         *,
         nest: bool = False,
         single_psu: str = "error",
+        adjust_domain_lonely: bool = False,
     ):
         if not isinstance(data, pd.DataFrame):
             raise UsageError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -157,6 +161,7 @@ class SurveyDesign:
         self._data = data.copy(deep=False)
         self._names = {"weights": weights, "strata": strata, "psu": psu, "fpc": fpc}
         self._single_psu = single_psu
+        self._adjust_domain_lonely = bool(adjust_domain_lonely)
         self._calibrations: tuple = ()
         self._rep = None
         self._rep_method = None
@@ -412,7 +417,13 @@ class SurveyDesign:
                 present = None
         try:
             return taylor_variance(
-                z, self._strata, self._psu, self._struct, self._single_psu, present
+                z,
+                self._strata,
+                self._psu,
+                self._struct,
+                self._single_psu,
+                present,
+                adjust_domain_lonely=self._adjust_domain_lonely,
             )
         except SinglePSUStratum as exc:
             raise self._single_psu_error(exc.stratum) from None
