@@ -67,8 +67,9 @@ apiclus1$lstr <- ifelse(apiclus1$dnum == min(apiclus1$dnum), "s0",
 # within the domain), "pair" = district 406 (one PSU of s1) and district 61 (lonely s0)
 apiclus1$dom1 <- ifelse(apiclus1$dnum == 413, "one",
                         ifelse(apiclus1$dnum %in% c(406, 61), "pair", "rest"))
+apiclus1$lstr2 <- ifelse(apiclus1$lstr == "s0", "s1", apiclus1$lstr)  # no lonely stratum
 apiclus1 <- apiclus1[, c("cds", "dnum", "stype", "lstr", "pw", "fpc", "api00", "api99",
-                         "enroll", "yes", "meals_hi", "awards", "dom1")]
+                         "enroll", "yes", "meals_hi", "awards", "dom1", "lstr2")]
 save_data(apiclus1, "apiclus1")
 
 # ---- feature: Taylor-linearised totals, means, ratios and domains (svytotal/svymean/svyratio/
@@ -150,6 +151,15 @@ for (mode in c("certainty", "remove", "average", "adjust")) {
          svyby(~enroll, ~dom1, rl, svytotal, vartype = vt))
     }
   }
+}
+# "fail": no stratum of the whole design is lonely, so the domains' one-PSU strata only warn
+for (adl in c(FALSE, TRUE)) {
+  options(survey.lonely.psu = "fail", survey.adjust.domain.lonely = adl)
+  L <- paste0("data=apiclus1;weights=pw;strata=lstr2;psu=dnum;single_psu=error",
+              if (adl) ";adjust_domain_lonely=1" else "")
+  dl <- svydesign(id = ~dnum, strata = ~lstr2, weights = ~pw, data = apiclus1)
+  by(paste0("dom_fail", if (adl) "_adl" else "", "_total"), L, "by=dom1|total:enroll",
+     svyby(~enroll, ~dom1, dl, svytotal, vartype = vt))
 }
 options(survey.lonely.psu = "fail", survey.adjust.domain.lonely = FALSE)
 flush("lonely_domains")
