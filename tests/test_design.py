@@ -367,3 +367,25 @@ def test_editing_the_input_frame_after_building_the_design_changes_nothing():
     view.loc[2, "y"] = 1e6  # and an edit of what the design hands out
     assert d.mean("y")["estimate"].iloc[0] == pytest.approx(2.5)
     assert d.data["y"].tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_from_replicates_refuses_bad_replicate_columns_and_types():
+    """svrepdesign input rules: a NaN or negative replicate weight names its column and row;
+    unknown types, JKn without rscales and Fay without rho are refused."""
+    df = SCENARIO.assign(r1=SCENARIO["w"], r2=SCENARIO["w"] * 2)
+    with pytest.raises(ValidationError, match="r2") as exc:
+        SurveyDesign.from_replicates(df.assign(r2=[1, 1, -1, 1, 1, 1, 1]), "w", ["r1", "r2"], "JK1")
+    assert exc.value.column == "r2"
+    with pytest.raises(ValidationError, match="r1"):
+        SurveyDesign.from_replicates(df.assign(r1=np.nan), "w", "^r", "BRR")
+    with pytest.raises(UsageError, match="type must be"):
+        SurveyDesign.from_replicates(df, "w", "^r", "jackknife")
+    with pytest.raises(UsageError, match="rscales"):
+        SurveyDesign.from_replicates(df, "w", "^r", "JKn")
+    with pytest.raises(UsageError, match="rho"):
+        SurveyDesign.from_replicates(df, "w", "^r", "Fay")
+    with pytest.raises(UsageError, match="names no column"):
+        SurveyDesign.from_replicates(df, "w", "^zz", "JK1")
+    fay = SurveyDesign.from_replicates(df, "w", "^r", "Fay", rho=0.5)
+    assert fay._rep_scale == pytest.approx(1 / (2 * 0.25))  # 1 / (R (1 - rho)^2), R's default
+    np.testing.assert_array_equal(fay.replicate_weights, df[["r1", "r2"]].to_numpy())

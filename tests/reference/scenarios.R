@@ -425,3 +425,34 @@ qcase("ps_q_hf7", CP, dcp, "api00", c(0.25, 0.5, 0.9), qrule = "hf7")
 for (it in c("mean", "beta", "score"))
   qcase(paste0("ps_q_by_awards_", it), CP, dcp, "api00", c(0.5, 0.75), it = it, by = "awards")
 flush("calibrated")
+
+# ---- feature: replicate designs from supplied weights (svrepdesign): R's JK1 weights of the
+# one-stage cluster design, committed as data_rep_clus_jk1.csv, given back to svrepdesign under
+# each type (its default scale), as multipliers (combined.weights=FALSE), and with mse and a
+# user scale/rscales. Design "data=apiclus1;weights=pw;repweights=clus_jk1;reptype=<type>;..."
+rj <- as.svrepdesign(svydesign(id = ~dnum, weights = ~pw, data = apiclus1), type = "JK1")
+rw <- as.data.frame(weights(rj, "analysis"))
+names(rw) <- paste0("r", seq_len(ncol(rw)))
+write.csv(rw, file.path(out, "data_rep_clus_jk1.csv"), row.names = FALSE)
+mult <- as.matrix(rw) / apiclus1$pw
+for (ty in c("JK1", "BRR", "bootstrap")) {
+  sd <- svrepdesign(data = apiclus1, repweights = as.matrix(rw), weights = ~pw, type = ty)
+  D <- paste0("data=apiclus1;weights=pw;repweights=clus_jk1;reptype=", ty)
+  stat(paste0("sup_", ty, "_mean"), D, "mean:api99", svymean(~api99, sd))
+  by(paste0("sup_", ty, "_by_total"), D, "by=awards|total:enroll",
+     svyby(~enroll, ~awards, sd, svytotal, vartype = vt))
+}
+sd <- svrepdesign(data = apiclus1, repweights = as.matrix(rw), weights = ~pw, type = "Fay",
+                  rho = 0.3)
+stat("sup_Fay_mean", "data=apiclus1;weights=pw;repweights=clus_jk1;reptype=Fay;rho=0.3",
+     "mean:api99", svymean(~api99, sd))
+sd <- svrepdesign(data = apiclus1, repweights = mult, weights = ~pw, type = "JK1",
+                  combined.weights = FALSE)
+stat("sup_JK1_mult_total", "data=apiclus1;weights=pw;repweights=clus_jk1;reptype=JK1;multipliers=1",
+     "total:enroll", svytotal(~enroll, sd))
+sd <- svrepdesign(data = apiclus1, repweights = as.matrix(rw), weights = ~pw, type = "other",
+                  scale = 0.5, rscales = 1.5, mse = TRUE)
+stat("sup_other_mse_total",
+     "data=apiclus1;weights=pw;repweights=clus_jk1;reptype=other;scale=0.5;rscales=1.5;mse=1",
+     "total:enroll", svytotal(~enroll, sd))
+flush("supplied_replicates")

@@ -31,6 +31,7 @@ usable row still count where R counts them.
 from __future__ import annotations
 
 import importlib
+import re
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -203,6 +204,97 @@ class SurveyDesign:
                 f_h = np.where(np.isinf(N), 1.0, (N - n_h) / N)
         identity = P == n and np.array_equal(self._psu, np.arange(n))
         self._struct = Structure(ps, n_h, f_h, identity)
+
+    @classmethod
+    def from_replicates(
+        cls,
+        data: pd.DataFrame,
+        weights: str,
+        repweights: Sequence[str] | str,
+        type: str,
+        *,
+        scale: float | None = None,
+        rscales: Sequence[float] | float | None = None,
+        rho: float | None = None,
+        mse: bool = False,
+        combined_weights: bool = True,
+    ) -> SurveyDesign:
+        """A replicate-weight design from supplied replicate-weight columns (R ``svrepdesign``).
+
+        Arguments:
+            data: the sample, one row per respondent, holding the weights and replicate columns.
+            weights: column of full-sample weights.
+            repweights: list of replicate-weight columns, or a regular expression matched
+                against the column names (R's ``repweights="^rw"``), in column order.
+            type: "JK1", "JKn", "BRR", "Fay", "bootstrap", "subbootstrap" or "other".
+            scale, rscales: the variance is ``scale * sum_r rscales_r (theta_r - c)^2``. R's
+                defaults: JK1 ``(R-1)/R``; BRR ``1/R``; Fay ``1/(R (1-rho)^2)``; bootstrap and
+                subbootstrap ``1/(R-1)``; other and JKn 1 (JKn needs ``rscales``, (n_h-1)/n_h of
+                each replicate's stratum); rscales 1 otherwise.
+            rho: Fay's coefficient (required for "Fay").
+            mse: centre at the full-sample estimate (R ``mse=TRUE``) instead of the replicate mean.
+            combined_weights: the columns are replicate weights (R's default); False: they are
+                multipliers of the full-sample weight (R ``combined.weights=FALSE``).
+
+        Raises:
+            ValidationError: a replicate column with a missing or negative value (the column and
+                first rows are named).
+            UsageError: unknown type, no matching column, JKn without rscales, Fay without rho.
+
+        Source: R ``survey::svrepdesign`` (Lumley 2010, ch. 2.4; Wolter 2007, ch. 3-5).
+        """
+        kinds = {
+            "JK1": "jk1",
+            "JKn": "jkn",
+            "BRR": "brr",
+            "Fay": "fay",
+            "bootstrap": "bootstrap",
+            "subbootstrap": "bootstrap",
+            "other": "other",
+        }
+        if type not in kinds:
+            raise UsageError(f"type must be one of {sorted(kinds)}, got {type!r}")
+        if isinstance(repweights, str):
+            rx = re.compile(repweights)
+            cols = [c for c in data.columns if isinstance(c, str) and rx.search(c)]
+        else:
+            cols = list(repweights)
+        if not cols:
+            raise UsageError(f"repweights {repweights!r} names no column of the data")
+        require_columns(data, *cols)
+        rep = data[cols].to_numpy(dtype=float)
+        for j, c in enumerate(cols):
+            bad = ~np.isfinite(rep[:, j]) | (rep[:, j] < 0)
+            if bad.any():
+                raise ValidationError(
+                    "replicate weights must be finite and non-negative",
+                    c,
+                    (np.flatnonzero(bad) + 1).tolist(),
+                )
+        des = cls(data, weights=weights)
+        R = rep.shape[1]
+        if not combined_weights:
+            rep = rep * des._w[:, None]
+        if type == "Fay" and rho is None:
+            raise UsageError("type='Fay' needs rho (R svrepdesign(rho=))")
+        if type == "JKn" and rscales is None:
+            raise UsageError("type='JKn' needs rscales ((n_h - 1) / n_h of each replicate)")
+        if scale is None:
+            scale = {
+                "JK1": (R - 1) / R,
+                "BRR": 1 / R,
+                "Fay": 1 / (R * (1 - (rho or 0.0)) ** 2),
+                "bootstrap": 1 / (R - 1),
+                "subbootstrap": 1 / (R - 1),
+            }.get(type, 1.0)
+        rsc = np.ones(R) if rscales is None else np.broadcast_to(np.asarray(rscales, float), (R,))
+        return des._replace(
+            _rep=rep,
+            _rep_method=kinds[type],
+            _rep_scale=float(scale),
+            _rep_rscales=np.array(rsc, dtype=float),
+            _rep_mse=bool(mse),
+        )
 
     def _replace(self, **changes: Any) -> SurveyDesign:
         """A new design with some internals replaced (see the class docstring)."""
