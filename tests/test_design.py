@@ -174,17 +174,21 @@ def test_usage_errors():
 # ---------------------------------------------------------------------------- warnings
 
 
-def test_empty_and_single_respondent_domains_give_nan_se_with_warning():
+def test_empty_domain_gives_nan_and_single_respondent_domain_rs_figures_with_warning():
+    """R's svyby: a one-respondent domain keeps its SE (the unit's contribution to the whole
+    design's variance: exactly 0 for a mean, as R's figures in scenarios/lonely_domains.csv);
+    an empty domain has no estimate."""
     df = SCENARIO.assign(
         dom=pd.Categorical(
             ["x", "y", "x", "y", "x", "lone", "x"], categories=["x", "y", "lone", "none"]
         )
     )
     d = SurveyDesign(df, weights="w", strata="stratum", psu="psu")
-    with pytest.warns(UserWarning, match="fewer than two respondents"):
+    with pytest.warns(UserWarning, match="single respondent") as rec:
         out = d.by("dom").mean("y")
+    assert any("no respondents" in str(w.message) for w in rec)
     assert list(out.index) == ["x", "y", "lone", "none"]
-    assert out.loc["lone", "estimate"] == 1.0 and np.isnan(out.loc["lone", "se"])
+    assert out.loc["lone", "estimate"] == 1.0 and out.loc["lone", "se"] == pytest.approx(0.0)
     assert np.isnan(out.loc["none", "estimate"]) and np.isnan(out.loc["none", "se"])
     assert out.loc["none", "n"] == 0
     assert np.isfinite(out.loc["x", "se"])
@@ -344,7 +348,7 @@ def test_design_df_option_and_degf():
     half = stats.t.ppf(0.975, 3) * m["se"].iloc[0]
     assert m["ci_high"].iloc[0] - m["estimate"].iloc[0] == pytest.approx(half)
     assert m.attrs["df"] == [3.0]
-    with pytest.warns(UserWarning, match="fewer than two"):
+    with pytest.warns(UserWarning, match="single respondent"):
         two = d.by(["stratum", "dom"]).total("y")
     assert two.index.names == ["stratum", "dom"]
     assert two["estimate"].sum() == pytest.approx(12.0)
@@ -363,3 +367,25 @@ def test_editing_the_input_frame_after_building_the_design_changes_nothing():
     view.loc[2, "y"] = 1e6  # and an edit of what the design hands out
     assert d.mean("y")["estimate"].iloc[0] == pytest.approx(2.5)
     assert d.data["y"].tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_from_replicates_refuses_bad_replicate_columns_and_types():
+    """svrepdesign input rules: a NaN or negative replicate weight names its column and row;
+    unknown types, JKn without rscales and Fay without rho are refused."""
+    df = SCENARIO.assign(r1=SCENARIO["w"], r2=SCENARIO["w"] * 2)
+    with pytest.raises(ValidationError, match="r2") as exc:
+        SurveyDesign.from_replicates(df.assign(r2=[1, 1, -1, 1, 1, 1, 1]), "w", ["r1", "r2"], "JK1")
+    assert exc.value.column == "r2"
+    with pytest.raises(ValidationError, match="r1"):
+        SurveyDesign.from_replicates(df.assign(r1=np.nan), "w", "^r", "BRR")
+    with pytest.raises(UsageError, match="type must be"):
+        SurveyDesign.from_replicates(df, "w", "^r", "jackknife")
+    with pytest.raises(UsageError, match="rscales"):
+        SurveyDesign.from_replicates(df, "w", "^r", "JKn")
+    with pytest.raises(UsageError, match="rho"):
+        SurveyDesign.from_replicates(df, "w", "^r", "Fay")
+    with pytest.raises(UsageError, match="names no column"):
+        SurveyDesign.from_replicates(df, "w", "^zz", "JK1")
+    fay = SurveyDesign.from_replicates(df, "w", "^r", "Fay", rho=0.5)
+    assert fay._rep_scale == pytest.approx(1 / (2 * 0.25))  # 1 / (R (1 - rho)^2), R's default
+    np.testing.assert_array_equal(fay.replicate_weights, df[["r1", "r2"]].to_numpy())

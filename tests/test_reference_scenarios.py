@@ -18,7 +18,6 @@ import warnings
 from functools import cache
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -33,7 +32,7 @@ except ImportError:  # tests/ imported as a package
 REF = Path(__file__).parent / "reference"
 SCEN = REF / "scenarios"
 FILES = sorted(p for p in SCEN.glob("*.csv") if not p.name.startswith("data_"))
-DESIGN_KEYS = {"weights", "strata", "psu", "fpc", "single_psu"}
+DESIGN_KEYS = {"weights", "strata", "psu", "fpc", "single_psu", "adjust_domain_lonely"}
 
 
 def _value(text: str):
@@ -60,23 +59,34 @@ def build_design(spec: str) -> SurveyDesign:
     """A design from ``data=<name>;weights=..;strata=..;psu=..;fpc=..;replicate=jkn;mse=1``."""
     kv = dict(part.split("=", 1) for part in spec.split(";"))
     extra = {"data", "replicate", "mse", "repweights", "scale", "poststratify"}
+    extra |= {"reptype", "rho", "rscales", "multipliers"}
     unknown = set(kv) - DESIGN_KEYS - extra
     assert not unknown, f"unknown design keys {sorted(unknown)} in {spec!r}"
-    d = SurveyDesign(_data(kv["data"]), **{k: v for k, v in kv.items() if k in DESIGN_KEYS})
+    args = {k: v for k, v in kv.items() if k in DESIGN_KEYS}
+    if "adjust_domain_lonely" in args:
+        args["adjust_domain_lonely"] = bool(int(args["adjust_domain_lonely"]))
+    d = SurveyDesign(_data(kv["data"]), **args)
     if "poststratify" in kv:
         col, _, cells = kv["poststratify"].partition(":")
         pop = {k: float(v) for k, v in (c.split("=") for c in cells.split(","))}
         d = d.poststratify(col, pop)
     if "repweights" in kv:
-        # R's own replicate weights (bootstrap: rscales 1), through the documented internals
-        # until the design takes supplied replicate weights publicly
-        rep = _data(f"rep_{kv['repweights']}").to_numpy(dtype=float)
-        d = d._replace(
-            _rep=rep,
-            _rep_method="bootstrap",
-            _rep_scale=float(kv["scale"]),
-            _rep_rscales=np.ones(rep.shape[1]),
-            _rep_mse=bool(int(kv.get("mse", "0"))),
+        # R's own bootstrap replicate weights through the public constructor (R svrepdesign)
+        rep = _data(f"rep_{kv['repweights']}").add_prefix("rw_")
+        both = pd.concat([_data(kv["data"]).reset_index(drop=True), rep], axis=1)
+        mult = bool(int(kv.get("multipliers", "0")))
+        if mult:  # R's replicate weights as multipliers of the full-sample weight
+            both[list(rep.columns)] = rep.to_numpy() / both[[kv["weights"]]].to_numpy()
+        d = SurveyDesign.from_replicates(
+            both,
+            weights=kv["weights"],
+            repweights="^rw_",
+            type=kv.get("reptype", "bootstrap"),
+            scale=float(kv["scale"]) if "scale" in kv else None,
+            rscales=float(kv["rscales"]) if "rscales" in kv else None,
+            rho=float(kv["rho"]) if "rho" in kv else None,
+            mse=bool(int(kv.get("mse", "0"))),
+            combined_weights=not mult,
         )
     elif "replicate" in kv:
         d = d.replicate(kv["replicate"], mse=bool(int(kv.get("mse", "0"))))
@@ -155,6 +165,8 @@ def test_scenario_files_exist():
         "bootstrap_supplied",
         "missing_values",
         "calibrated",
+        "lonely_domains",
+        "supplied_replicates",
     }
 
 

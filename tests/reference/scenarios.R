@@ -63,8 +63,13 @@ apiclus1$meals_hi <- as.numeric(apiclus1$meals > 50)
 # three strata of districts, one of them holding a single district (a lonely PSU)
 apiclus1$lstr <- ifelse(apiclus1$dnum == min(apiclus1$dnum), "s0",
                         ifelse(apiclus1$dnum %% 2 == 0, "s1", "s2"))
+# domains for lonely_domains: "one" = the single school of district 413 (n = 1, one PSU of s2
+# within the domain), "pair" = district 406 (one PSU of s1) and district 61 (lonely s0)
+apiclus1$dom1 <- ifelse(apiclus1$dnum == 413, "one",
+                        ifelse(apiclus1$dnum %in% c(406, 61), "pair", "rest"))
+apiclus1$lstr2 <- ifelse(apiclus1$lstr == "s0", "s1", apiclus1$lstr)  # no lonely stratum
 apiclus1 <- apiclus1[, c("cds", "dnum", "stype", "lstr", "pw", "fpc", "api00", "api99",
-                         "enroll", "yes", "meals_hi", "awards")]
+                         "enroll", "yes", "meals_hi", "awards", "dom1", "lstr2")]
 save_data(apiclus1, "apiclus1")
 
 # ---- feature: Taylor-linearised totals, means, ratios and domains (svytotal/svymean/svyratio/
@@ -127,6 +132,37 @@ for (mode in c("certainty", "remove", "average", "adjust")) {
 }
 options(survey.lonely.psu = "fail")
 flush("lonely_psu")
+
+# ---- feature: one-respondent domains and domains with one PSU in a stratum, each lonely-PSU
+# option, with and without survey.adjust.domain.lonely; Taylor and JKn replicate designs -----
+for (mode in c("certainty", "remove", "average", "adjust")) {
+  for (adl in c(FALSE, TRUE)) {
+    options(survey.lonely.psu = mode, survey.adjust.domain.lonely = adl)
+    L <- paste0("data=apiclus1;weights=pw;strata=lstr;psu=dnum;single_psu=", mode,
+                if (adl) ";adjust_domain_lonely=1" else "")
+    tag <- paste0("dom_", mode, if (adl) "_adl" else "")
+    dl <- svydesign(id = ~dnum, strata = ~lstr, weights = ~pw, data = apiclus1)
+    by(paste0(tag, "_mean"), L, "by=dom1|mean:api99", svyby(~api99, ~dom1, dl, svymean, vartype = vt))
+    by(paste0(tag, "_total"), L, "by=dom1|total:enroll",
+       svyby(~enroll, ~dom1, dl, svytotal, vartype = vt))
+    if (!adl) {
+      rl <- as.svrepdesign(dl, type = "JKn")
+      by(paste0(tag, "_jkn_total"), paste0(L, ";replicate=jkn"), "by=dom1|total:enroll",
+         svyby(~enroll, ~dom1, rl, svytotal, vartype = vt))
+    }
+  }
+}
+# "fail": no stratum of the whole design is lonely, so the domains' one-PSU strata only warn
+for (adl in c(FALSE, TRUE)) {
+  options(survey.lonely.psu = "fail", survey.adjust.domain.lonely = adl)
+  L <- paste0("data=apiclus1;weights=pw;strata=lstr2;psu=dnum;single_psu=error",
+              if (adl) ";adjust_domain_lonely=1" else "")
+  dl <- svydesign(id = ~dnum, strata = ~lstr2, weights = ~pw, data = apiclus1)
+  by(paste0("dom_fail", if (adl) "_adl" else "", "_total"), L, "by=dom1|total:enroll",
+     svyby(~enroll, ~dom1, dl, svytotal, vartype = vt))
+}
+options(survey.lonely.psu = "fail", survey.adjust.domain.lonely = FALSE)
+flush("lonely_domains")
 
 # ---- feature: svyciprop's other interval methods (mean, asin, xlogit), Taylor and replicate --
 ci_methods <- function(tag, spec, des, var) {
@@ -389,3 +425,34 @@ qcase("ps_q_hf7", CP, dcp, "api00", c(0.25, 0.5, 0.9), qrule = "hf7")
 for (it in c("mean", "beta", "score"))
   qcase(paste0("ps_q_by_awards_", it), CP, dcp, "api00", c(0.5, 0.75), it = it, by = "awards")
 flush("calibrated")
+
+# ---- feature: replicate designs from supplied weights (svrepdesign): R's JK1 weights of the
+# one-stage cluster design, committed as data_rep_clus_jk1.csv, given back to svrepdesign under
+# each type (its default scale), as multipliers (combined.weights=FALSE), and with mse and a
+# user scale/rscales. Design "data=apiclus1;weights=pw;repweights=clus_jk1;reptype=<type>;..."
+rj <- as.svrepdesign(svydesign(id = ~dnum, weights = ~pw, data = apiclus1), type = "JK1")
+rw <- as.data.frame(weights(rj, "analysis"))
+names(rw) <- paste0("r", seq_len(ncol(rw)))
+write.csv(rw, file.path(out, "data_rep_clus_jk1.csv"), row.names = FALSE)
+mult <- as.matrix(rw) / apiclus1$pw
+for (ty in c("JK1", "BRR", "bootstrap")) {
+  sd <- svrepdesign(data = apiclus1, repweights = as.matrix(rw), weights = ~pw, type = ty)
+  D <- paste0("data=apiclus1;weights=pw;repweights=clus_jk1;reptype=", ty)
+  stat(paste0("sup_", ty, "_mean"), D, "mean:api99", svymean(~api99, sd))
+  by(paste0("sup_", ty, "_by_total"), D, "by=awards|total:enroll",
+     svyby(~enroll, ~awards, sd, svytotal, vartype = vt))
+}
+sd <- svrepdesign(data = apiclus1, repweights = as.matrix(rw), weights = ~pw, type = "Fay",
+                  rho = 0.3)
+stat("sup_Fay_mean", "data=apiclus1;weights=pw;repweights=clus_jk1;reptype=Fay;rho=0.3",
+     "mean:api99", svymean(~api99, sd))
+sd <- svrepdesign(data = apiclus1, repweights = mult, weights = ~pw, type = "JK1",
+                  combined.weights = FALSE)
+stat("sup_JK1_mult_total", "data=apiclus1;weights=pw;repweights=clus_jk1;reptype=JK1;multipliers=1",
+     "total:enroll", svytotal(~enroll, sd))
+sd <- svrepdesign(data = apiclus1, repweights = as.matrix(rw), weights = ~pw, type = "other",
+                  scale = 0.5, rscales = 1.5, mse = TRUE)
+stat("sup_other_mse_total",
+     "data=apiclus1;weights=pw;repweights=clus_jk1;reptype=other;scale=0.5;rscales=1.5;mse=1",
+     "total:enroll", svytotal(~enroll, sd))
+flush("supplied_replicates")

@@ -31,6 +31,7 @@ usable row still count where R counts them.
 from __future__ import annotations
 
 import importlib
+import re
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -102,6 +103,9 @@ class SurveyDesign:
         nest: PSU labels are only unique within strata (R's ``nest=TRUE``).
         single_psu: "error" (default, R's "fail"), "certainty", "remove", "average" or
             "adjust": R's ``options(survey.lonely.psu=...)``.
+        adjust_domain_lonely: R's ``options(survey.adjust.domain.lonely=TRUE)``: in a domain
+            estimate (``by``), a stratum of which the domain touches one PSU is lonely for that
+            domain under "adjust" and "average" (Taylor designs; R's ``survey:::onestrat``).
 
     Raises:
         ValidationError: missing column, missing or negative weights, PSUs not nested in strata,
@@ -146,6 +150,7 @@ class SurveyDesign:
         *,
         nest: bool = False,
         single_psu: str = "error",
+        adjust_domain_lonely: bool = False,
     ):
         if not isinstance(data, pd.DataFrame):
             raise UsageError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -157,6 +162,7 @@ class SurveyDesign:
         self._data = data.copy(deep=False)
         self._names = {"weights": weights, "strata": strata, "psu": psu, "fpc": fpc}
         self._single_psu = single_psu
+        self._adjust_domain_lonely = bool(adjust_domain_lonely)
         self._calibrations: tuple = ()
         self._rep = None
         self._rep_method = None
@@ -198,6 +204,97 @@ class SurveyDesign:
                 f_h = np.where(np.isinf(N), 1.0, (N - n_h) / N)
         identity = P == n and np.array_equal(self._psu, np.arange(n))
         self._struct = Structure(ps, n_h, f_h, identity)
+
+    @classmethod
+    def from_replicates(
+        cls,
+        data: pd.DataFrame,
+        weights: str,
+        repweights: Sequence[str] | str,
+        type: str,
+        *,
+        scale: float | None = None,
+        rscales: Sequence[float] | float | None = None,
+        rho: float | None = None,
+        mse: bool = False,
+        combined_weights: bool = True,
+    ) -> SurveyDesign:
+        """A replicate-weight design from supplied replicate-weight columns (R ``svrepdesign``).
+
+        Arguments:
+            data: the sample, one row per respondent, holding the weights and replicate columns.
+            weights: column of full-sample weights.
+            repweights: list of replicate-weight columns, or a regular expression matched
+                against the column names (R's ``repweights="^rw"``), in column order.
+            type: "JK1", "JKn", "BRR", "Fay", "bootstrap", "subbootstrap" or "other".
+            scale, rscales: the variance is ``scale * sum_r rscales_r (theta_r - c)^2``. R's
+                defaults: JK1 ``(R-1)/R``; BRR ``1/R``; Fay ``1/(R (1-rho)^2)``; bootstrap and
+                subbootstrap ``1/(R-1)``; other and JKn 1 (JKn needs ``rscales``, (n_h-1)/n_h of
+                each replicate's stratum); rscales 1 otherwise.
+            rho: Fay's coefficient (required for "Fay").
+            mse: centre at the full-sample estimate (R ``mse=TRUE``) instead of the replicate mean.
+            combined_weights: the columns are replicate weights (R's default); False: they are
+                multipliers of the full-sample weight (R ``combined.weights=FALSE``).
+
+        Raises:
+            ValidationError: a replicate column with a missing or negative value (the column and
+                first rows are named).
+            UsageError: unknown type, no matching column, JKn without rscales, Fay without rho.
+
+        Source: R ``survey::svrepdesign`` (Lumley 2010, ch. 2.4; Wolter 2007, ch. 3-5).
+        """
+        kinds = {
+            "JK1": "jk1",
+            "JKn": "jkn",
+            "BRR": "brr",
+            "Fay": "fay",
+            "bootstrap": "bootstrap",
+            "subbootstrap": "bootstrap",
+            "other": "other",
+        }
+        if type not in kinds:
+            raise UsageError(f"type must be one of {sorted(kinds)}, got {type!r}")
+        if isinstance(repweights, str):
+            rx = re.compile(repweights)
+            cols = [c for c in data.columns if isinstance(c, str) and rx.search(c)]
+        else:
+            cols = list(repweights)
+        if not cols:
+            raise UsageError(f"repweights {repweights!r} names no column of the data")
+        require_columns(data, *cols)
+        rep = data[cols].to_numpy(dtype=float)
+        for j, c in enumerate(cols):
+            bad = ~np.isfinite(rep[:, j]) | (rep[:, j] < 0)
+            if bad.any():
+                raise ValidationError(
+                    "replicate weights must be finite and non-negative",
+                    c,
+                    (np.flatnonzero(bad) + 1).tolist(),
+                )
+        des = cls(data, weights=weights)
+        R = rep.shape[1]
+        if not combined_weights:
+            rep = rep * des._w[:, None]
+        if type == "Fay" and rho is None:
+            raise UsageError("type='Fay' needs rho (R svrepdesign(rho=))")
+        if type == "JKn" and rscales is None:
+            raise UsageError("type='JKn' needs rscales ((n_h - 1) / n_h of each replicate)")
+        if scale is None:
+            scale = {
+                "JK1": (R - 1) / R,
+                "BRR": 1 / R,
+                "Fay": 1 / (R * (1 - (rho or 0.0)) ** 2),
+                "bootstrap": 1 / (R - 1),
+                "subbootstrap": 1 / (R - 1),
+            }.get(type, 1.0)
+        rsc = np.ones(R) if rscales is None else np.broadcast_to(np.asarray(rscales, float), (R,))
+        return des._replace(
+            _rep=rep,
+            _rep_method=kinds[type],
+            _rep_scale=float(scale),
+            _rep_rscales=np.array(rsc, dtype=float),
+            _rep_mse=bool(mse),
+        )
 
     def _replace(self, **changes: Any) -> SurveyDesign:
         """A new design with some internals replaced (see the class docstring)."""
@@ -412,7 +509,13 @@ class SurveyDesign:
                 present = None
         try:
             return taylor_variance(
-                z, self._strata, self._psu, self._struct, self._single_psu, present
+                z,
+                self._strata,
+                self._psu,
+                self._struct,
+                self._single_psu,
+                present,
+                adjust_domain_lonely=self._adjust_domain_lonely,
             )
         except SinglePSUStratum as exc:
             raise self._single_psu_error(exc.stratum) from None
@@ -600,11 +703,23 @@ class SurveyDesign:
             lo, hi = dci.wald_interval(estimate, se, dfv, conf_level)
             attrs.update(ci="normal" if df is None else "t", df=dfv.tolist())
         n = pr.n
-        small = n <= 1
+        one = n == 1
+        if one.any():
+            # R's svyby keeps the figures of a one-respondent domain: the domain is a
+            # subpopulation of the whole design (zero outside it), so its SE is that unit's
+            # contribution to the design variance (0 for a mean; Lumley 2010, sec. 2.3.1)
+            lab = ", ".join(str(index[i]) for i in np.flatnonzero(one))
+            warnings.warn(
+                f"domain(s) {lab} have a single respondent: the SE is that unit's contribution "
+                "to the whole design's variance (R svyby), not an estimate from the domain",
+                UserWarning,
+                stacklevel=3,
+            )
+        small = n == 0
         if small.any():
             lab = ", ".join(str(index[i]) for i in np.flatnonzero(small))
             warnings.warn(
-                f"domain(s) {lab} have fewer than two respondents: SE and interval set to NaN",
+                f"domain(s) {lab} have no respondents: SE and interval set to NaN",
                 UserWarning,
                 stacklevel=3,
             )

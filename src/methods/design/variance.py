@@ -116,6 +116,7 @@ def taylor_variance(
     structure: Structure,
     single_psu: str,
     present: np.ndarray | None = None,
+    adjust_domain_lonely: bool = False,
 ) -> np.ndarray:
     """Stratified with-replacement PSU variance of the column totals of ``z``.
 
@@ -127,6 +128,12 @@ def taylor_variance(
             R's "fail").
         present: for a dense ``z``, boolean row mask of the rows R would keep after subsetting
             (default: all rows). Ignored for :class:`DomainInfluence`, whose column codes say it.
+        adjust_domain_lonely: R's ``options(survey.adjust.domain.lonely=TRUE)``: for a
+            :class:`DomainInfluence`, a stratum with two or more PSUs of which a domain touches
+            only one is treated as lonely within that domain ("adjust": not centred; "average":
+            left out of that domain's sum and the sum rescaled; other modes: unchanged, as R).
+            Only the variances (diagonal) are R's then: the covariances of the affected domains
+            are NaN (R's ``svyby`` computes each domain on its own subset).
 
     Returns:
         k x k covariance matrix.
@@ -205,13 +212,58 @@ def taylor_variance(
                 T[:, j] = np.bincount(psu, weights=z[:, j], minlength=structure.n_psu)
         V = _dense_variance(T, structure.psu_stratum, H, n_h, eff_scale, centre)
 
+    dl = np.zeros((H, k), bool)
+    if (
+        adjust_domain_lonely
+        and isinstance(z, DomainInfluence)
+        and single_psu in ("adjust", "average")
+    ):
+        V, dl = _domain_lonely(V, z, psu, structure, scale, single_psu)
     if single_psu == "average":
         nstrat = pres.sum(axis=0).astype(float)
-        nok = (pres & ~lonely[:, None]).sum(axis=0).astype(float)
+        nok = (pres & ~lonely[:, None] & ~dl).sum(axis=0).astype(float)
         with np.errstate(divide="ignore", invalid="ignore"):
             a = np.where(nok > 0, nstrat / nok, np.nan)
         V = V * np.sqrt(np.outer(a, a))
     return V
+
+
+def _domain_lonely(V, z, psu, structure, scale, single_psu):
+    """R ``survey:::onestrat`` with ``survey.adjust.domain.lonely=TRUE`` on a domain influence.
+
+    A cell (stratum h, domain j) where the domain has rows in exactly one of the stratum's
+    n_h >= 2 PSUs holds, in ``V[j, j]``, the centred term ``scale_h T^2 (1 - 1/n_h)`` (T that
+    PSU's total; the other PSUs are zero). "adjust" drops the centring (adds
+    ``scale_h T^2 / n_h``); "average" removes the term (the caller leaves the cell out of its
+    count of usable strata). Returns the new V and the H x k mask of such cells.
+    """
+    k, H, P = z.k, structure.n_strata, structure.n_psu
+    n_h = structure.n_h.astype(float)
+    inrow = z.column >= 0
+    cell = psu[inrow] * k + z.column[inrow]
+    Tp = np.bincount(cell, weights=z.values[inrow], minlength=P * k).reshape(P, k)
+    has = (np.bincount(cell, minlength=P * k) > 0).reshape(P, k)
+    ps = structure.psu_stratum
+    nsub = np.empty((H, k))
+    T1 = np.empty((H, k))
+    for j in range(k):
+        nsub[:, j] = np.bincount(ps, weights=has[:, j].astype(float), minlength=H)
+        T1[:, j] = np.bincount(ps, weights=Tp[:, j] * has[:, j], minlength=H)
+    dl = (nsub == 1) & (n_h[:, None] > 1)
+    if not dl.any():
+        return V, dl
+    sq = np.where(dl, scale[:, None] * T1**2, 0.0)
+    if single_psu == "adjust":
+        delta = (sq / np.maximum(n_h, 1.0)[:, None]).sum(axis=0)
+    else:
+        delta = -(sq * (1.0 - 1.0 / np.maximum(n_h, 1.0))[:, None]).sum(axis=0)
+    V = np.array(V, dtype=float)
+    diag = np.diagonal(V).copy() + delta
+    hit = dl.any(axis=0)
+    V[hit, :] = np.nan
+    V[:, hit] = np.nan
+    V[np.arange(k), np.arange(k)] = diag
+    return V, dl
 
 
 def _dense_variance(T, psu_stratum, H, n_h, eff_scale, centre):
