@@ -121,7 +121,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         raise InputRefused(f"input file not found: {path}")
     with Store(args.db) as st:
         if args.what == "victims":
-            res = st.ingest_victims(path, month=args.month, replace=args.replace)
+            res = st.ingest_victims(
+                path, month=args.month, replace=args.replace, force=getattr(args, "force", None)
+            )
             verb = "replaced" if res.get("replaced") else "loaded"
             _say(f"{verb} {res['rows']} victims for {res['month']}")
         elif args.what == "sample":
@@ -534,6 +536,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("file")
     v.add_argument("--month", required=True, type=_month, help="YYYY-MM the extract covers")
     v.add_argument("--replace", action="store_true", help="swap an already loaded month")
+    v.add_argument(
+        "--force",
+        help="whose extract it is (preset name): its crime reference prefix, districts and "
+        "limits are checked and the month is recorded as that force's; default: the built-in "
+        "force whose prefix every crime reference carries",
+    )
     v.set_defaults(func=cmd_ingest)
     s = ing_sub.add_parser("sample", help="record which cases a survey sampled in a month")
     s.add_argument("file")

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 from sklearn.decomposition import NMF
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from methods.comments.redact import Redacted
 from methods.comments.sentiment import sentiment
@@ -29,6 +29,12 @@ from methods.comments.sentiment import sentiment
 __all__ = ["OTHER", "THEME_COLUMNS", "comment_themes"]
 
 OTHER = "Other comments"
+#: scikit-learn's English stop words without the negations: "never kept me updated" and
+#: "kept me updated" are opposite comments, and must not fall into one theme.
+_NEGATIONS = frozenset(
+    {"no", "not", "nor", "never", "nobody", "none", "nothing", "cannot", "cant", "without"}
+)
+_STOP_WORDS = sorted(ENGLISH_STOP_WORDS - _NEGATIONS)
 #: Columns of :func:`comment_themes` (``quotes`` is not for the CSV table).
 THEME_COLUMNS = (
     "theme",
@@ -98,7 +104,7 @@ def comment_themes(
     sat_k = sat[keep].to_numpy(dtype=object, na_value=None)
     scores = sentiment(red)[keep]
     n = len(docs)
-    vec = TfidfVectorizer(stop_words="english", ngram_range=(1, 2), min_df=2, max_df=0.95,
+    vec = TfidfVectorizer(stop_words=_STOP_WORDS, ngram_range=(1, 2), min_df=2, max_df=0.95,
                           sublinear_tf=True, dtype=np.float64)  # fmt: skip
     try:
         x = vec.fit_transform(docs)

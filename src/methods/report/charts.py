@@ -14,6 +14,9 @@ from methods.report.disclosure import MIN_BASE_PERCENT, SUPPRESSED_MARK
 
 #: Print-readable chart text sizes (points) and the hatched placeholder of a suppressed figure.
 FONT = {"label": 10, "tick": 10, "title": 11, "note": 9}
+#: Colour-blind-safe palette (Okabe and Ito 2008, "Color Universal Design"): blue, orange,
+#: bluish green, vermillion, sky blue; every chart of the report draws from it in this order.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9")
 SUPPRESSED_STYLE = {"facecolor": "#e6e6e6", "edgecolor": "#7f7f7f", "hatch": "///", "lw": 0.8}
 
 
@@ -60,7 +63,7 @@ def plot_stage_estimates(
     hi = table["ci_high"].to_numpy(dtype=float) * 100
     sup = table["suppressed"].to_numpy(dtype=bool) | ~np.isfinite(est)
     ok = ~sup
-    ax.barh(y[ok], est[ok], color="#4c72b0", height=0.6)
+    ax.barh(y[ok], est[ok], color=PALETTE[0], height=0.6)
     ax.errorbar(
         est[ok],
         y[ok],
@@ -123,7 +126,7 @@ def plot_trend(
         fig, ax = plt.subplots(figsize=(9, 4.6), dpi=100)
     else:
         fig = ax.figure
-    colours = ["#4c72b0", "#dd8452", "#55a868"]
+    colours = list(PALETTE)
     any_sup = False
     for k, ((window, t), colour) in enumerate(zip(sorted(trends.items()), colours)):
         if t.empty:
@@ -205,7 +208,7 @@ def plot_domains(
         y[ok],
         xerr=[est[ok] - lo[ok], hi[ok] - est[ok]],
         fmt="o",
-        color="#4c72b0",
+        color=PALETTE[0],
         ecolor="black",
         capsize=3,
         lw=1,
@@ -238,4 +241,38 @@ def plot_domains(
         else None
     )
     _finish(fig, note)
+    return fig
+
+
+def plot_comment_themes(themes: pd.DataFrame, title: str = "", labels=None, ax=None):
+    """Paired horizontal bars: each theme's share of satisfied and of dissatisfied victims'
+    comments (``share_satisfied``, ``share_dissatisfied`` of
+    :func:`methods.comments.themes.comment_themes`), largest theme at the top.
+
+    ``labels`` maps a theme to the words shown (default: the theme itself).
+    """
+    import matplotlib.pyplot as plt  # heavy optional import: loaded only when a chart is drawn
+
+    k = len(themes)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7.5, 0.7 * k + 1.6), dpi=100)
+    else:
+        fig = ax.figure
+    y = np.arange(k)[::-1]
+    names = [labels(t) if labels else t for t in themes["theme"]]
+    sat = 100 * themes["share_satisfied"].to_numpy(dtype=float)
+    dis = 100 * themes["share_dissatisfied"].to_numpy(dtype=float)
+    ax.barh(y + 0.2, np.nan_to_num(sat), height=0.38, color=PALETTE[0], label="Satisfied victims")
+    ax.barh(
+        y - 0.2, np.nan_to_num(dis), height=0.38, color=PALETTE[3], label="Dissatisfied victims"
+    )
+    ax.set_yticks(y, names, fontsize=FONT["tick"])
+    ax.set_xlabel("% of the group's comments", fontsize=FONT["label"])
+    ax.set_xlim(0, max(10.0, float(np.nanmax(np.r_[sat, dis, 0])) * 1.15))
+    ax.grid(axis="x", color="#dddddd", lw=0.6)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(fontsize=FONT["note"], frameon=False, loc="lower right")
+    if title:
+        ax.set_title(title, fontsize=FONT["title"], loc="left")
+    _finish(fig, None)
     return fig

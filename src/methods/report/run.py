@@ -41,7 +41,7 @@ from methods.core.io import (  # noqa: F401 (re-exported: report.run is where us
     write_manifest,
     write_table,
 )
-from methods.core.periods import months_back
+from methods.core.periods import month_label, months_back
 from methods.data.store import Store
 
 # --------------------------------------------------------------------------- errors
@@ -244,6 +244,19 @@ def _template(name: str | Path) -> Path:
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "notebooks"
 
+#: Screen layout of the HTML report: one readable column, the house font, quiet headings.
+SCREEN_CSS = """
+body { font-family: "Source Sans Pro", "Segoe UI", "Helvetica Neue", Arial, sans-serif;
+       color: #1b1b1b; background: #ffffff; line-height: 1.45; }
+main, body.jp-Notebook { max-width: 960px; margin: 0 auto; padding: 16px 24px; }
+h1 { font-size: 1.9em; color: #0b3d66; border-bottom: 3px solid #0b3d66; padding-bottom: 6px; }
+h2 { font-size: 1.4em; color: #0b3d66; margin-top: 1.6em; border-bottom: 1px solid #c8d3de; }
+h3 { font-size: 1.15em; color: #1b1b1b; margin-top: 1.2em; }
+ul { padding-left: 1.3em; } li { margin: 0.35em 0; }
+.jp-RenderedImage img { max-width: 100%; height: auto; }
+.jp-OutputArea-output pre { font-family: inherit; white-space: pre-wrap; }
+"""
+
 #: Print layout of the HTML report (used by Chromium for the PDF): A4, tables and figures
 #: kept inside the page, a heading kept with what follows it, figures not split.
 PRINT_CSS = """
@@ -274,12 +287,20 @@ _HTML_TEMPLATE = (
     "{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}\n"
     "{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}\n"
     '{%- block html_head_css -%}<style type="text/css">'
+    + SCREEN_CSS
     + PRINT_CSS
     + "</style>{%- endblock html_head_css -%}\n"
+    # a chart's alternative text (methods.report.publish.show_figure) becomes the image's alt
+    "{% block data_png scoped %}"
+    '<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">'
+    "<img src=\"data:image/png;base64,{{ output.data['image/png'] | escape_html }}\""
+    "{%- set alttext = output | get_metadata('alt', 'image/png') -%}"
+    '{%- if alttext %} alt="{{ alttext | escape_html }}"{%- endif %}>'
+    "</div>{%- endblock data_png %}\n"
 )
 
 
-def notebook_to_html(ipynb: str | Path, html: str | Path) -> Path:
+def notebook_to_html(ipynb: str | Path, html: str | Path, title: str | None = None) -> Path:
     """Export an executed notebook to HTML without code cells or prompts.
 
     The page uses nbconvert's lab template with :data:`PRINT_CSS` for print and without the
@@ -294,7 +315,9 @@ def notebook_to_html(ipynb: str | Path, html: str | Path) -> Path:
         extra_loaders=[DictLoader({"vsw_report.html.j2": _HTML_TEMPLATE})],
         template_file="vsw_report.html.j2",
     )
-    body, _ = exporter.from_notebook_node(nb)
+    exporter.anchor_link_text = ""  # no pilcrow links after headings in a publication
+    title = title or "Victim satisfaction report"
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     Path(html).write_text(body, encoding="utf-8")
     return Path(html)
 
@@ -453,6 +476,7 @@ def run_report(
         loaded = sorted(st.loaded_months())
         if month not in loaded:
             raise _missing_months_error([month], db, loaded)
+        st.require_force(force, month)  # refused here, before papermill starts
         inputs, input_months = report_inputs(st, month)
     report_dir = (Path(out) / force / month).resolve()
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -478,7 +502,8 @@ def run_report(
         )
     except PapermillExecutionError as exc:
         raise _cell_error(exc, month, nb_out) from None
-    notebook_to_html(nb_out, report_dir / "report.html")
+    title = f"{load_force(force).title}: victim satisfaction, {month_label(month)}"
+    notebook_to_html(nb_out, report_dir / "report.html", title=title)
     with _open_store(db) as st:
         after, _ = report_inputs(st, month)
     if after != inputs:

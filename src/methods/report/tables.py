@@ -21,6 +21,7 @@ from methods.core.schema import STAGE_LABELS, STAGES
 from methods.design.survey import SurveyDesign, compare_independent
 from methods.nonresponse.rates import outcome_rates
 from methods.report.charts import (  # noqa: F401  (re-exported: notebooks call reporting.*)
+    plot_comment_themes,
     plot_domains,
     plot_stage_estimates,
     plot_trend,

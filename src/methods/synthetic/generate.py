@@ -391,6 +391,12 @@ def synthetic_comments(
         ok = (a >= 1) & (a <= 3) if sign > 0 else (a >= 4) & (a <= 7)
         w[:, j] = np.where(ok, weight, 0.0)
     whole = answers["whole_experience"].to_numpy(dtype=float, na_value=np.nan)
+    # What a victim writes about follows the overall verdict most: a dissatisfied victim
+    # mostly complains even about a service that was partly good, and the reverse.
+    sign = np.array([_THEME_STAGE[t][1] for t in names])
+    happy = (whole <= 3)[:, None]
+    unhappy = ((whole >= 4) & (whole <= 7))[:, None]
+    w *= np.where(sign[None, :] > 0, np.where(happy, 3.0, 0.5), np.where(unhappy, 3.0, 0.5))
     none = w.sum(axis=1) == 0
     w[none, names.index("praise")] = np.where(whole[none] <= 3, 1.0, 0.0)
     w[none, names.index("no_updates")] = np.where(whole[none] <= 3, 0.0, 1.0)

@@ -7,6 +7,7 @@ clone produces the same store and the same numbers on every machine.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -55,6 +56,17 @@ def build_store(
     return {"db": str(db), "months": months, "surveys": surveys}
 
 
+def _code_fingerprint() -> str:
+    """First 12 hex digits of the SHA-256 of the package's source and config files."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.suffix in (".py", ".toml", ".txt") and "__pycache__" not in path.parts:
+            h.update(str(path.relative_to(root)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def ensure_store(
     db: str | Path | None = None,
     force: str = "durham",
@@ -69,7 +81,10 @@ def ensure_store(
     """
     if db is None:
         span = "" if months is None else f"-{months[0]}_{months[-1]}"
-        db = Path(tempfile.gettempdir()) / "vsw-demo" / f"{force}-{seed}{span}.duckdb"
+        # keyed by the code too: a store cached by an older workbench (another store schema,
+        # other synthetic answers) is never reused
+        name = f"{force}-{seed}{span}-{_code_fingerprint()}.duckdb"
+        db = Path(tempfile.gettempdir()) / "vsw-demo" / name
 
     db = Path(db)
     if not db.exists():

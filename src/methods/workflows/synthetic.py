@@ -73,7 +73,7 @@ def simulate_month(
     path = workdir / f"victims_{month}.csv"
     write_csv(victims[list(VICTIM_COLUMNS)], path)
     files["victims"].append(path)
-    store.ingest_victims(path, month=month, replace=True)
+    store.ingest_victims(path, month=month, replace=True, force=preset)
     rng = month_rng(seed, preset, month, "fieldwork")
     keys = ["crime_ref", "victim_id"]
     for survey in preset.surveys:
@@ -215,7 +215,7 @@ def sampled_months(
                 victims = generate_victims(preset, month, seed, scale)
                 path = Path(tmp) / f"victims_{month}.csv"
                 write_csv(victims[list(VICTIM_COLUMNS)], path)
-                st.ingest_victims(path, month=month)
+                st.ingest_victims(path, month=month, force=preset)
                 draw = draw_month(st, month, preset, survey)
                 truth = victims.drop(columns=["month"], errors="ignore")
                 for part, out in ((draw.frame, frames), (draw.sample, samples)):

@@ -1,0 +1,79 @@
+"""The report's "What victims said" section: themes, sentiment and quotes from redacted comments.
+
+Order of work (issue 15): the free-text comments are redacted first
+(:class:`methods.comments.redact.Redacted`: names, phone numbers, emails, postcodes, street
+addresses, vehicle registrations, crime references), and only the redacted texts reach the
+themes (:func:`methods.comments.themes.comment_themes`, seeded TF-IDF + NMF) and the sentiment
+scores (VADER, :func:`methods.comments.sentiment.sentiment`).
+
+Disclosure control: a theme with fewer than ``min_count`` comments is merged into "Other
+comments" (left out if that is still below it); quotes are shown only for themes with at least
+``min_base`` comments, and never with the respondent's group or district (none is passed on).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from methods.comments.redact import Redacted
+from methods.comments.sentiment import sentiment
+from methods.comments.themes import THEME_COLUMNS, comment_themes
+from methods.report.disclosure import MIN_BASE_COUNT, MIN_BASE_PERCENT
+
+__all__ = ["CommentSummary", "comment_summary", "theme_label"]
+
+
+class CommentSummary:
+    """The section's figures: ``themes`` (the CSV table), ``quotes`` (theme -> tuple of
+    redacted quotes, only for themes at or above the minimum base), ``n_comments``,
+    ``sentiment_satisfied`` / ``sentiment_dissatisfied`` (mean VADER compound) and
+    ``n_satisfied`` / ``n_dissatisfied`` (comments by the whole-experience answer)."""
+
+    def __init__(self, themes, quotes, n_comments, sentiment_by, n_by):
+        self.themes = themes
+        self.quotes = quotes
+        self.n_comments = n_comments
+        self.sentiment_satisfied, self.sentiment_dissatisfied = sentiment_by
+        self.n_satisfied, self.n_dissatisfied = n_by
+
+
+def theme_label(theme: str) -> str:
+    """A theme named by its top terms ("kind; explained; officer") as words for a reader."""
+    if "; " not in theme:
+        return theme
+    terms = [t.strip() for t in theme.split(";") if t.strip()]
+    return ", ".join(terms[:-1]) + f" and {terms[-1]}" if len(terms) > 1 else terms[0]
+
+
+def comment_summary(
+    responses: pd.DataFrame,
+    *,
+    stage: str = "whole_experience",
+    min_base: int = MIN_BASE_PERCENT,
+    min_count: int = MIN_BASE_COUNT,
+    seed: int = 0,
+    n_themes: int = 6,
+) -> CommentSummary:
+    """Themes and sentiment of the comments in ``responses`` (with ``comment`` and
+    ``sat_<stage>``: 1 satisfied, 0 dissatisfied, NaN no valid answer).
+
+    The comments are redacted before anything else reads them; the raw column is not kept.
+    """
+    has = responses["comment"].notna() & responses["comment"].astype("str").str.strip().ne("")
+    rows = responses.loc[has.to_numpy(dtype=bool)]
+    texts = Redacted.of(rows["comment"])  # redaction first
+    sat = rows[f"sat_{stage}"].to_numpy(dtype=float)
+    satisfied = [None if np.isnan(s) else bool(s == 1) for s in sat]
+    table = comment_themes(texts, satisfied, n_themes=n_themes, min_comments=min_count, seed=seed)
+    quotes = {
+        r.theme: tuple(r.quotes) for r in table.itertuples() if r.comments >= min_base and r.quotes
+    }
+    scores = sentiment(texts) if len(texts) else np.zeros(0)
+    pos, neg = sat == 1, sat == 0
+    n_by = (int(pos.sum()), int(neg.sum()))
+    means = tuple(
+        float(scores[m].mean()) if m.sum() >= min_count else float("nan") for m in (pos, neg)
+    )
+    themes = table[list(THEME_COLUMNS)].reset_index(drop=True)
+    return CommentSummary(themes, quotes, len(texts), means, n_by)
