@@ -51,7 +51,8 @@ def test_manifest_records_provenance(demo_run):
 def test_html_shows_rates_diagnostics_intervals_and_suppression(demo_run):
     _, _, rep = demo_run
     html = (rep / "report.html").read_text()
-    for needle in ("RR1", "RR3", "n_eff", "deff_w", "95% CI", "suppressed", "Summary"):
+    for needle in ("Response rate", "Effective sample size", "Design effect of weighting",
+                   "95% confidence interval", "not shown to protect confidentiality", "Summary"):
         assert needle in html, needle
 
 
