@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from methods.config.presets import TEXT_LIMITS, load_force
-from methods.core.schema import ETHNICITIES, GENDERS, OFFENCE_GROUPS
+from methods.core.schema import ETHNICITIES, GENDERS, OFFENCE_GROUPS, VICTIM_COLUMNS
 from methods.data.store import Store
 from methods.data.validation import IngestError
 
@@ -41,26 +41,7 @@ TODAY = dt.date(2026, 1, 15)
 MONTH = "2025-01"
 N_ROWS = 12
 PRESET = load_force("durham")
-COLUMNS = [
-    "crime_ref",
-    "victim_id",
-    "offence_group",
-    "reported_date",
-    "age",
-    "gender",
-    "ethnicity",
-    "district",
-    "name",
-    "phone",
-    "email",
-    "address",
-    "opted_out",
-    "vulnerable",
-    "no_further_action_requested",
-    "uncooperative",
-    "sensitive",
-    "police_victim",
-]
+COLUMNS = list(VICTIM_COLUMNS)  # the contract's columns, in its order
 
 HOSTILE = [
     "=1+1",
