@@ -2,7 +2,8 @@
 
 The committed ``notebooks/monthly_report.ipynb`` is copied with its sanitize file into a
 temporary folder. One digit of one committed figure (a percentage in the stage table's
-``text/plain`` output, which the sanitize file does not mask) is changed in the copy, and
+``text/html`` output, the great_tables table the reader sees, which the sanitize file does not
+mask) is changed in the copy, and
 strict nbval (``pytest --nbval`` with every output compared) is run on it in a subprocess,
 as CI runs it: it must fail, and name the cell and the two numbers. As a control, the
 unmodified copy is run the same way and must pass, so the failure is caused by the mutation
@@ -54,19 +55,26 @@ def _sanitize(text: str) -> str:
     return text
 
 
+def _cell_text(label: str) -> str:
+    """How a stage label appears as a table cell in the great_tables HTML."""
+    return f">{label}</td>"
+
+
 def _stage_table_output(nb: dict) -> tuple[int, dict]:
-    """(index among code cells, execute_result output) of the month's stage table."""
+    """(index among code cells, display_data output) of the month's stage table."""
     from methods.report.tables import STAGE_LABELS
 
     for i, cell in enumerate(_code_cells(nb)):
         for out in cell.get("outputs", []):
-            plain = _text(out.get("data", {}).get("text/plain", ""))
-            if "% satisfied" in plain and all(STAGE_LABELS[s] in plain for s in STAGES):
+            html = _text(out.get("data", {}).get("text/html", ""))
+            if "Satisfied" in html and all(
+                _cell_text(STAGE_LABELS[s]) in html for s in (*STAGES, "whole_experience")
+            ):
                 return i, out
     raise AssertionError(
-        f"{NOTEBOOK.name}: no committed output holds the stage table (a text/plain output with "
-        "'% satisfied' and all five stage labels); update _stage_table_output if the notebook "
-        "changed shape"
+        f"{NOTEBOOK.name}: no committed output holds the stage table (a text/html output with "
+        "'Satisfied' and all five stage labels as cells); update _stage_table_output if the "
+        "notebook changed shape"
     )
 
 
@@ -79,24 +87,28 @@ def _mutate(nb: dict) -> dict:
     from methods.report.tables import STAGE_LABELS
 
     cell_idx, out = _stage_table_output(nb)
-    plain = out["data"]["text/plain"]
-    lines = plain if isinstance(plain, list) else plain.splitlines(keepends=True)
-    labels = [STAGE_LABELS[s] for s in ("whole_experience", *STAGES)]
+    html = out["data"]["text/html"]
+    lines = html if isinstance(html, list) else html.splitlines(keepends=True)
+    labels = [_cell_text(STAGE_LABELS[s]) for s in ("whole_experience", *STAGES)]
     for label in labels:
         for k, line in enumerate(lines):
             pos = line.find(label)
             if pos < 0:
                 continue
+            # the row's first percentage: on the label's line or the next cell's line
             m = NUMBER.search(line, pos + len(label))
+            if m is None and k + 1 < len(lines):
+                k, line = k + 1, lines[k + 1]
+                m = NUMBER.search(line)
             if m is None:
                 continue
             old = m.group()
             new = old[:-1] + str((int(old[-1]) + 1) % 10)
             lines[k] = line[: m.start()] + new + line[m.end() :]
-            out["data"]["text/plain"] = lines
+            out["data"]["text/html"] = lines
             return {"cell": cell_idx, "old": old, "new": new, "line": line, "new_line": lines[k]}
     raise AssertionError(
-        f"{NOTEBOOK.name}: the stage table's text/plain output has no percentage after a stage "
+        f"{NOTEBOOK.name}: the stage table's text/html output has no percentage after a stage "
         "label (every stage suppressed?); pick another committed figure to mutate"
     )
 

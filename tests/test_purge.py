@@ -25,8 +25,8 @@ from methods.workflows.synthetic import write_synthetic
 ROOT = Path(__file__).resolve().parents[1]
 MONTHS = ["2025-01", "2025-02", "2025-03"]
 PURGED = MONTHS[:2]
-# response_comments is not kept: free text may hold personal data and is purged with the month
-# (tests/test_purge_comments.py checks that).
+# response_comments is rewritten: free text may hold personal data and is replaced by its
+# redacted text (tests/test_purge_comments.py checks that).
 KEPT_TABLES = ("meta", "victims", "months", "samples", "responses", "optout", "loads")
 
 

@@ -1,10 +1,12 @@
-"""Retention: `vsw purge --before YYYY-MM` also destroys the free-text comments of the purged
-months' cases ("may contain personal data", docs/data_contract.md section 2), keeps their answers,
-reports how many comments went, and leaves no bytes of them in the store file.
+"""Retention: `vsw purge --before YYYY-MM` replaces the free-text comments of the purged
+months' cases ("may contain personal data", docs/data_contract.md section 2) by their redacted
+text (the text every report reads, so reports rebuild unchanged), keeps their answers, reports
+how many comments it rewrote, and leaves no bytes of the raw wording in the store file.
 
-References: comment counts come from the synthetic responses files (non-blank ``comment``
-values per month); distinctive synthetic comments written into those files are searched for,
-byte by byte, in the DuckDB file before (positive control) and after the purge.
+References: comment counts come from the synthetic responses files (``comment`` values per
+month that redaction changes); distinctive comments with a street address and a phone number
+written into those files are searched for, byte by byte, in the DuckDB file before (positive
+control) and after the purge.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 import pytest
 
 from conftest import run_vsw
+from methods.comments.redact import redact
 from methods.data.store import Store
 from methods.workflows.synthetic import write_synthetic
 
@@ -28,6 +31,11 @@ SURVEYS = ("burglary", "vehicle", "violent")
 def marker(month: str, survey: str, i: int) -> str:
     """A comment no synthetic generator writes, unique per month, survey and row."""
     return f"Zephyrine Quillfeather of 7 Vexbrook Lane rang 07700 9{i:02d}{month[-1]}{len(survey)}"
+
+
+def _changed(comments: pd.Series) -> int:
+    """How many comments redaction changes (what a purge rewrites)."""
+    return int((redact(comments) != comments).sum())
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +62,7 @@ def built(tmp_path_factory):
                     r.loc[row, "comment"] = marker(m, s, i)
                     markers[m].append(marker(m, s, i))
                 r.to_csv(path, index=False)
-                counts[m] += int((r["comment"].str.strip() != "").sum())
+                counts[m] += _changed(r["comment"])
                 st.ingest_responses(path, survey=s)
     assert all(len(v) == 3 * len(SURVEYS) for v in markers.values())
     return {"dir": d, "db": db, "markers": markers, "counts": counts}
@@ -67,7 +75,7 @@ def db(built, tmp_path) -> Path:
     return dst
 
 
-def test_purge_destroys_comments_of_purged_months_and_keeps_answers(built, db):
+def test_purge_redacts_comments_of_purged_months_and_keeps_answers(built, db):
     counts = built["counts"]
     assert all(counts[m] >= len(built["markers"][m]) for m in MONTHS)
     with Store(db) as st:
@@ -85,13 +93,17 @@ def test_purge_destroys_comments_of_purged_months_and_keeps_answers(built, db):
         audit = st.audit(action="purge_personal").iloc[-1]
     assert res["comments"] == counts[PURGED[0]] + counts[PURGED[1]]
     assert res["comment_months"] == {m: counts[m] for m in PURGED}
-    assert left == {MONTHS[-1]: counts[MONTHS[-1]]}
+    held = resp_before["comment"].notna().groupby(resp_before["month"]).sum()
+    assert left == {m: int(k) for m, k in held.items() if k}  # redacted, not deleted
     # The answers stay: responses (dispositions, dates, the five stages) are untouched.
     for t in ("victims", "samples", "responses", "months", "loads", "optout", "meta"):
         assert after[t] == before[t], t
     assert after["response_comments"] != before["response_comments"]
     purged = resp_after["month"].isin(PURGED)
-    assert resp_after.loc[purged, "comment"].isna().all()
+    was = resp_before.loc[purged, "comment"]
+    assert resp_after.loc[purged, "comment"].isna().equals(was.isna())
+    assert resp_after.loc[purged, "comment"].dropna().tolist() == redact(was.dropna()).tolist()
+    assert not resp_after.loc[purged, "comment"].str.contains("07700", na=False).any()
     pd.testing.assert_frame_equal(
         resp_after.drop(columns="comment"), resp_before.drop(columns="comment")
     )
@@ -100,7 +112,8 @@ def test_purge_destroys_comments_of_purged_months_and_keeps_answers(built, db):
     )
     for m in PURGED:
         assert f"{m} ({counts[m]})" in audit["detail"]
-    assert "comments destroyed" in audit["detail"] and "answers kept" in audit["detail"]
+    assert "replaced by their redacted text" in audit["detail"]
+    assert "answers kept" in audit["detail"]
     assert "Quillfeather" not in audit["detail"]
 
 
@@ -119,13 +132,13 @@ def test_no_bytes_of_purged_comments_remain_in_the_store_file(built, db):
 
 def test_comments_loaded_after_a_purge_are_purged_by_the_next_one(built, db):
     """Fieldwork returns for an already purged month: the second purge finds no contact
-    details left, but still destroys the new comments and rewrites the file."""
+    details left, but still redacts the new comments and rewrites the file."""
     with Store(db) as st:
         first = st.purge_personal(MONTHS[-1])
         assert first["rows"] > 0 and first["compacted"] is True
         src = built["dir"] / f"responses_burglary_{MONTHS[0]}.csv"
         st.ingest_responses(src, "burglary", replace=True)
-        k = int((pd.read_csv(src, dtype=str, keep_default_na=False)["comment"] != "").sum())
+        k = _changed(pd.read_csv(src, dtype=str, keep_default_na=False)["comment"])
         assert k >= 3
         assert built["markers"][MONTHS[0]][0].encode() in db.read_bytes()
         second = st.purge_personal(MONTHS[-1])
@@ -150,7 +163,7 @@ def test_cli_reports_comments_destroyed_when_no_contact_details_are_left(built, 
         st.purge_personal(MONTHS[-1])
         src = built["dir"] / f"responses_burglary_{MONTHS[0]}.csv"
         st.ingest_responses(src, "burglary", replace=True)
-    k = int((pd.read_csv(src, dtype=str, keep_default_na=False)["comment"] != "").sum())
+    k = _changed(pd.read_csv(src, dtype=str, keep_default_na=False)["comment"])
     r = run_vsw("purge", "--before", MONTHS[-1], db=db)
     assert r.returncode == 0, r.stderr
     assert "nothing to purge" not in r.stdout

@@ -457,7 +457,7 @@ def test_report_with_high_thresholds_marks_suppression(demo_store, tmp_path):
             shown_text.append(data.get("text/html", ""))
     text = "\n".join(shown_text)
     assert text.count("[c]") >= 20
-    assert "[c] = suppressed (confidential)" in text
+    assert "[c] not shown to protect confidentiality" in text
     assert "NaN" not in text and "<NA>" not in text
-    assert "not reported: too few answers" in text  # the summary does not quote it
+    assert "Too few victims answered in" in text  # the summary says so instead of a figure
     assert len(list((tmp_path / "figures").glob("*.png"))) >= 4

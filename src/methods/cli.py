@@ -454,11 +454,11 @@ def cmd_purge(args: argparse.Namespace) -> int:
     what = []
     if res["rows"]:
         months = ", ".join(f"{m} ({k})" for m, k in res["months"].items())
-        what.append(f"the contact details of {res['rows']} victim rows ({months})")
+        what.append(f"destroyed the contact details of {res['rows']} victim rows ({months})")
     if comments:
-        what.append(f"{comments} free-text response comment(s)")
+        what.append(f"replaced {comments} free-text response comment(s) by their redacted text")
     _say(
-        f"destroyed {' and '.join(what)} in months before {args.before}; pseudonymised "
+        f"{' and '.join(what)} in months before {args.before}; pseudonymised "
         "analysis data and answers kept" + ("; store file rewritten" if res["compacted"] else "")
     )
     return EXIT_OK
@@ -720,10 +720,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     pu = sub.add_parser(
         "purge",
-        help="destroy the contact details and comments of closed months (retention)",
+        help="destroy the contact details of closed months, redact their comments (retention)",
         description="Destroy the personal data of cases reported before a month: contact "
-        "details (crime_ref, victim_id, name, phone, email, address) and free-text response "
-        "comments. Pseudonymised analysis data, dispositions and answers are kept, so reports "
+        "details (crime_ref, victim_id, name, phone, email, address) are deleted and free-text "
+        "response comments are replaced by their redacted text. Pseudonymised analysis data, dispositions and answers are kept, so reports "
         "still rebuild; the store file is rewritten so no deleted bytes remain.",
     )
     pu.add_argument("--before", required=True, type=_month, help="purge months before YYYY-MM")

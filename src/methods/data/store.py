@@ -12,8 +12,8 @@ Tables (schema version 2):
                       extract it is (NULL: not attributed; :meth:`Store.require_force`).
 ``samples``           which cases each survey sampled each month, with inclusion probabilities.
 ``responses``         final dispositions and answers, keyed by (survey, case_id).
-``response_comments`` free-text comments (may hold personal data), kept apart; destroyed with
-                      the contact details by the retention purge.
+``response_comments`` free-text comments (may hold personal data), kept apart; replaced by
+                      their redacted text when the retention purge destroys the contact details.
 ``optout``            opt-out register: keyed hashes only.
 ``loads``             every successful load (kind, survey, month, rows, file SHA-256).
 ``audit``             every ingest, replace, drawn sample, purge and refusal: what, how many
@@ -33,8 +33,8 @@ secret, so two stores built from the same files hold different pseudonyms; reade
 in file order (``row_no``), never in pseudonym order, so results do not depend on the key.
 
 Samples drawn in-process (``vsw sample``) are recorded by :meth:`Store.record_sample`; the
-retention purge (:meth:`Store.purge_personal`) deletes the ``personal`` rows and the free-text
-``response_comments`` of closed months and rewrites the file (:meth:`Store.compact`) so the
+retention purge (:meth:`Store.purge_personal`) deletes the ``personal`` rows of closed months,
+replaces their free-text ``response_comments`` by the redacted text, and rewrites the file (:meth:`Store.compact`) so the
 deleted bytes do not linger in free blocks.
 
 The secret lives in the same file as the personal data it pseudonymises: the pseudonyms protect
@@ -774,15 +774,20 @@ class Store(IngestMixin):
         Returns:
             ``{"before", "rows", "months": {month: rows}, "comments", "comment_months":
             {month: comments}, "compacted"}``: ``rows`` counts the victims whose contact
-            details were destroyed, ``comments`` the free-text comments destroyed.
+            details were destroyed, ``comments`` the free-text comments that redaction changed
+            (rewritten in place; a comment with nothing to redact is left as it is).
 
         Notes:
             Deletes the ``personal`` rows (crime_ref, victim_id, name, phone, email, address)
-            and the free-text ``response_comments`` (which may quote names, numbers or
-            addresses; docs/data_contract.md section 2) of cases reported in those months, in one
-            transaction with its audit record (what, how many, when). The analysis tables
-            (victims, samples, responses with their dispositions and answers) keep their
-            pseudonymised rows, so reports for purged months rebuild unchanged.
+            of cases reported in those months, and replaces their free-text
+            ``response_comments`` (which may quote names, numbers or addresses;
+            docs/data_contract.md section 2) by the redacted text every report reads
+            (:func:`methods.comments.redact.redact`: names, phone numbers, e-mail and street
+            addresses, postcodes, vehicle and crime references become tags), in one transaction
+            with its audit record (what, how many, when). The raw wording is gone; the analysis
+            tables (victims, samples, responses with their dispositions and answers) keep their
+            pseudonymised rows, and since redaction is idempotent the reports for purged months,
+            their comment themes and quotes included, rebuild unchanged.
         """
         self._require_writable()
         before = check_month(before)
@@ -800,29 +805,46 @@ class Store(IngestMixin):
                 [before],
             ).fetchall()
         }
-        # a comment's month is its case's month (victims.month; samples agree)
-        in_purged = "EXISTS (SELECT 1 FROM victims v WHERE v.case_id = c.case_id AND v.month < $b)"
+        # a comment's month is its case's month (victims.month; samples agree); only comments
+        # that redaction changes are rewritten (and counted): a second purge finds none left
+        comments = self.con.execute(
+            "SELECT c.survey, c.case_id, c.comment, v.month FROM response_comments c "
+            "JOIN victims v USING (case_id) WHERE v.month < $b ORDER BY v.month, c.survey, "
+            "c.case_id",
+            {"b": before},
+        ).df()
+        if len(comments):
+            from methods.comments.redact import redact
+
+            redacted = redact(comments["comment"]).astype(object)
+            comments = comments.loc[redacted != comments["comment"]].assign(
+                comment=redacted[redacted != comments["comment"]]
+            )
         per_month_comments = {
-            m: int(k)
-            for m, k in self.con.execute(
-                "SELECT v.month, count(*) FROM response_comments c JOIN victims v "
-                "USING (case_id) WHERE v.month < $b GROUP BY 1 ORDER BY 1",
-                {"b": before},
-            ).fetchall()
+            str(m): int(k) for m, k in comments.groupby("month", sort=True).size().items()
         }
         n = sum(per_month.values())
-        n_comments = sum(per_month_comments.values())
+        n_comments = len(comments)
         what = ", ".join(f"{m} ({k})" for m, k in per_month.items()) or "none held"
         what_c = ", ".join(f"{m} ({k})" for m, k in per_month_comments.items()) or "none held"
         detail = (
             f"contact details (crime_ref, victim_id, name, phone, email, address) destroyed "
-            f"for months before {before}: {what}; free-text response comments destroyed: "
-            f"{what_c}; pseudonymised analysis data and answers kept"
+            f"for months before {before}: {what}; free-text response comments replaced by "
+            f"their redacted text: {what_c}; pseudonymised analysis data and answers kept"
         )
 
         def body() -> None:
             self.con.execute("DELETE FROM personal WHERE month < ?", [before])
-            self.con.execute(f"DELETE FROM response_comments c WHERE {in_purged}", {"b": before})
+            if n_comments:
+                self.con.register("_redacted_comments", comments[["survey", "case_id", "comment"]])
+                try:
+                    self.con.execute(
+                        "UPDATE response_comments c SET comment = r.comment "
+                        "FROM _redacted_comments r "
+                        "WHERE c.survey = r.survey AND c.case_id = r.case_id"
+                    )
+                finally:
+                    self.con.unregister("_redacted_comments")
             self._audit("purge_personal", "ok", n, None, None, None, None, detail)
 
         self._transaction(body)
