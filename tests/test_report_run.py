@@ -77,6 +77,21 @@ def test_parallel_tables_byte_identical_to_one_month_at_a_time(runs):
     assert "2 reports for durham" in runs["cli"][2].stdout
 
 
+def test_every_table_written_is_in_the_data_contract_with_its_columns(runs):
+    """docs/data_contract.md section 3 lists each report table and its columns, in order."""
+    contract = (ROOT / "docs" / "data_contract.md").read_text(encoding="utf-8")
+    listed = {
+        m.group(1): [c.strip() for c in m.group(2).split(",")]
+        for m in re.finditer(r"^\| `(\w+)` \|[^|]*\| ([^|]+) \|$", contract, flags=re.M)
+    }
+    written = {}
+    for path in sorted((runs["seq"] / PAIR[1] / "tables").glob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as f:
+            written[path.stem] = next(csv.reader(f))
+    assert written and set(written) == set(listed), (sorted(written), sorted(listed))
+    assert {k: listed[k] for k in written} == written
+
+
 def test_from_without_to_runs_to_the_last_loaded_month(runs):
     assert sorted(p.name for p in runs["seq"].iterdir()) == list(PAIR)
     assert f"{PAIR[1]} to {PAIR[1]}" in runs["cli"][1].stdout
