@@ -90,7 +90,7 @@ def test_nothing_outside_design_reads_a_designs_private_state():
     assert not hits, "\n".join(hits)
 
 
-ALLOWED_LAZY = re.compile(r"^(matplotlib|dask|distributed)(\.|$)")
+ALLOWED_LAZY = re.compile(r"^(matplotlib|dask|distributed|scrubadub)(\.|$)")
 
 
 def test_in_function_imports_only_for_heavy_optional_packages():

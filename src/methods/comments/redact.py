@@ -44,7 +44,6 @@ from importlib import resources
 
 import numpy as np
 import pandas as pd
-import scrubadub
 
 __all__ = ["TAGS", "Redacted", "redact", "redact_one", "find_pii"]
 
@@ -173,7 +172,12 @@ def _lexicon() -> tuple[frozenset[str], frozenset[str]]:
 
 
 @lru_cache(maxsize=1)
-def _scrubber() -> scrubadub.Scrubber:
+def _scrubber():
+    """scrubadub's Scrubber with the chosen detectors (built once)."""
+    # scrubadub pulls in nltk and scipy (about 1.5 s): loaded on the first comment redacted, so
+    # importing the store (which redacts comments when it purges) stays fast
+    import scrubadub
+
     s = scrubadub.Scrubber(detector_list=[], locale="en_GB")
     for name in _SCRUBADUB_DETECTORS:
         s.add_detector(name)

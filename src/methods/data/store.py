@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from methods.comments.redact import redact
 from methods.config.presets import ForcePreset, list_forces, load_force
 from methods.core.errors import InputRefused, UsageError, ValidationError
 from methods.data.ingest import (
@@ -814,8 +815,6 @@ class Store(IngestMixin):
             {"b": before},
         ).df()
         if len(comments):
-            from methods.comments.redact import redact
-
             redacted = redact(comments["comment"]).astype(object)
             comments = comments.loc[redacted != comments["comment"]].assign(
                 comment=redacted[redacted != comments["comment"]]
