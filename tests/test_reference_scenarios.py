@@ -33,6 +33,7 @@ REF = Path(__file__).parent / "reference"
 SCEN = REF / "scenarios"
 FILES = sorted(p for p in SCEN.glob("*.csv") if not p.name.startswith("data_"))
 DESIGN_KEYS = {"weights", "strata", "psu", "fpc", "single_psu", "adjust_domain_lonely"}
+DESIGN_KEYS |= {"ids", "nest", "ultimate_cluster"}  # multistage: ids=psu+ssu;fpc=f1+f2;nest=1
 
 
 def _value(text: str):
@@ -63,8 +64,12 @@ def build_design(spec: str) -> SurveyDesign:
     unknown = set(kv) - DESIGN_KEYS - extra
     assert not unknown, f"unknown design keys {sorted(unknown)} in {spec!r}"
     args = {k: v for k, v in kv.items() if k in DESIGN_KEYS}
-    if "adjust_domain_lonely" in args:
-        args["adjust_domain_lonely"] = bool(int(args["adjust_domain_lonely"]))
+    for flag in ("adjust_domain_lonely", "nest", "ultimate_cluster"):
+        if flag in args:
+            args[flag] = bool(int(args[flag]))
+    for stages in ("ids", "fpc"):
+        if stages in args and "+" in args[stages]:
+            args[stages] = args[stages].split("+")
     d = SurveyDesign(_data(kv["data"]), **args)
     if "poststratify" in kv:
         col, _, cells = kv["poststratify"].partition(":")
@@ -167,6 +172,7 @@ def test_scenario_files_exist():
         "calibrated",
         "lonely_domains",
         "supplied_replicates",
+        "multistage",
     }
 
 

@@ -456,3 +456,63 @@ stat("sup_other_mse_total",
      "data=apiclus1;weights=pw;repweights=clus_jk1;reptype=other;scale=0.5;rscales=1.5;mse=1",
      "total:enroll", svytotal(~enroll, sd))
 flush("supplied_replicates")
+
+# ---- feature: multistage designs (svydesign ids=~psu+ssu, fpc per stage): full multistage
+# variance (survey:::multistage) and ultimate cluster (options(survey.ultimate.cluster=TRUE)).
+# R's own two-stage samples apiclus2 (fpc as counts) and mu284 (SSU labels repeated across
+# PSUs: R nests them silently, the engine needs nest=TRUE), and a stratified two-stage sample
+# drawn here with a fixed seed (PSU labels repeated across strata, fpc as fractions) -----------
+data(api, package = "survey")
+data(mu284, package = "survey")
+apiclus2 <- apiclus2[, c("dnum", "snum", "fpc1", "fpc2", "stype", "api00", "api99", "enroll")]
+apiclus2$fpc2 <- as.numeric(apiclus2$fpc2)
+save_data(apiclus2, "apiclus2")
+mu <- data.frame(id1 = mu284$id1, id2 = mu284$id2, n1 = mu284$n1, n2 = mu284$n2,
+                 y1 = mu284$y1, g = ifelse(mu284$id1 %in% c(19, 45), "a", "b"))
+save_data(mu, "mu284")
+set.seed(20261207)
+sm <- do.call(rbind, lapply(1:4, function(h) {
+  N1 <- 10 + 5 * h; n1 <- 3 + (h %% 2)
+  do.call(rbind, lapply(seq_len(n1), function(i) {
+    N2 <- sample(4:9, 1); n2 <- 2 + (i %% 2)
+    do.call(rbind, lapply(seq_len(n2), function(j) {
+      m <- 3
+      data.frame(st = paste0("h", h), psu = i, ssu = j, f1 = n1 / N1, f2 = n2 / N2,
+                 w = (N1 / n1) * (N2 / n2) * 2, y = round(rnorm(m, 50 + 5 * h + 3 * i, 8), 2),
+                 x = round(runif(m, 1, 3), 3), g = sample(c("u", "v"), m, replace = TRUE))
+    }))
+  }))
+}))
+save_data(sm, "stratms")
+for (uc in c(FALSE, TRUE)) {
+  options(survey.ultimate.cluster = uc)
+  u <- if (uc) ";ultimate_cluster=1" else ""
+  tag <- if (uc) "_uc" else ""
+  A <- paste0("data=apiclus2;ids=dnum+snum;fpc=fpc1+fpc2", u)
+  da <- svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, data = apiclus2)
+  stat(paste0("apiclus2", tag, "_mean_api00"), A, "mean:api00", svymean(~api00, da, deff = TRUE))
+  stat(paste0("apiclus2", tag, "_total_enroll"), A, "total:enroll",
+       svytotal(~enroll, da, na.rm = TRUE, deff = TRUE))
+  stat(paste0("apiclus2", tag, "_ratio"), A, "ratio:api00,api99",
+       svyratio(~api00, ~api99, da, deff = TRUE))
+  by(paste0("apiclus2", tag, "_by_stype_mean"), A, "by=stype|mean:api00",
+     svyby(~api00, ~stype, da, svymean, deff = TRUE, vartype = vt))
+  by(paste0("apiclus2", tag, "_by_stype_total"), A, "by=stype|total:enroll",
+     svyby(~enroll, ~stype, da, svytotal, na.rm = TRUE, vartype = vt))
+  M <- paste0("data=mu284;ids=id1+id2;fpc=n1+n2;nest=1", u)
+  dm <- svydesign(id = ~id1 + id2, fpc = ~n1 + n2, data = mu)
+  stat(paste0("mu284", tag, "_mean"), M, "mean:y1", svymean(~y1, dm, deff = TRUE))
+  stat(paste0("mu284", tag, "_total"), M, "total:y1", svytotal(~y1, dm, deff = TRUE))
+  by(paste0("mu284", tag, "_by_g_mean"), M, "by=g|mean:y1",
+     svyby(~y1, ~g, dm, svymean, vartype = vt))
+  X <- paste0("data=stratms;weights=w;strata=st;ids=psu+ssu;fpc=f1+f2;nest=1", u)
+  dx <- svydesign(id = ~psu + ssu, strata = ~st, fpc = ~f1 + f2, weights = ~w, data = sm,
+                  nest = TRUE)
+  stat(paste0("stratms", tag, "_mean"), X, "mean:y", svymean(~y, dx, deff = TRUE))
+  stat(paste0("stratms", tag, "_total"), X, "total:y", svytotal(~y, dx, deff = TRUE))
+  stat(paste0("stratms", tag, "_ratio"), X, "ratio:y,x", svyratio(~y, ~x, dx))
+  by(paste0("stratms", tag, "_by_g_mean"), X, "by=g|mean:y",
+     svyby(~y, ~g, dx, svymean, vartype = vt))
+}
+options(survey.ultimate.cluster = FALSE)
+flush("multistage")

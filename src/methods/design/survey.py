@@ -45,6 +45,7 @@ from methods.design import ci as dci
 from methods.design import contrast as con
 from methods.design import estimators as est
 from methods.design import moments as mom
+from methods.design import multistage as ms
 from methods.design import quantile as dq
 from methods.design.columns import (
     binary_column,
@@ -84,6 +85,27 @@ def _deff_replace(deff: Any) -> bool:
     return False
 
 
+def _stage_columns(
+    psu: str | None, fpc: str | Sequence[str] | None, ids: str | Sequence[str] | None
+) -> tuple[list[str] | None, list[str] | None]:
+    """The stage columns (``ids``, or ``[psu]``) and fpc columns as lists (None when absent)."""
+    if ids is not None and psu is not None:
+        raise UsageError("give the clusters as psu= (one stage) or ids= (stages), not both")
+    if ids is None:
+        ids_list = None if psu is None else [psu]
+    else:
+        ids_list = [ids] if isinstance(ids, str) else list(ids)
+        if not ids_list:
+            raise UsageError("ids= needs at least one column (stage 1 PSUs)")
+    fpc_list = None if fpc is None else ([fpc] if isinstance(fpc, str) else list(fpc))
+    if fpc_list is not None and len(fpc_list) > max(1, len(ids_list or ())):
+        raise UsageError(
+            f"{len(fpc_list)} fpc columns for {len(ids_list or ())} stage(s): need at least as "
+            "many ids as fpc stages (as R's svydesign)"
+        )
+    return ids_list, fpc_list
+
+
 class SinglePSUError(ValidationError):
     """A stratum has a single PSU and ``single_psu="error"`` (R's ``survey.lonely.psu="fail"``)."""
 
@@ -100,12 +122,29 @@ class SurveyDesign:
             population PSUs for cluster samples) or sampling fractions, by R's rule: values all
             <= 1 (at least one < 1) are fractions, otherwise population counts. Must be constant
             within a stratum.
-        nest: PSU labels are only unique within strata (R's ``nest=TRUE``).
+            For several stages, a list of one column per stage (fewer columns than stages:
+            the rest are with replacement, with a warning, as R), fractions or counts decided
+            over all columns at once; a stage-2 fpc (N_i, the SSUs in PSU i) must be constant
+            within each PSU.
+        ids: the clusters of each stage, e.g. ``["dnum", "snum"]`` (R ``ids=~dnum+snum``):
+            stage-1 PSUs, then SSUs nested in them. ``ids=["psu"]`` is ``psu="psu"``.
+            Without weights, the weight is ``prod_s N_s / n_s`` (R ``svydesign``).
+        nest: PSU labels are only unique within strata (R's ``nest=TRUE``); with several
+            stages also: SSU labels are only unique within their PSU. Without it an SSU label
+            found under two PSUs is an error (R nests silently; we refuse, so a mistyped PSU
+            code cannot create units).
         single_psu: "error" (default, R's "fail"), "certainty", "remove", "average" or
             "adjust": R's ``options(survey.lonely.psu=...)``.
         adjust_domain_lonely: R's ``options(survey.adjust.domain.lonely=TRUE)``: in a domain
             estimate (``by``), a stratum of which the domain touches one PSU is lonely for that
             domain under "adjust" and "average" (Taylor designs; R's ``survey:::onestrat``).
+        ultimate_cluster: for a design with several stages, the variance from the stage-1
+            PSU totals only (R ``options(survey.ultimate.cluster=TRUE)``). Default False, as
+            R: the full multistage variance ``V_1 + sum_i (n_h / N_h) V_2i + ...`` of R's
+            ``survey:::multistage`` (Särndal, Swensson & Wretman 1992, ch. 4.3; Wolter 2007,
+            sec. 1.4), in which later stages contribute nothing when stage 1 has no fpc.
+            Degrees of freedom and replicate designs use stage 1 only, as R's ``degf`` and
+            ``as.svrepdesign``.
 
     Raises:
         ValidationError: missing column, missing or negative weights, PSUs not nested in strata,
@@ -116,6 +155,8 @@ class SurveyDesign:
     * ``_replace(**changes) -> SurveyDesign``: a new design sharing everything not changed;
       writeable arrays passed are copied to private float64 read-only arrays (read-only
       float64 arrays are taken as they are). Nothing is ever mutated in place.
+    * ``_stages``: tuple of :class:`methods.design.multistage.Stage` for stages 2, 3, ...
+      (empty for one stage) and ``_ultimate_cluster`` (bool); ``_psu`` and ``_fpc`` are stage 1.
     * ``_data`` DataFrame (row order as given); ``_w`` float64 weights (n); ``_strata`` int
       codes (n) with labels ``_strata_labels``; ``_psu`` int codes (n), unique across strata;
       ``_fpc`` per-row population size N_h (float, may be inf) or None; ``_single_psu``;
@@ -146,11 +187,13 @@ class SurveyDesign:
         weights: str | None = None,
         strata: str | None = None,
         psu: str | None = None,
-        fpc: str | None = None,
+        fpc: str | Sequence[str] | None = None,
         *,
+        ids: str | Sequence[str] | None = None,
         nest: bool = False,
         single_psu: str = "error",
         adjust_domain_lonely: bool = False,
+        ultimate_cluster: bool = False,
     ):
         if not isinstance(data, pd.DataFrame):
             raise UsageError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -158,9 +201,16 @@ class SurveyDesign:
             raise ValidationError("the data have no rows", None)
         if single_psu not in SINGLE_PSU_MODES:
             raise UsageError(f"single_psu must be one of {SINGLE_PSU_MODES}, got {single_psu!r}")
-        require_columns(data, weights, strata, psu, fpc)
+        ids_list, fpc_list = _stage_columns(psu, fpc, ids)
+        multi = ids_list is not None and len(ids_list) > 1
+        if not multi:
+            psu = ids_list[0] if ids_list else psu
+            fpc = fpc_list[0] if fpc_list else None
+        require_columns(data, weights, strata, psu, *(ids_list or ()), *(fpc_list or ()))
         self._data = data.copy(deep=False)
         self._names = {"weights": weights, "strata": strata, "psu": psu, "fpc": fpc}
+        self._ultimate_cluster = bool(ultimate_cluster)
+        self._stages: tuple = ()
         self._single_psu = single_psu
         self._adjust_domain_lonely = bool(adjust_domain_lonely)
         self._calibrations: tuple = ()
@@ -173,17 +223,56 @@ class SurveyDesign:
         self._rep_seed = None
         self._cache: dict = {}
         self._strata, self._strata_labels = strata_codes(data, strata)
-        self._psu = psu_codes(data, psu, self._strata, nest)
-        n_h_rows = psu_count_per_row(self._strata, self._psu)
-        self._fpc = (
-            None
-            if fpc is None
-            else fpc_popsize(data, fpc, self._strata, self._strata_labels, n_h_rows)
-        )
-        self._w = weights_array(data, weights, self._fpc, n_h_rows)
+        if multi:
+            self._init_stages(data, weights, ids_list, fpc_list, nest)
+        else:
+            self._psu = psu_codes(data, psu, self._strata, nest)
+            n_h_rows = psu_count_per_row(self._strata, self._psu)
+            self._fpc = (
+                None
+                if fpc is None
+                else fpc_popsize(data, fpc, self._strata, self._strata_labels, n_h_rows)
+            )
+            self._w = weights_array(data, weights, self._fpc, n_h_rows)
         self._strata = readonly(self._strata)
         self._psu = readonly(self._psu)
         self._derive()
+
+    def _init_stages(self, data, weights, ids, fpc, nest) -> None:
+        """Codes, fpc and weights of a design with two or more stages (R ``svydesign`` with
+        ``ids=~psu+ssu``, ``fpc=~f1+f2``; see :mod:`methods.design.multistage`)."""
+        codes = [psu_codes(data, ids[0], self._strata, nest)]
+        for s in range(1, len(ids)):
+            codes.append(ms.nested_codes(data, ids[s], codes[-1], ids[s - 1], nest))
+        self._psu = codes[0]
+        groups = [self._strata, *codes[:-1]]
+        if fpc is None:
+            popsize = None
+            sampsize = [
+                ms._count_within(codes[s], groups[s], int(groups[s].max()) + 1)
+                for s in range(len(ids))
+            ]
+        else:
+            popsize, sampsize = ms.stage_popsizes(
+                data,
+                fpc,
+                codes,
+                groups,
+                [
+                    "stratum",
+                    *[f"PSU ({c})" if s == 0 else f"unit ({c})" for s, c in enumerate(ids[:-1])],
+                ],
+                [self._strata_labels, *[None] * (len(ids) - 1)],
+            )
+        self._fpc = None if popsize is None else popsize[0]
+        if weights is None and popsize is not None:
+            self._w = ms.default_weights(popsize, sampsize)
+        else:
+            self._w = weights_array(data, weights, None, sampsize[0])
+        self._stages = ms.build_stages(codes, self._strata, popsize, sampsize)
+        self._names.update(psu=ids[0], fpc=None if fpc is None else fpc[0], ids=list(ids))
+        if fpc is not None:
+            self._names["fpcs"] = list(fpc)
 
     def _derive(self) -> None:
         """Recompute the structure (PSU strata, n_h, f_h) from ``_strata``, ``_psu``, ``_fpc``."""
@@ -384,6 +473,16 @@ class SurveyDesign:
         return self._fpc
 
     @property
+    def stages(self) -> int:
+        """Number of sampling stages (1 unless ``ids=`` named several)."""
+        return 1 + len(self._stages)
+
+    @property
+    def ultimate_cluster(self) -> bool:
+        """Whether the variance uses stage 1 only (R ``options(survey.ultimate.cluster=TRUE)``)."""
+        return self._ultimate_cluster or not self._stages
+
+    @property
     def single_psu(self) -> str:
         """The lonely-PSU rule (R's ``survey.lonely.psu``)."""
         return self._single_psu
@@ -473,6 +572,7 @@ class SurveyDesign:
             kind += f", {self._rep.shape[1]} replicates"
         return (
             f"SurveyDesign(n={self.n}, strata={s.n_strata}, psu={s.n_psu}, "
+            f"{f'stages={self.stages}, ' if self._stages else ''}"
             f"fpc={'yes' if self._fpc is not None else 'no'}, variance={kind}, "
             f"single_psu={self._single_psu!r}, calibrations={len(self._calibrations)})"
         )
@@ -508,7 +608,7 @@ class SurveyDesign:
             if self._calibrations:
                 present = None
         try:
-            return taylor_variance(
+            V = taylor_variance(
                 z,
                 self._strata,
                 self._psu,
@@ -519,6 +619,34 @@ class SurveyDesign:
             )
         except SinglePSUStratum as exc:
             raise self._single_psu_error(exc.stratum) from None
+        if self._stages and not self._ultimate_cluster:
+            try:
+                later = ms.later_stage_variance(
+                    z,
+                    self._stages,
+                    self._single_psu,
+                    present,
+                    adjust_domain_lonely=self._adjust_domain_lonely,
+                )
+            except ms.LonelyUnit as exc:
+                raise self._lonely_unit_error(exc) from None
+            if later is not None:
+                V = V + later
+        return V
+
+    def _lonely_unit_error(self, exc: Exception) -> SinglePSUError:
+        stage, unit = exc.stage, exc.unit
+        above = self._names["ids"][stage - 2]
+        st = self._stages[stage - 2]
+        return SinglePSUError(
+            f"a unit of {above!r} (stage {stage - 1}) has only one sampled unit of "
+            f"{self._names['ids'][stage - 1]!r} at stage {stage}, so its within-unit variance "
+            "cannot be estimated (R: 'Stratum has only one PSU at stage "
+            f"{stage}'). Choose single_psu='certainty', 'remove' or 'adjust', give the stage "
+            "an fpc if the unit was sampled completely, or use ultimate_cluster=True",
+            above,
+            rows1(st.parent == unit),
+        )
 
     def _single_psu_error(self, h: int) -> SinglePSUError:
         return SinglePSUError(

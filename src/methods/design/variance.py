@@ -117,6 +117,7 @@ def taylor_variance(
     single_psu: str,
     present: np.ndarray | None = None,
     adjust_domain_lonely: bool = False,
+    stratum_weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """Stratified with-replacement PSU variance of the column totals of ``z``.
 
@@ -134,6 +135,10 @@ def taylor_variance(
             left out of that domain's sum and the sum rescaled; other modes: unchanged, as R).
             Only the variances (diagonal) are R's then: the covariances of the affected domains
             are NaN (R's ``svyby`` computes each domain on its own subset).
+        stratum_weight: optional per-stratum multiplier of the stratum's term (length H); strata
+            with weight 0 contribute nothing and are never lonely. The later stages of a
+            multistage design use it for R's ``n_h / N_h`` factors (see
+            :mod:`methods.design.multistage`).
 
     Returns:
         k x k covariance matrix.
@@ -155,6 +160,9 @@ def taylor_variance(
     n_h = structure.n_h
     scale = stratum_scales(structure)
     lonely = (n_h == 1) & (structure.f_h >= 1e-7)
+    if stratum_weight is not None:
+        scale = scale * stratum_weight
+        lonely &= stratum_weight > 0
 
     sparse_key = None
     if isinstance(z, DomainInfluence):
