@@ -89,3 +89,18 @@ def test_lonely_ssu_names_stage_and_rows():
     assert e.value.column == "p" and e.value.rows == [5, 6, 7, 8]
     ok = SurveyDesign(d, ids=["p", "s"], fpc=["N1", "N2"], single_psu="certainty").mean("y")
     assert np.isfinite(ok["se"].iloc[0])
+
+
+def test_nonresponse_adjustment_of_full_multistage_design_refused_not_silently_collapsed():
+    """Adjusting for non-response keeps the respondents' stage-1 design only; with the full
+    multistage variance that would silently drop the later stages, so it is refused, and with
+    ultimate_cluster=True (the variance then uses stage 1 only anyway) it runs."""
+    from methods.weighting.nonresponse import adjust_nonresponse
+
+    d = _two_stage().assign(r=[1, 1, 0, 1] * 3, cls=["a", "b"] * 6)
+    full = SurveyDesign(d, ids=["p", "s"], fpc=["N1", "N2"])
+    with pytest.raises(NotImplementedError, match="ultimate_cluster=True"):
+        adjust_nonresponse(full, responded="r", cells=["cls"])
+    uc = SurveyDesign(d, ids=["p", "s"], fpc=["N1", "N2"], ultimate_cluster=True)
+    adj = adjust_nonresponse(uc, responded="r", cells=["cls"])
+    assert adj.weights.sum() == pytest.approx(uc.weights.sum())

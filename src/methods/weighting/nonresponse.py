@@ -355,6 +355,14 @@ def _subset(design, keep: np.ndarray, w_new, rep_new, step):
     history are carried over with ``_replace``.
     """
 
+    if not design.ultimate_cluster:
+        # the respondents' design would keep stage 1 only and so silently change the variance
+        raise NotImplementedError(
+            f"non-response adjustment of a {design.stages}-stage design with the full "
+            "multistage variance is not supported yet: build the design with "
+            "ultimate_cluster=True (R options(survey.ultimate.cluster=TRUE)), or adjust the "
+            "weights before building the multistage design"
+        )
     data = design.frame.loc[keep].reset_index(drop=True)
     helper = pd.DataFrame({"w": w_new})
     kw = {}
