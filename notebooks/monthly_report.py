@@ -227,7 +227,7 @@ publish.show_figure(figs["districts"], publish.describe_estimates(districts["dis
 # %% [markdown]
 # ## What victims said
 #
-# Victims can add a comment in their own words. Personal details are removed from every comment before it is read, the comments are grouped into themes by the words they use, and each theme is shown with how often satisfied and dissatisfied victims raised it. Quotes are short, chosen at random within a theme, and never shown with the victim's group or district.
+# Victims can add a comment in their own words. Personal details are removed from every comment before it is read, the comments of satisfied and of dissatisfied victims are grouped separately into themes by the words they use, and each theme is shown with its share of that group's comments. Quotes are short, chosen at random within a theme, and never shown with the victim's group or district.
 
 # %%
 with Store(db, read_only=True) as st:
@@ -244,15 +244,16 @@ else:
 # %%
 if len(voices.themes):
     figs["comment_themes"] = reporting.plot_comment_themes(voices.themes, title=f"Themes of victims' comments, {period}", labels=comment_report.theme_label)
-    alt = "Bar chart of the share of satisfied and dissatisfied victims' comments in each theme: " + "; ".join(f"{comment_report.theme_label(r.theme)}, satisfied {100 * r.share_satisfied:.0f}%, dissatisfied {100 * r.share_dissatisfied:.0f}%" for r in voices.themes.itertuples()) + "."
+    who = {"satisfied": "satisfied victims", "dissatisfied": "dissatisfied victims", "all": "all victims"}
+    alt = "Bar chart of each theme's share of its group's comments: " + "; ".join(f"{comment_report.theme_label(r.theme)}, {100 * r.share:.0f}% of {who[r.victims]}' comments" for r in voices.themes.itertuples()) + "."
     publish.show_figure(figs["comment_themes"], alt)
 
 # %%
 lines = []
 if voices.sentiment_satisfied == voices.sentiment_satisfied and voices.sentiment_dissatisfied == voices.sentiment_dissatisfied:
     lines.append(f"Comments from satisfied victims scored {voices.sentiment_satisfied:+.2f} on average on a tone scale from −1 (negative) to +1 (positive); those from dissatisfied victims scored {voices.sentiment_dissatisfied:+.2f}.".replace("-", "−"))
-for theme, quotes in voices.quotes.items():
-    lines.append(f"**{comment_report.theme_label(theme).capitalize()}**")
+for (victims, theme), quotes in voices.quotes.items():
+    lines.append(f"**{comment_report.theme_label(theme).capitalize()}** ({victims} victims)")
     lines.extend(f"> “{q}”" for q in quotes)
 Markdown("\n\n".join(lines))
 

@@ -330,3 +330,7 @@ class Redacted:
     def array(self) -> np.ndarray:
         """The redacted texts as an object array."""
         return np.array(self.texts, dtype=object)
+
+    def take(self, indices: Iterable[int]) -> Redacted:
+        """The comments at ``indices`` (already redacted: not redacted again)."""
+        return Redacted(tuple(self.texts[int(i)] for i in indices), _TOKEN)

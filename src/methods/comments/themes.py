@@ -1,7 +1,10 @@
 """Themes of redacted comments: TF-IDF + non-negative matrix factorisation, seeded.
 
 Method: comments are redacted (:class:`~methods.comments.redact.Redacted`), the tags removed,
-and weighted by TF-IDF (scikit-learn ``TfidfVectorizer``: English stop words, 1-2 grams,
+each negation joined to the next content word ("never heard back" -> ``not_heard back``, "not
+good enough" -> ``not_good enough``; the NOT_ marking of Das and Chen 2001 and Pang, Lee and
+Vaithyanathan 2002, so that "kept me updated" and "never kept me updated" are different terms
+while the bare word "not" does not become a theme of its own), and weighted by TF-IDF (scikit-learn ``TfidfVectorizer``: English stop words, 1-2 grams,
 ``min_df=2``, sublinear tf; Salton and Buckley 1988). The document-term matrix is factorised by
 NMF (Lee and Seung 1999; scikit-learn ``NMF`` with NNDSVDa initialisation, Boutsidis and
 Gallopoulos 2008, and ``random_state=seed``) into ``n_themes`` themes; each comment goes to the
@@ -26,15 +29,40 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from methods.comments.redact import Redacted
 from methods.comments.sentiment import sentiment
 
-__all__ = ["OTHER", "THEME_COLUMNS", "comment_themes"]
+__all__ = ["OTHER", "THEME_COLUMNS", "comment_themes", "term_words"]
 
 OTHER = "Other comments"
-#: scikit-learn's English stop words without the negations: "never kept me updated" and
-#: "kept me updated" are opposite comments, and must not fall into one theme.
+#: Negations: each is joined to the next content word as ``not_<word>`` (:func:`_mark_negation`).
 _NEGATIONS = frozenset(
-    {"no", "not", "nor", "never", "nobody", "none", "nothing", "cannot", "cant", "without"}
-)
-_STOP_WORDS = sorted(ENGLISH_STOP_WORDS - _NEGATIONS)
+    {"no", "not", "nor", "never", "nobody", "none", "nothing", "cannot", "cant", "without",
+     "didnt", "wasnt", "werent", "dont", "doesnt", "wont", "couldnt", "hadnt", "havent"}
+)  # fmt: skip
+#: Words that open or pad a comment without saying what it is about ("Honestly, ...").
+_FILLERS = frozenset({"honestly", "overall", "sadly", "really", "just", "basically", "totally"})
+_STOP_WORDS = sorted(ENGLISH_STOP_WORDS | _NEGATIONS | _FILLERS)
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+NEGATED = "not_"
+
+
+def _mark_negation(text: str) -> str:
+    """Lower-cased words with each negation joined to the next content word (``not_<word>``);
+    a negation with no content word after it (end of the comment) is dropped."""
+    out, pending = [], False
+    for w in _WORD.findall(text.lower()):
+        w = w.replace("'", "")
+        if w in _NEGATIONS:
+            pending = True
+        elif w in ENGLISH_STOP_WORDS or w in _FILLERS:
+            continue
+        else:
+            out.append(NEGATED + w if pending else w)
+            pending = False
+    return " ".join(out)
+
+
+def term_words(term: str) -> str:
+    """A term as words for a reader: ``not_heard back`` -> "not heard back"."""
+    return term.replace(NEGATED, "not ")
 #: Columns of :func:`comment_themes` (``quotes`` is not for the CSV table).
 THEME_COLUMNS = (
     "theme",
@@ -100,12 +128,14 @@ def comment_themes(
     keep = np.array([bool(re.search(r"[^\W\d_]{2}", t)) for t in clean])
     if keep.sum() < min_comments:
         return _empty()
-    docs, quotes_src = clean[keep], raw[keep]
+    docs = np.array([_mark_negation(t) for t in clean[keep]], dtype=object)
+    quotes_src = raw[keep]
     sat_k = sat[keep].to_numpy(dtype=object, na_value=None)
     scores = sentiment(red)[keep]
     n = len(docs)
     vec = TfidfVectorizer(stop_words=_STOP_WORDS, ngram_range=(1, 2), min_df=2, max_df=0.95,
-                          sublinear_tf=True, dtype=np.float64)  # fmt: skip
+                          sublinear_tf=True, dtype=np.float64,
+                          token_pattern=r"(?u)\b\w\w+\b")  # fmt: skip
     try:
         x = vec.fit_transform(docs)
     except ValueError:  # no term left after stop words and min_df
@@ -120,7 +150,7 @@ def comment_themes(
         vocab = vec.get_feature_names_out()
         names = []
         for row in model.components_:
-            top = vocab[np.argsort(-row, kind="stable")[:8]]
+            top = [term_words(t) for t in vocab[np.argsort(-row, kind="stable")[:8]]]
             names.append((", ".join(top[:3]), "; ".join(top)))
         best = np.argmax(w, axis=1)
         weight = w[np.arange(n), best]

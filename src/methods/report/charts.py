@@ -245,9 +245,9 @@ def plot_domains(
 
 
 def plot_comment_themes(themes: pd.DataFrame, title: str = "", labels=None, ax=None):
-    """Paired horizontal bars: each theme's share of satisfied and of dissatisfied victims'
-    comments (``share_satisfied``, ``share_dissatisfied`` of
-    :func:`methods.comments.themes.comment_themes`), largest theme at the top.
+    """Horizontal bars: each theme's share of its group's comments (``victims``: satisfied,
+    dissatisfied or all, as :func:`methods.report.comment_report.comment_summary` found them),
+    satisfied victims' themes first, largest at the top of each group.
 
     ``labels`` maps a theme to the words shown (default: the theme itself).
     """
@@ -255,20 +255,23 @@ def plot_comment_themes(themes: pd.DataFrame, title: str = "", labels=None, ax=N
 
     k = len(themes)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(7.5, 0.7 * k + 1.6), dpi=100)
+        fig, ax = plt.subplots(figsize=(7.5, 0.45 * k + 1.6), dpi=100)
     else:
         fig = ax.figure
     y = np.arange(k)[::-1]
     names = [labels(t) if labels else t for t in themes["theme"]]
-    sat = 100 * themes["share_satisfied"].to_numpy(dtype=float)
-    dis = 100 * themes["share_dissatisfied"].to_numpy(dtype=float)
-    ax.barh(y + 0.2, np.nan_to_num(sat), height=0.38, color=PALETTE[0], label="Satisfied victims")
-    ax.barh(
-        y - 0.2, np.nan_to_num(dis), height=0.38, color=PALETTE[3], label="Dissatisfied victims"
-    )
+    share = 100 * themes["share"].to_numpy(dtype=float)
+    groups = {"satisfied": ("Satisfied victims", PALETTE[0]),
+              "dissatisfied": ("Dissatisfied victims", PALETTE[3]),
+              "all": ("All victims", PALETTE[1])}  # fmt: skip
+    victims = themes["victims"].to_numpy()
+    for key, (name, colour) in groups.items():
+        m = victims == key
+        if m.any():
+            ax.barh(y[m], np.nan_to_num(share[m]), height=0.7, color=colour, label=name)
     ax.set_yticks(y, names, fontsize=FONT["tick"])
     ax.set_xlabel("% of the group's comments", fontsize=FONT["label"])
-    ax.set_xlim(0, max(10.0, float(np.nanmax(np.r_[sat, dis, 0])) * 1.15))
+    ax.set_xlim(0, max(10.0, float(np.nanmax(np.r_[share, 0])) * 1.15))
     ax.grid(axis="x", color="#dddddd", lw=0.6)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(fontsize=FONT["note"], frameon=False, loc="lower right")

@@ -259,32 +259,33 @@ def districts_table(table: pd.DataFrame, name: str, title: str, subtitle: str | 
 
 def comments_table(themes: pd.DataFrame, labels, name: str, title: str,
                    subtitle: str | None = None) -> GT:  # fmt: skip
-    """Themes of victims' comments: comments, shares overall and by satisfaction, tone."""
-
-    def share(x):
-        return f"{100 * x:.0f}%" if np.isfinite(x) else "-"
+    """Themes of victims' comments (:func:`methods.report.comment_report.comment_summary`):
+    whose comments, the theme, comments, share of that group's comments, tone."""
 
     def tone(x):
         if not np.isfinite(x):
             return "-"
         return "Positive" if x >= 0.05 else "Negative" if x <= -0.05 else "Mixed or neutral"
 
+    who = {"satisfied": "Satisfied victims", "dissatisfied": "Dissatisfied victims",
+           "all": "All victims"}  # fmt: skip
     view = pd.DataFrame(
         {
+            "Comments from": [who[v] for v in themes["victims"]],
             "Theme": [labels(t) for t in themes["theme"]],
             "Comments": [f"{int(c):,}" for c in themes["comments"]],
-            "Share of all comments": [share(x) for x in themes["share"]],
-            "Share of satisfied victims' comments": [share(x) for x in themes["share_satisfied"]],
-            "Share of dissatisfied victims' comments": [
-                share(x) for x in themes["share_dissatisfied"]
+            "Share of the group's comments": [
+                f"{100 * x:.0f}%" if np.isfinite(x) else "-" for x in themes["share"]
             ],
             "Tone": [tone(x) for x in themes["mean_sentiment"]],
         }
     )
     notes = [
-        "Themes are found by grouping comments that use similar words (a statistical text "
-        "model); each is named by its most typical words. Tone: the average of a standard "
-        "word-list score (VADER) of the comments in the theme.",
+        "Themes are found separately in the comments of satisfied and of dissatisfied victims "
+        "(their answer about the whole experience), by grouping comments that use similar "
+        "words (a statistical text model); each is named by its most typical words. Themes "
+        "with too few comments are not shown. Tone: the average of a standard word-list score "
+        "(VADER) of the comments in the theme.",
         "Names, phone numbers, email addresses, postcodes, street addresses, vehicle "
         "registrations and crime references were removed before analysis.",
     ]
