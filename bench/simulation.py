@@ -12,7 +12,8 @@ Usage::
 
 What one replicate does (all through the workbench's modules, see methods.simulation.engine):
 ``methods.sampling.selection.select`` draws 15% of the eligible frame, stratified by offence group with
-proportional allocation; ``methods.fieldwork.modes.simulate`` runs the telephone plan (five call
+proportional allocation; ``methods.fieldwork.modes.simulate_cases`` (the array form of
+``simulate``, on the study's precomputed ``FieldworkCases``) runs the telephone plan (five call
 attempts) on the sampled cases; the respondents' design weights are raked
 (``methods.weighting.rake``) to the eligible victims by age band, gender and ethnic group; and
 ``SurveyDesign.proportion`` gives the five stages' satisfied proportions with logit intervals.

@@ -105,3 +105,20 @@ def test_experiment_recovers_the_measurement_effect(population):
     m = res.loc["measurement"]
     assert m["ci_low"] <= truth <= m["ci_high"], (truth, m.to_dict())
     assert truth > 0.03
+
+
+def test_cases_taken_from_a_population_give_the_fieldwork_of_those_rows(population):
+    """The engine's path (FieldworkCases of the population once, rows taken per sample,
+    simulate_cases) gives exactly the frame simulate gives on those rows with the same seed."""
+    from methods.fieldwork.modes import FieldworkCases, simulate_cases
+
+    plan = ModePlan(plan="sequential", nmar=1.0, mode_shift=0.5)
+    cases = FieldworkCases.from_frame(population, plan.covariate_effects)
+    rows = np.sort(np.random.default_rng(4).choice(len(population), 1500, replace=False))
+    sub = population.iloc[rows]
+    want = simulate(sub, plan, seed=12)
+    taken = cases.take(rows)
+    got = simulate_cases(taken, plan, np.random.default_rng(12))
+    ids = {k: sub[k].to_numpy() for k in ("crime_ref", "victim_id")}
+    pd.testing.assert_frame_equal(got.to_frame(sub.index, ids, taken.reported), want)
+    assert got.responded.sum() == want["disposition"].str.startswith("1.").sum() > 200

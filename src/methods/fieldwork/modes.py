@@ -45,9 +45,9 @@ import numpy as np
 import pandas as pd
 
 from methods.core.errors import UsageError
-from methods.core.profile import age_group  # noqa: F401 (re-exported)
+from methods.core.profile import age_group  # also re-exported
 from methods.core.schema import STAGES
-from methods.synthetic.generate import draw_answers
+from methods.synthetic.generate import answer_codes, answer_uniforms, latent_logits, row_keys
 
 PLANS = ("telephone", "paper", "sequential", "concurrent", "experiment")
 
@@ -168,22 +168,6 @@ def _expit(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _covariate_logodds(sample: pd.DataFrame, plan: ModePlan) -> np.ndarray:
-    eta = np.zeros(len(sample))
-    cols = {"age_group": age_group(sample["age"]) if "age" in sample else None}
-    for var, effects in plan.covariate_effects.items():
-        values = cols.get(var)
-        if values is None:
-            if var not in sample:
-                continue
-            values = sample[var].astype(str).str.lower().to_numpy()
-        levels = np.array(list(effects), dtype=object)
-        codes = pd.Categorical(values, categories=levels).codes
-        eff = np.append(np.array(list(effects.values()), dtype=float), 0.0)
-        eta += eff[codes]  # unknown levels (code -1) take the last entry: 0
-    return eta
-
-
 def _has(sample: pd.DataFrame, col: str) -> np.ndarray:
     if col not in sample:
         return np.ones(len(sample), dtype=bool)
@@ -204,6 +188,262 @@ def true_measurement_effect(
     return float(np.mean(_expit(_logit(p) + mode_shift) - p))
 
 
+#: AAPOR final dispositions the simulation gives, in the order of their integer codes.
+DISPOSITIONS: tuple[str, ...] = (
+    "1.1",
+    "1.2",
+    "2.11",
+    "2.12",
+    "2.20",
+    "2.30",
+    "3.10",
+    "3.90",
+    "4.10",
+)
+_D = {code: k for k, code in enumerate(DISPOSITIONS)}
+_DISPOSITION_LABELS = np.array(DISPOSITIONS, dtype=object)
+
+
+@dataclass(frozen=True)
+class FieldworkCases:
+    """What the fieldwork model reads of each case, as arrays (no personal data).
+
+    Build it once for a population with :meth:`from_frame` and :meth:`take` the rows of each
+    sample: :func:`simulate_cases` on ``cases.take(rows)`` gives the same fieldwork as
+    :func:`simulate` on those rows of the frame, with the same generator.
+
+    Attributes:
+        keys: the 64-bit answer keys (:func:`methods.synthetic.generate.row_keys`).
+        logits: rows x the five stages, logit of ``true_p_<stage>``
+            (:func:`methods.synthetic.generate.latent_logits`).
+        covariates: variable -> (integer code per row, -1 for missing; the levels, lower case
+            as matched against ``ModePlan.covariate_effects``); ``age_group`` is derived from
+            ``age``.
+        has_phone, has_address: whether a phone number / an address is held.
+        reported: report dates (``datetime64[ns]``) or ``None`` when the frame has none (then
+            no interview dates are drawn).
+    """
+
+    keys: np.ndarray
+    logits: np.ndarray
+    covariates: dict[str, tuple[np.ndarray, np.ndarray]]
+    has_phone: np.ndarray
+    has_address: np.ndarray
+    reported: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @classmethod
+    def from_frame(cls, sample: pd.DataFrame, variables=None) -> FieldworkCases:
+        """The arrays of ``sample`` (see :func:`simulate` for the columns read).
+
+        Arguments:
+            sample: victims with ``crime_ref``, ``victim_id`` and ``true_p_<stage>``.
+            variables: covariates to code (default those of the default :class:`ModePlan`);
+                those not in ``sample`` are left out, and a plan's effects on them ignored.
+        """
+        p = _true_probabilities(sample)
+        missing = [c for c in ("crime_ref", "victim_id") if c not in sample.columns]
+        if missing:
+            raise UsageError(
+                f"fieldwork simulation needs columns {', '.join(missing)} (the answers' "
+                "row keys); pass rows of methods.synthetic.generate.generate_victims()"
+            )
+        if variables is None:
+            variables = ModePlan().covariate_effects
+        covariates = {}
+        for var in variables:
+            if var == "age_group" and "age" in sample:
+                values = age_group(sample["age"])
+            elif var in sample:
+                values = sample[var].astype(str).str.lower().to_numpy()
+            else:
+                continue
+            codes, levels = pd.factorize(values)
+            covariates[var] = (codes.astype(np.int64), np.asarray(levels, dtype=object))
+        reported = None
+        if "reported_date" in sample:
+            reported = pd.to_datetime(sample["reported_date"]).to_numpy(dtype="datetime64[ns]")
+        return cls(
+            keys=row_keys(sample),
+            logits=latent_logits(p),
+            covariates=covariates,
+            has_phone=_has(sample, "phone"),
+            has_address=_has(sample, "address"),
+            reported=reported,
+        )
+
+    def take(self, rows: np.ndarray) -> FieldworkCases:
+        """The cases at positions ``rows`` (integer array)."""
+        return FieldworkCases(
+            keys=self.keys[rows],
+            logits=self.logits[rows],
+            covariates={k: (c[rows], lv) for k, (c, lv) in self.covariates.items()},
+            has_phone=self.has_phone[rows],
+            has_address=self.has_address[rows],
+            reported=None if self.reported is None else self.reported[rows],
+        )
+
+
+@dataclass(frozen=True)
+class FieldworkOutcome:
+    """The result of :func:`simulate_cases`, as arrays (one entry per case).
+
+    Attributes:
+        first_telephone: telephone was the mode first offered (``true_mode_assigned``).
+        telephone: the final mode is telephone (else paper).
+        disposition: index into :data:`DISPOSITIONS` of the AAPOR final disposition.
+        responded: disposition 1.1 or 1.2.
+        answers: cases x five stages, 1-8, NaN when not answered.
+        sat_ref: cases x five stages, satisfied under the reference (paper) measurement.
+        days: days from report to interview (``None`` when the cases have no report dates).
+    """
+
+    first_telephone: np.ndarray
+    telephone: np.ndarray
+    disposition: np.ndarray
+    responded: np.ndarray
+    answers: np.ndarray
+    sat_ref: np.ndarray
+    days: np.ndarray | None = None
+
+    def to_frame(
+        self,
+        index: pd.Index | np.ndarray,
+        ids: dict[str, np.ndarray] | None = None,
+        reported: np.ndarray | None = None,
+    ) -> pd.DataFrame:
+        """The :func:`simulate` DataFrame of this outcome.
+
+        Arguments:
+            index: the index of the result (the sample's).
+            ids: ``crime_ref`` / ``victim_id`` columns to put first (when known).
+            reported: report dates of the cases (with ``days``: the interview dates).
+        """
+        out = pd.DataFrame(index=index)
+        for key, values in (ids or {}).items():
+            out[key] = values
+        mode_labels = np.array(["paper", "telephone"], dtype=object)
+        out["mode"] = mode_labels[self.telephone.astype(np.int8)]
+        out["disposition"] = _DISPOSITION_LABELS[self.disposition]
+        if reported is not None and self.days is not None:
+            dates = pd.Series(reported, index=out.index) + pd.to_timedelta(self.days, unit="D")
+            out["interview_date"] = np.where(self.responded, dates.dt.strftime("%Y-%m-%d"), None)
+        for j, stage in enumerate(STAGES):
+            out[stage] = self.answers[:, j]
+        out["true_mode_assigned"] = mode_labels[self.first_telephone.astype(np.int8)]
+        out["true_responded"] = self.responded
+        for j, stage in enumerate(STAGES):
+            out[f"true_sat_{stage}"] = self.sat_ref[:, j]
+        return out
+
+
+def covariate_logodds(cases: FieldworkCases, plan: ModePlan) -> np.ndarray:
+    """Log-odds of co-operation / return from the plan's covariate effects (0 for a level the
+    plan does not list, or a missing value)."""
+    eta = np.zeros(len(cases))
+    for var, effects in plan.covariate_effects.items():
+        if var not in cases.covariates:
+            continue
+        codes, levels = cases.covariates[var]
+        lut = np.array([effects.get(lv, 0.0) for lv in levels] + [0.0], dtype=float)
+        eta += lut[codes]  # missing values (code -1) take the last entry: 0
+    return eta
+
+
+def simulate_cases(
+    cases: FieldworkCases, plan: ModePlan | str, rng: np.random.Generator
+) -> FieldworkOutcome:
+    """The fieldwork model of :func:`simulate` on arrays: the same numbers from the same
+    generator, without building a DataFrame (the Monte Carlo engine's per-replicate path)."""
+    if isinstance(plan, str):
+        plan = ModePlan(plan=plan)
+    n = len(cases)
+
+    # Latent answers from the synthetic model (counter-based random numbers, so the reference
+    # and telephone answers of a victim share their draws: a pure measurement effect).
+    answer_seed = int(rng.integers(0, 2**31 - 1))
+    uniforms = answer_uniforms(cases.keys, answer_seed)
+    sat_ref = answer_codes(cases.logits, uniforms) <= 3  # reference (paper) answers 1-3
+
+    eta_cov = covariate_logodds(cases, plan)
+    eta_nmar = plan.nmar * (sat_ref[:, STAGES.index("whole_experience")] - 0.5)
+    has_phone, has_address = cases.has_phone, cases.has_address
+
+    # Assign the first mode.
+    if plan.plan == "telephone":
+        first = np.ones(n, dtype=bool)
+    elif plan.plan == "paper":
+        first = np.zeros(n, dtype=bool)
+    elif plan.plan == "experiment":
+        first = rng.random(n) < plan.experiment_share
+    else:  # sequential and concurrent both start by phone where a number is held
+        first = has_phone.copy()
+
+    disp = np.full(n, -1, dtype=np.int8)
+    draws = rng.random((n, 6))
+
+    # Telephone.
+    tel = first
+    no_number = tel & ~has_phone
+    disp[no_number] = _D["3.90"]
+    dial = tel & has_phone
+    p_contact = 1.0 - (1.0 - plan.contact_per_attempt) ** plan.call_attempts
+    contacted = dial & (draws[:, 0] < p_contact)
+    disp[dial & ~contacted] = _D["2.20"]
+    p_coop = _expit(_logit(plan.telephone_cooperation) + eta_cov + eta_nmar)
+    inel = contacted & (draws[:, 1] < plan.ineligible_share)
+    disp[inel] = _D["4.10"]
+    other = contacted & ~inel & (draws[:, 1] < plan.ineligible_share + plan.other_share)
+    disp[other] = _D["2.30"]
+    live = contacted & ~inel & ~other
+    coop = live & (draws[:, 2] < p_coop)
+    disp[live & ~coop] = _D["2.11"]
+    brk = coop & (draws[:, 3] < plan.breakoff_share)
+    part = coop & ~brk & (draws[:, 3] < plan.breakoff_share + plan.partial_share)
+    disp[brk] = _D["2.12"]
+    disp[part] = _D["1.2"]
+    disp[coop & ~brk & ~part] = _D["1.1"]
+
+    # Paper: first mode paper, or sequential follow-up of telephone non-contacts.
+    paper = ~first
+    if plan.plan == "sequential":
+        paper = paper | (disp == _D["2.20"]) | no_number
+    no_addr = paper & ~has_address
+    disp[no_addr] = _D["3.90"]
+    post = paper & has_address
+    p_ret0 = _expit(_logit(plan.paper_return) + eta_cov + eta_nmar)
+    p_ret = 1.0 - (1.0 - p_ret0) ** (1.0 + plan.reminder_effect * plan.reminders)
+    undeliv = post & (draws[:, 4] < plan.ineligible_share)
+    disp[undeliv] = _D["4.10"]
+    returned = post & ~undeliv & (draws[:, 5] < p_ret)
+    disp[post & ~undeliv & ~returned] = _D["3.10"]
+    part_p = returned & (draws[:, 3] < plan.partial_share)
+    disp[part_p] = _D["1.2"]
+    disp[returned & ~part_p] = _D["1.1"]
+
+    mode_tel = ~paper
+    responded = (disp == _D["1.1"]) | (disp == _D["1.2"])
+    answers = answer_codes(cases.logits, uniforms, mode_tel, plan.mode_shift).astype(float)
+    answers[~responded] = np.nan
+    # Partials answer the first stages only.
+    answers[disp == _D["1.2"], 3:] = np.nan
+    days = None
+    if cases.reported is not None:
+        lo, hi = plan.window_weeks
+        days = rng.integers(7 * lo, 7 * hi + 1, size=n)
+    return FieldworkOutcome(
+        first_telephone=first,
+        telephone=mode_tel,
+        disposition=disp,
+        responded=responded,
+        answers=answers,
+        sat_ref=sat_ref,
+        days=days,
+    )
+
+
 def simulate(sample: pd.DataFrame, plan: ModePlan | str = "telephone", seed=0) -> pd.DataFrame:
     """Simulate fieldwork on a drawn sample.
 
@@ -219,103 +459,15 @@ def simulate(sample: pd.DataFrame, plan: ModePlan | str = "telephone", seed=0) -
         ``mode, disposition, interview_date``, the five stage answers (1-8 scale, NaN when not
         answered), and hidden columns ``true_mode_assigned``, ``true_sat_<stage>``,
         ``true_responded``.
+
+    Notes:
+        :func:`simulate_cases` on :meth:`FieldworkCases.from_frame` of ``sample``: to simulate
+        many samples of one population, build the cases once and take each sample's rows.
     """
     if isinstance(plan, str):
         plan = ModePlan(plan=plan)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    n = len(sample)
-    _true_probabilities(sample)  # clear error when the latent model is missing
-
-    # Latent answers from the synthetic model (counter-based random numbers, so the reference
-    # and telephone answers of a victim share their draws: a pure measurement effect).
-
-    answer_seed = int(rng.integers(0, 2**31 - 1))
-    ref = draw_answers(sample, answer_seed, mode="paper")
-    ref_codes = ref[list(STAGES)].to_numpy(dtype=float, na_value=np.nan)
-    sat_ref = np.isin(ref_codes, (1, 2, 3))
-
-    eta_cov = _covariate_logodds(sample, plan)
-    eta_nmar = plan.nmar * (sat_ref[:, STAGES.index("whole_experience")] - 0.5)
-    has_phone = _has(sample, "phone")
-    has_address = _has(sample, "address")
-
-    # Assign the first mode.
-    if plan.plan == "telephone":
-        first = np.full(n, "telephone", dtype=object)
-    elif plan.plan == "paper":
-        first = np.full(n, "paper", dtype=object)
-    elif plan.plan == "experiment":
-        first = np.where(rng.random(n) < plan.experiment_share, "telephone", "paper").astype(object)
-    else:  # sequential and concurrent both start by phone where a number is held
-        first = np.where(has_phone, "telephone", "paper").astype(object)
-
-    disp = np.full(n, "", dtype=object)
-    mode = first.copy()
-    draws = rng.random((n, 6))
-
-    # Telephone.
-    tel = first == "telephone"
-    no_number = tel & ~has_phone
-    disp[no_number] = "3.90"
-    dial = tel & has_phone
-    p_contact = 1.0 - (1.0 - plan.contact_per_attempt) ** plan.call_attempts
-    contacted = dial & (draws[:, 0] < p_contact)
-    disp[dial & ~contacted] = "2.20"
-    p_coop = _expit(_logit(plan.telephone_cooperation) + eta_cov + eta_nmar)
-    inel = contacted & (draws[:, 1] < plan.ineligible_share)
-    disp[inel] = "4.10"
-    other = contacted & ~inel & (draws[:, 1] < plan.ineligible_share + plan.other_share)
-    disp[other] = "2.30"
-    live = contacted & ~inel & ~other
-    coop = live & (draws[:, 2] < p_coop)
-    disp[live & ~coop] = "2.11"
-    brk = coop & (draws[:, 3] < plan.breakoff_share)
-    part = coop & ~brk & (draws[:, 3] < plan.breakoff_share + plan.partial_share)
-    disp[brk] = "2.12"
-    disp[part] = "1.2"
-    disp[coop & ~brk & ~part] = "1.1"
-
-    # Paper: first mode paper, or sequential follow-up of telephone non-contacts.
-    paper = first == "paper"
-    if plan.plan == "sequential":
-        paper = paper | (disp == "2.20") | no_number
-    mode[paper] = "paper"
-    no_addr = paper & ~has_address
-    disp[no_addr] = "3.90"
-    post = paper & has_address
-    p_ret0 = _expit(_logit(plan.paper_return) + eta_cov + eta_nmar)
-    p_ret = 1.0 - (1.0 - p_ret0) ** (1.0 + plan.reminder_effect * plan.reminders)
-    undeliv = post & (draws[:, 4] < plan.ineligible_share)
-    disp[undeliv] = "4.10"
-    returned = post & ~undeliv & (draws[:, 5] < p_ret)
-    disp[post & ~undeliv & ~returned] = "3.10"
-    part_p = returned & (draws[:, 3] < plan.partial_share)
-    disp[part_p] = "1.2"
-    disp[returned & ~part_p] = "1.1"
-
-    responded = np.char.startswith(disp.astype(str), "1.")
-    final = draw_answers(sample, answer_seed, mode=mode.astype(str), mode_shift=plan.mode_shift)
-    answers = final[list(STAGES)].to_numpy(dtype=float, na_value=np.nan)
-    answers[~responded] = np.nan
-    # Partials answer the first stages only.
-    answers[disp == "1.2", 3:] = np.nan
-
-    out = pd.DataFrame(index=sample.index)
-    for key in ("crime_ref", "victim_id"):
-        if key in sample:
-            out[key] = sample[key].to_numpy()
-    out["mode"] = mode
-    out["disposition"] = disp
-    reported = pd.to_datetime(sample["reported_date"]) if "reported_date" in sample else None
-    if reported is not None:
-        lo, hi = plan.window_weeks
-        days = rng.integers(7 * lo, 7 * hi + 1, size=n)
-        dates = reported + pd.to_timedelta(days, unit="D")
-        out["interview_date"] = np.where(responded, dates.dt.strftime("%Y-%m-%d"), None)
-    for j, stage in enumerate(STAGES):
-        out[stage] = answers[:, j]
-    out["true_mode_assigned"] = first
-    out["true_responded"] = responded
-    for j, stage in enumerate(STAGES):
-        out[f"true_sat_{stage}"] = sat_ref[:, j]
-    return out
+    cases = FieldworkCases.from_frame(sample, plan.covariate_effects)
+    outcome = simulate_cases(cases, plan, rng)
+    ids = {k: sample[k].to_numpy() for k in ("crime_ref", "victim_id") if k in sample}
+    return outcome.to_frame(sample.index, ids, cases.reported)

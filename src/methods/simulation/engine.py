@@ -15,10 +15,14 @@ batch, process or machine runs it. One Generator from that stream drives the sel
 the fieldwork. BLAS is held to one thread while a batch runs, so floating-point sums do not
 depend on the number of threads either.
 
-The population is prepared once (:func:`prepare`) into a :class:`Payload`: a slim fieldwork
-frame (row numbers instead of crime references, presence flags instead of phone numbers and
-addresses: no personal data reaches a worker), integer codes of the columns the designs use,
-and per design the eligible rows, the selection frame, the raking margins and the true values.
+The population is prepared once (:func:`prepare`) into a :class:`Payload`: the fieldwork
+model's inputs as arrays (:class:`methods.fieldwork.modes.FieldworkCases`: answer keys hashed
+from row numbers instead of crime references, latent log-odds, covariate codes, presence flags
+instead of phone numbers and addresses: no personal data reaches a worker), integer codes of
+the columns the designs use, and per design the eligible rows, the selection frame, the raking
+margins and the true values. A replicate takes its sampled rows of those arrays and runs
+:func:`methods.fieldwork.modes.simulate_cases` (the numbers of ``simulate`` on the same rows
+with the same generator, without a DataFrame per replicate).
 """
 
 from __future__ import annotations
@@ -64,6 +68,8 @@ __all__ = [
 
 #: Columns the fieldwork simulation reads (besides ``true_p_<stage>``).
 _FIELDWORK_COLUMNS = ("age", "gender", "ethnicity", "offence_group", "phone", "address")
+#: Integer codes of the dispositions (methods.fieldwork.modes.DISPOSITIONS).
+_DISP = {code: k for k, code in enumerate(fieldwork.DISPOSITIONS)}
 #: Derived columns that may be used by name in a config (built once for the population).
 DERIVED_COLUMNS = ("age_band", "gender_w", "ethnic_group", "age_group")
 
@@ -93,8 +99,7 @@ class Payload:
     conf_level: float
     single_psu: str
     costs: tuple[float, float, float]  # per call attempt, per mailing, per complete
-    fw: pd.DataFrame  # fieldwork inputs, one row per population row
-    has_phone: np.ndarray
+    cases: fieldwork.FieldworkCases  # fieldwork inputs as arrays, one entry per population row
     codes: dict[str, tuple[np.ndarray, np.ndarray]]  # column -> (codes, levels)
     designs: list[DesignPlan] = field(default_factory=list)
     population_rows: int = 0
@@ -246,8 +251,7 @@ def prepare(config: SimulationConfig, victims: pd.DataFrame, *, validate: bool =
     has_address = fieldwork._has(v, "address")
     fw = pd.DataFrame(
         {
-            # stable per-row key for the answers, held as the strings draw_answers hashes
-            # (row number and 0), so a replicate does not convert 2 x 2 integer columns
+            # stable per-row key for the answers: the row number and 0, hashed once below
             "crime_ref": pd.array(np.arange(n).astype(str), dtype="str"),
             "victim_id": pd.array(np.full(n, "0"), dtype="str"),
             "age": v["age"].to_numpy(),
@@ -259,6 +263,10 @@ def prepare(config: SimulationConfig, victims: pd.DataFrame, *, validate: bool =
     )  # fmt: skip
     for c in ("gender", "ethnicity", "offence_group"):
         fw[c] = fw[c].astype("str")
+    # The fieldwork model's inputs as arrays, computed once: answer keys, latent log-odds,
+    # covariate codes, presence flags. A replicate only takes its sampled rows.
+    variables = dict.fromkeys(v for d in config.designs for v in d.fieldwork.covariate_effects)
+    cases = fieldwork.FieldworkCases.from_frame(fw, variables)
     sizes = {d.sampling.size for d in config.designs if d.sampling.size}
     codes = {c: _codes(v, c) for c in used if c not in sizes}
     domain_levels: tuple[str, ...] = ()
@@ -277,8 +285,7 @@ def prepare(config: SimulationConfig, victims: pd.DataFrame, *, validate: bool =
         conf_level=config.conf_level,
         single_psu=config.single_psu,
         costs=(cs.telephone_attempt, cs.paper_mailing, cs.complete),
-        fw=fw,
-        has_phone=has_phone,
+        cases=cases,
         codes=codes,
         population_rows=n,
     )
@@ -379,13 +386,12 @@ def _fieldwork(payload: Payload, plan: DesignPlan, rng: np.random.Generator, res
     spec = plan.spec
     s = sampling.select(plan.frame, seed=rng, **spec.sampling.select_kwargs())
     pos = plan.eligible[s.index.to_numpy()]
-    f = fieldwork.simulate(payload.fw.iloc[pos], spec.fieldwork, seed=rng)
-    disp = f["disposition"]
-    mode_tel = (f["mode"] == "telephone").to_numpy(dtype=bool)
-    responded = disp.str.startswith("1.").to_numpy(dtype=bool)
-    dialled = (f["true_mode_assigned"] == "telephone").to_numpy(dtype=bool) & payload.has_phone[pos]
-    contacted = dialled & mode_tel & (disp != "2.20").to_numpy(dtype=bool)
-    posted = ~mode_tel & (disp != "3.90").to_numpy(dtype=bool)
+    cases = payload.cases.take(pos)
+    f = fieldwork.simulate_cases(cases, spec.fieldwork, rng)
+    disp, mode_tel, responded = f.disposition, f.telephone, f.responded
+    dialled = f.first_telephone & cases.has_phone
+    contacted = dialled & mode_tel & (disp != _DISP["2.20"])
+    posted = ~mode_tel & (disp != _DISP["3.90"])
     calls = spec.fieldwork.call_attempts * float((dialled & ~contacted).sum())
     calls += plan.calls_if_contacted * float(contacted.sum())
     mailings = float(posted.sum()) * (1 + spec.fieldwork.reminders)
@@ -401,10 +407,10 @@ def _estimate(payload: Payload, plan: DesignPlan, rng: np.random.Generator, note
     :class:`_Failed` when there is nothing to estimate."""
     spec, wt = plan.spec, plan.spec.weighting
     s, pos, f, responded = _fieldwork(payload, plan, rng, res)
-    res.update(sample=s, fieldwork=f, rows=pos)
+    res.update(sample=s, outcome=f, rows=pos)
     if res["completes"] < 2:
         raise _Failed(f"{res['completes']} respondent(s): nothing to estimate")
-    cols: dict[str, Any] = {st: satisfied(f[st].to_numpy(dtype=float)) for st in payload.stages}
+    cols: dict[str, Any] = {st: satisfied(f.answers[:, STAGES.index(st)]) for st in payload.stages}
     cols["_w"] = s["design_weight"].to_numpy(dtype=float)
     strata = None
     if spec.sampling.strata:
@@ -473,6 +479,9 @@ def replicate_detail(payload: Payload, design: int, seed: int, rep: int) -> dict
     with threadpool_limits(limits=1):
         rng = np.random.default_rng(replicate_seed(seed, rep, design))
         res["values"] = _estimate(payload, plan, rng, notes, res)
+    rows = res["rows"]
+    ids = {"crime_ref": rows.astype(str), "victim_id": np.full(rows.size, "0")}
+    res["fieldwork"] = res.pop("outcome").to_frame(pd.Index(rows), ids)
     res["notes"] = notes
     return res
 

@@ -86,8 +86,12 @@ __all__ = [
     "OffenceProfile",
     "generate_victims",
     "month_rng",
+    "answer_codes",
+    "answer_uniforms",
     "draw_answers",
+    "latent_logits",
     "months_range",
+    "row_keys",
     "simple_eligibility",
     "calibration_table",
     "census_satisfaction",
@@ -185,6 +189,7 @@ _SIGMA = np.sqrt(_LOAD_U**2 + _LOAD_V**2)
 _DONT_KNOW = np.array([0.01, 0.03, 0.05, 0.01, 0.005])
 #: Ordinal cut points on the latent scale: codes 1..7 (docs/data_contract.md section 2).
 _CUTS = np.array([2.5, 1.0, 0.0, -1.0, -2.0, -3.0])
+_CUTS_ASCENDING = _CUTS[::-1].copy()
 _GH_NODES, _GH_WEIGHTS = np.polynomial.hermite.hermgauss(40)
 _PHI = (np.sqrt(5.0) - 1.0) / 2.0
 
@@ -554,18 +559,29 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
-def _row_keys(victims: pd.DataFrame) -> np.ndarray:
-    """A 64-bit key per (crime_ref, victim_id), stable across runs, machines and row order."""
+def row_keys(victims: pd.DataFrame) -> np.ndarray:
+    """A 64-bit key per (crime_ref, victim_id), stable across runs, machines and row order.
+
+    The counter behind every answer :func:`draw_answers` gives: compute it once for a
+    population and take rows of it (:func:`answer_uniforms`) to draw many samples' answers.
+    """
     h1 = pd.util.hash_array(np.asarray(victims["crime_ref"].astype(str), dtype=object))
     h2 = pd.util.hash_array(np.asarray(victims["victim_id"].astype(str), dtype=object))
     return _splitmix64(h1 ^ _splitmix64(h2))
 
 
-def _uniforms(keys: np.ndarray, seed: int, stream: int) -> np.ndarray:
-    """Counter-based uniforms in (0, 1) for each key: same (key, seed, stream) -> same value."""
-    base = _splitmix64(np.array([seed % 2**64, stream], dtype=np.uint64))
-    x = _splitmix64(keys ^ base[0] ^ _splitmix64(base[1:2]))
-    return ((x >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+def _uniforms(keys: np.ndarray, seed: int, stream: int | np.ndarray) -> np.ndarray:
+    """Counter-based uniforms in (0, 1) for each key: same (key, seed, stream) -> same value.
+
+    ``stream`` may be an array of streams: the result is then (keys, streams), column ``k``
+    equal to the uniforms of ``stream[k]`` bit for bit.
+    """
+    streams = np.atleast_1d(np.asarray(stream, dtype=np.uint64))
+    seed_key = _splitmix64(np.array([seed % 2**64], dtype=np.uint64))
+    base = seed_key ^ _splitmix64(_splitmix64(streams))
+    x = _splitmix64(np.asarray(keys, dtype=np.uint64)[:, None] ^ base[None, :])
+    u = ((x >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+    return u if np.ndim(stream) else u[:, 0]
 
 
 # --------------------------------------------------------------------------- profiles as arrays
@@ -1058,8 +1074,14 @@ def draw_answers(
             raise UsageError(f"mode has {len(modes)} values for {n} rows")
     else:
         modes = None
-    tel = np.zeros(n) if modes is None else (modes == "telephone").astype(float)
-    keys = _row_keys(victims)
+    tel = None if modes is None else modes == "telephone"
+    cols = [j for j, s in enumerate(STAGES) if s in asked]
+    true_p = np.ones((n, len(STAGES))) / 2  # stages not asked: any valid value, blanked below
+    for j in cols:
+        true_p[:, j] = victims[f"true_p_{STAGES[j]}"].to_numpy(dtype=float)
+    codes = answer_codes(
+        latent_logits(true_p), answer_uniforms(row_keys(victims), seed), tel, mode_shift
+    )
     out = {
         "crime_ref": victims["crime_ref"].to_numpy(),
         "victim_id": victims["victim_id"].to_numpy(),
@@ -1069,14 +1091,64 @@ def draw_answers(
     for j, s in enumerate(STAGES):
         if s not in asked:
             out[s] = pd.array(np.full(n, None), dtype="Int64")
-            continue
-        p = np.clip(victims[f"true_p_{s}"].to_numpy(dtype=float), 1e-12, 1 - 1e-12)
-        u = _uniforms(keys, seed, 2 * j)
-        z = np.log(p) - np.log1p(-p) + mode_shift * tel + np.log(u) - np.log1p(-u)
-        code = 1 + (z[:, None] <= _CUTS[None, :]).sum(axis=1)
-        code = np.where(_uniforms(keys, seed, 2 * j + 1) < _DONT_KNOW[j], 8, code)
-        out[s] = pd.array(code, dtype="Int64")
+        else:
+            out[s] = pd.array(codes[:, j], dtype="Int64")
     return pd.DataFrame(out, index=victims.index)
+
+
+def latent_logits(true_p: np.ndarray) -> np.ndarray:
+    """``logit(true_p)`` as the answer model uses it (``true_p`` clipped to [1e-12, 1 - 1e-12]).
+
+    Arguments:
+        true_p: latent probabilities of being satisfied, any shape (rows x the five stages for
+            :func:`answer_codes`).
+    """
+    p = np.clip(np.asarray(true_p, dtype=float), 1e-12, 1 - 1e-12)
+    return np.log(p) - np.log1p(-p)
+
+
+def answer_uniforms(keys: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The counter-based uniforms behind the answers of :func:`draw_answers`.
+
+    Arguments:
+        keys: row keys (:func:`row_keys`) of the victims.
+        seed: non-negative integer.
+
+    Returns:
+        ``(latent, dont_know)``, each rows x the five stages in ``STAGES`` order: the uniform
+        turned into the logistic error of the latent score, and the one deciding "don't know".
+        The same (key, seed) gives the same numbers whatever the other rows, so they can be
+        drawn once and used for several modes (a pure measurement effect).
+    """
+    streams = np.arange(2 * _S, dtype=np.uint64)
+    u = _uniforms(keys, _check_seed(seed), streams)
+    return u[:, 0::2], u[:, 1::2]
+
+
+def answer_codes(
+    logits: np.ndarray,
+    uniforms: tuple[np.ndarray, np.ndarray],
+    telephone: np.ndarray | None = None,
+    mode_shift: float = 0.0,
+) -> np.ndarray:
+    """Answers 1-8 of the five stages from latent log-odds and the answer uniforms.
+
+    Arguments:
+        logits: rows x five stages, :func:`latent_logits` of ``true_p_<stage>``.
+        uniforms: :func:`answer_uniforms` of the same rows.
+        telephone: boolean per row, answered by telephone (``None``: nobody).
+        mode_shift: log-odds added to the latent score of telephone answers.
+
+    Returns:
+        int64 array rows x five stages (no blanks): the codes of :func:`draw_answers`, whose
+        Notes give the model; this is its array form, for many draws on the same rows.
+    """
+    u, u_dk = uniforms
+    tel = np.zeros(len(logits)) if telephone is None else np.asarray(telephone, dtype=float)
+    z = logits + mode_shift * tel[:, None] + np.log(u) - np.log1p(-u)
+    # number of cuts >= z, i.e. 1 + sum(z <= cut) over the descending cuts
+    code = 1 + len(_CUTS) - np.searchsorted(_CUTS_ASCENDING, z, side="left")
+    return np.where(u_dk < _DONT_KNOW[None, :], 8, code).astype(np.int64)
 
 
 def satisfied_share(answers: pd.Series | np.ndarray) -> tuple[float, int]:

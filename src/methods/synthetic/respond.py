@@ -35,8 +35,8 @@ from methods.synthetic.generate import (
     _R_GENDER,
     _R_U,
     _UNKNOWN_AGE,
-    _row_keys,
     draw_answers,
+    row_keys,
     synthetic_comments,
 )
 
@@ -83,7 +83,7 @@ def _comment_rng(
     """The comments' own generator: ``SeedSequence([seed, 0xC0, crc32(force), crc32(survey),
     key digest])``, the digest being the XOR of the sampled cases' 64-bit keys, so each survey
     and month has its own comments and no other synthetic column depends on them."""
-    keys = _row_keys(v)
+    keys = row_keys(v)
     digest = int(np.bitwise_xor.reduce(keys)) if len(keys) else 0
     parts = [seed, 0xC0, zlib.crc32(preset.name.encode()), zlib.crc32(survey.name.encode()),
              digest & 0xFFFFFFFF, digest >> 32]  # fmt: skip
