@@ -216,3 +216,20 @@ def test_a_missing_store_or_months_that_do_not_overlap_are_named(two_forces, tmp
     build_store(paths["kent"], force="kent", months=TEST_MONTHS[:1], seed=TEST_SEED)
     with pytest.raises(UsageError, match=f"does not hold {TEST_MONTHS[-2]}, {TEST_MONTHS[-1]}"):
         compare_stores(paths, TEST_MONTHS[-1], window=2)
+
+
+def test_zero_design_variance_or_a_single_respondent_is_stated_not_a_silent_nan():
+    # every force with zero variance (e.g. everyone satisfied): no test, and the note says so
+    t = compare_forces(_est([1.0, 0.9, 0.8], [0.0, 0.0, 0.0])).set_index("force")
+    assert (t["note"] == "no sampling variance in any force: no test").all()
+    assert t["p_value"].isna().all() and not t["significant"].any()
+    np.testing.assert_allclose(t["difference"], [0.1, 0.0, -0.1], atol=1e-15)
+    # one force with zero variance among others: the contrast still has variance, test runs
+    t = compare_forces(_est([1.0, 0.9, 0.8], [0.0, 0.02, 0.03])).set_index("force")
+    assert t["p_value"].notna().all() and (t["note"] == "").all()
+    # a single respondent: satisfaction_by_stage suppresses it (NaN estimate), note says why
+    e = _est([np.nan, 0.9, 0.8], [np.nan, 0.02, 0.03])
+    e.loc[0, "n"] = 1
+    t = compare_forces(e).set_index("force")
+    assert t.loc["f0", "note"] == "too few answers to publish an estimate"
+    assert t.loc["f0", "n"] == 1 and np.isnan(t.loc["f0", "difference"])
