@@ -2,8 +2,9 @@
 
 Forty synthetic forces are simulated by reading the demo store of the five presets in turn
 (each force is a full, independent estimation: its store read from DuckDB once for the 12
-months (:func:`methods.report.compare.force_period_estimates`), then for each month the
-eligible frame, the monthly report's weighting scheme and the five stages' estimates), then
+months (:func:`methods.report.compare.force_period_estimates`), the eligible frame of all
+12 months in one eligibility call per survey, then for each month the monthly report's
+weighting scheme and the five stages' estimates), then
 the 40 forces are compared month by month. The target applies to the compare; the store build
 (five presets x 12 synthetic months through the real pipeline) is timed and printed apart.
 

@@ -166,3 +166,70 @@ def test_a_rolling_window_pools_its_months(two_forces):
     n1 = one.groupby("force")["n"].sum()
     n3 = three.groupby("force")["n"].sum()
     assert (n3 > 2 * n1).all()  # three months of answers, not one
+
+
+def test_fast_path_gives_the_month_by_month_comparison_exactly(two_forces):
+    """The comparison's one-call-per-survey eligibility gives exactly the table of the
+    existing month-by-month path (monthly.eligible_frame, then the report's weighting)."""
+    import warnings
+
+    from methods.config.presets import load_force
+    from methods.data.store import Store
+    from methods.report.compare import compare_stores, force_period_estimates
+    from methods.report.monthly import eligible_frame
+    from methods.report.tables import period_estimates, prepare_responses
+
+    _, stores = two_forces
+    paths = {f: stores / f"{f}.duckdb" for f in ("durham", "kent")}
+    for window in (1, 3):
+        months = TEST_MONTHS[-window:]
+        slow = []
+        for force, db in paths.items():
+            preset = load_force(force)
+            with Store(db, read_only=True) as st, warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                eligible, _ = eligible_frame(st.victims(months=months), preset, store=st)
+                sampled = prepare_responses(st.responses(months=months))
+                t = period_estimates(sampled, eligible, months)
+            asked = {s for sv in preset.surveys for s in sv.stages}
+            slow.append(t.assign(force=preset.name, asked=t["stage"].isin(asked)))
+        slow_est = pd.concat(slow, ignore_index=True)
+        fast_est, fast_cmp = compare_stores(paths, TEST_MONTHS[-1], window=window)
+        pd.testing.assert_frame_equal(fast_est, slow_est, check_exact=True)
+        pd.testing.assert_frame_equal(fast_cmp, compare_forces(slow_est), check_exact=True)
+        # and per month, as the benchmark asks (one store read for all periods)
+        per = force_period_estimates(paths["kent"], "kent", [[m] for m in months])
+        for m, t in zip(months, per):
+            one = force_period_estimates(paths["kent"], "kent", [[m]])[0]
+            pd.testing.assert_frame_equal(t, one, check_exact=True)
+
+
+def test_a_missing_store_or_months_that_do_not_overlap_are_named(two_forces, tmp_path):
+    from methods.report.compare import compare_stores
+    from methods.workflows.demo import build_store
+
+    _, stores = two_forces
+    paths = {"durham": stores / "durham.duckdb", "kent": tmp_path / "kent.duckdb"}
+    with pytest.raises(UsageError, match="no store for Kent"):
+        compare_stores(paths, TEST_MONTHS[-1])
+    # kent holds only the first test month: a window over the last two does not overlap
+    build_store(paths["kent"], force="kent", months=TEST_MONTHS[:1], seed=TEST_SEED)
+    with pytest.raises(UsageError, match=f"does not hold {TEST_MONTHS[-2]}, {TEST_MONTHS[-1]}"):
+        compare_stores(paths, TEST_MONTHS[-1], window=2)
+
+
+def test_zero_design_variance_or_a_single_respondent_is_stated_not_a_silent_nan():
+    # every force with zero variance (e.g. everyone satisfied): no test, and the note says so
+    t = compare_forces(_est([1.0, 0.9, 0.8], [0.0, 0.0, 0.0])).set_index("force")
+    assert (t["note"] == "no sampling variance in any force: no test").all()
+    assert t["p_value"].isna().all() and not t["significant"].any()
+    np.testing.assert_allclose(t["difference"], [0.1, 0.0, -0.1], atol=1e-15)
+    # one force with zero variance among others: the contrast still has variance, test runs
+    t = compare_forces(_est([1.0, 0.9, 0.8], [0.0, 0.02, 0.03])).set_index("force")
+    assert t["p_value"].notna().all() and (t["note"] == "").all()
+    # a single respondent: satisfaction_by_stage suppresses it (NaN estimate), note says why
+    e = _est([np.nan, 0.9, 0.8], [np.nan, 0.02, 0.03])
+    e.loc[0, "n"] = 1
+    t = compare_forces(e).set_index("force")
+    assert t.loc["f0", "note"] == "too few answers to publish an estimate"
+    assert t.loc["f0", "n"] == 1 and np.isnan(t.loc["f0", "difference"])

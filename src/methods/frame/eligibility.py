@@ -200,12 +200,36 @@ def _phone_hashes(frame: pd.DataFrame, store: Any) -> np.ndarray | None:
 
 
 def _window_closed(
-    frame: pd.DataFrame, weeks: tuple[int, int], reference_date: dt.date
+    frame: pd.DataFrame, weeks: tuple[int, int], reference_date: dt.date | np.ndarray
 ) -> np.ndarray:
-    """The survey's contact window (report + latest weeks) closed before ``reference_date``."""
+    """The survey's contact window (report + latest weeks) closed before ``reference_date``
+    (one date, or one ``datetime64[D]`` per row)."""
     reported = pd.to_datetime(frame["reported_date"]).to_numpy().astype("datetime64[D]")
     last = reported + np.timedelta64(7 * int(weeks[1]), "D")
+    if isinstance(reference_date, np.ndarray):
+        return last < reference_date
     return last < np.datetime64(reference_date, "D")
+
+
+def _reference_dates(reference_date: Any, n: int) -> dt.date | np.ndarray | None:
+    """``reference_date`` as a date, or (an array-like of n) as ``datetime64[D]`` per row."""
+    if reference_date is None or isinstance(reference_date, dt.date):
+        return reference_date
+    if isinstance(reference_date, str):
+        return dt.date.fromisoformat(reference_date)
+    ref = np.asarray(reference_date)
+    if ref.ndim != 1 or len(ref) != n:
+        raise UsageError(
+            f"reference_date must be one date or one date per victim ({n}); got shape {ref.shape}"
+        )
+    try:
+        out = ref.astype("datetime64[D]")
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"reference_date: not dates (YYYY-MM-DD): {exc}") from None
+    bad = np.flatnonzero(np.isnat(out))
+    if bad.size:
+        raise ValidationError("reference date is missing", "reference_date", (bad + 1).tolist())
+    return out
 
 
 def _resurveyed(
@@ -281,7 +305,9 @@ def apply(
         history: earlier samples, ``person_id, month[, survey]`` (default: read from
             ``store``).
         reference_date: first day fieldwork can contact anyone (before) or the transfer day
-            (after); needed by ``outside_contact_window``.
+            (after); needed by ``outside_contact_window``. One date, or one per row of
+            ``victims`` (several months judged in one call, each row against its own month's
+            date: every other rule already looks at the row's own ``month``).
         store: a :class:`methods.data.store.Store`, for the register, the history and the keyed
             hash of phone numbers.
         extra_rules: ``{name: boolean array over rows}`` applied after the configured rules
@@ -315,9 +341,8 @@ def apply(
     bad_match = [m for m in match_on if m not in ("victim", "phone")]
     if bad_match:
         raise UsageError(f"match_on takes 'victim' and/or 'phone', got {bad_match}")
-    if isinstance(reference_date, str):
-        reference_date = dt.date.fromisoformat(reference_date)
     n = len(victims)
+    reference_date = _reference_dates(reference_date, n)
     _require(victims, ["offence_group"], "the survey's scope")
 
     rules: list[ExclusionRule] = list(s.exclusions)
@@ -382,7 +407,18 @@ def apply(
                 )
             lo, hi = s.contact_window_weeks
             hit = _window_closed(victims, s.contact_window_weeks, reference_date)
-            note = f"window {lo}-{hi} weeks after the report; reference date {reference_date}"
+            if isinstance(reference_date, np.ndarray):
+                span = [str(d) for d in np.unique(reference_date)]  # sorted
+                when_ = (
+                    "none (no rows)"
+                    if not span
+                    else span[0]
+                    if len(span) == 1
+                    else f"{span[0]} to {span[-1]} (per row)"
+                )
+                note = f"window {lo}-{hi} weeks after the report; reference date {when_}"
+            else:
+                note = f"window {lo}-{hi} weeks after the report; reference date {reference_date}"
         elif name == "resurveyed_within_months":
             if history is None:
                 if store is None:

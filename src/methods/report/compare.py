@@ -85,54 +85,74 @@ def _month_number(months: pd.Series) -> np.ndarray:
     return (m.str[:4].astype(int) * 12 + m.str[5:7].astype(int) - 1).to_numpy()
 
 
+def first_contact_dates(months: pd.Series) -> np.ndarray:
+    """The contact reference date of each row's month: the first day after it, as
+    :func:`methods.report.monthly.eligible_frame` and the month pipeline use."""
+    idx = _month_number(months) + 1  # the next month, as year * 12 + month - 1
+    return (idx - (1970 * 12)).astype("datetime64[M]").astype("datetime64[D]")
+
+
 def _eligible(victims: pd.DataFrame, preset, store: Store) -> pd.DataFrame:
     """The eligible victims of every survey of ``preset``, month by month: the rows
     :func:`methods.report.monthly.eligible_frame` gives (same rules in the same order, same
-    contact reference date, same row order), for less work.
+    contact reference date, same rows in the same order), for less work.
 
-    :func:`methods.frame.eligibility.apply` decides row by row (the last step, one case per
-    person, looks only at rows still eligible), so what it is given can be cut to what can
-    change a row's outcome without changing any outcome:
+    :func:`methods.frame.eligibility.apply` decides row by row, each row against its own
+    month (the re-survey window and one case per person a month look at the row's ``month``;
+    the contact window at its month's reference date, given per row), so all the months are
+    judged in one call per survey instead of one per month and survey:
 
-    - each survey gets only the month's victims in its offence groups (the others are
-      excluded as out of scope at its first step);
-    - the store's opt-out register and re-survey history are read once for all months, not
-      once per month and survey, and the history is cut to the months a survey's re-survey
-      rule looks at (``[m - N, m]``: a sample in any other month cannot exclude anyone).
+    - each survey gets only its offence groups' victims (the others are excluded as out of
+      scope at its first step), every month at once, with each row's reference date;
+    - the store's opt-out register and re-survey history are read once for all months and
+      surveys, and the history is cut to the months a survey's re-survey rule can look at
+      (``[first - N, last]``: a sample in any other month cannot exclude anyone);
+    - the eligible rows are put back in the order of the month-by-month path (month, then
+      survey in the preset's order, then file order).
 
     The exclusion flow (counts per rule) is not kept: the comparison does not show it.
     """
+    if not len(victims) or not preset.surveys:
+        return victims.iloc[:0].assign(survey=pd.Series(dtype=object))
+    # in month order, file order within a month, as a one-month read gives each month
+    order = np.argsort(victims["month"].astype("str").to_numpy(), kind="stable")
+    v = victims.iloc[order].reset_index(drop=True)
+    v_month = _month_number(v["month"])
+    reference = first_contact_dates(v["month"])
+    offence = v["offence_group"].astype("str").str.lower()
     register = store_register(store)
     history = store_history(store)
     h_month = _month_number(history["month"]) if len(history) else np.zeros(0, dtype=int)
-    frames = []
-    for month, vm in victims.groupby("month", sort=True):
-        vm = vm.reset_index(drop=True)  # as a one-month read gives it
-        m_idx = _month_number(pd.Series([month]))[0]
-        reference = (pd.Period(month, freq="M") + 1).start_time.strftime("%Y-%m-%d")
-        offence = vm["offence_group"].astype("str").str.lower()
-        for s in preset.surveys:
-            scope = offence.isin(s.offence_groups).to_numpy(dtype=bool)
-            rule = s.rule("resurveyed_within_months")
-            hist = history
-            if rule is not None:
-                near = (h_month >= m_idx - int(rule.months or 0)) & (h_month <= m_idx)
-                hist = history[near].reset_index(drop=True)
-            with warnings.catch_warnings():
-                # matched on the victim pseudonym: the analysis table holds no phone numbers
-                warnings.filterwarnings("ignore", message="the opt-out register is matched")
-                res = apply(
-                    vm[scope].reset_index(drop=True),
-                    s,
-                    store=store,
-                    reference_date=reference,
-                    optout_hashes=register,
-                    history=hist,
-                )
-            frames.append(res.eligible.assign(survey=s.name, month=month))
-    if not frames:
-        return victims.iloc[:0]
-    return pd.concat(frames, ignore_index=True)
+    rows, keys = [], []
+    for j, s in enumerate(preset.surveys):
+        scope = np.flatnonzero(offence.isin(s.offence_groups).to_numpy(dtype=bool))
+        rule = s.rule("resurveyed_within_months")
+        hist = history
+        if rule is not None and len(scope):
+            lo, hi = v_month[scope].min() - int(rule.months or 0), v_month[scope].max()
+            hist = history[(h_month >= lo) & (h_month <= hi)].reset_index(drop=True)
+        with warnings.catch_warnings():
+            # matched on the victim pseudonym: the analysis table holds no phone numbers
+            warnings.filterwarnings("ignore", message="the opt-out register is matched")
+            res = apply(
+                v.iloc[scope].reset_index(drop=True),
+                s,
+                store=store,
+                reference_date=reference[scope],
+                optout_hashes=register,
+                history=hist,
+            )
+        kept = scope[res.mask]
+        rows.append(kept)
+        keys.append(np.full(len(kept), j))
+    pos, survey_no = np.concatenate(rows), np.concatenate(keys)
+    by = np.lexsort((pos, survey_no, v_month[pos]))  # month, survey, file order
+    pos, survey_no = pos[by], survey_no[by]
+    names = np.array([s.name for s in preset.surveys], dtype=object)
+    out = v.iloc[pos].reset_index(drop=True)
+    out["survey"] = names[survey_no]
+    out["month"] = out["month"].astype("str").to_numpy(dtype=object)
+    return out
 
 
 def force_period_estimates(

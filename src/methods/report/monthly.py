@@ -26,6 +26,7 @@ from methods.core.profile import AGE_BANDS, MINORITY, age_group, profile_columns
 from methods.core.schema import STAGE_LABELS, STAGES
 from methods.design.survey import SurveyDesign
 from methods.frame.eligibility import apply
+from methods.frame.register import store_history, store_register
 from methods.report.disclosure import additive_constraints, suppress_counts
 from methods.weighting import CellsCollapsedWarning
 
@@ -159,9 +160,12 @@ def eligible_frame(victims: pd.DataFrame, preset, surveys=None, store=None):
     """
 
     frames, flows = [], []
+    register = history = None
     if store is not None:  # a report labelled with one force never reads another's victims
         for month in sorted(victims["month"].unique()):
             store.require_force(preset, month)
+        # read once for every month and survey (apply would re-read them at each call)
+        register, history = store_register(store), store_history(store)
     for month, vm in victims.groupby("month", sort=True):
         reference = (pd.Period(month, freq="M") + 1).start_time.strftime("%Y-%m-%d")
         for s in preset.surveys:
@@ -171,7 +175,14 @@ def eligible_frame(victims: pd.DataFrame, preset, surveys=None, store=None):
                 # The analysis table holds no phone numbers: the register is matched on the
                 # victim pseudonym, which the eligibility module announces with a warning.
                 warnings.filterwarnings("ignore", message="the opt-out register is matched")
-                res = apply(vm, s, store=store, reference_date=reference)
+                res = apply(
+                    vm,
+                    s,
+                    store=store,
+                    reference_date=reference,
+                    optout_hashes=register,
+                    history=history,
+                )
             frames.append(res.eligible.assign(survey=s.name, month=month))
             flows.append(res.flow.assign(survey=s.name, month=month))
     if not frames:
