@@ -1,7 +1,7 @@
 """Survey definitions and force presets: the seeds' practice, the published figures, and clear
 errors for broken configuration files.
 
-Outside references: the forces' public pages (shared docs seeds/000-004) and the published
+Outside references: the forces' public pages (shared docs docs/sources.md, source 000-004) and the published
 satisfaction figures in docs/methods.md.
 """
 
@@ -64,7 +64,7 @@ def test_each_survey_definition_is_well_formed(name):
     assert set(s.modes) <= set(MODES)
     assert s.contact_window_weeks == (6, 12)  # docs/methods.md: contact 6-12 weeks after
     assert set(s.rule_names) <= set(EXCLUSION_RULES)
-    # Every survey excludes opt-outs and children (seeds 000, 001, 004).
+    # Every survey excludes opt-outs and children (docs/sources.md, sources 000, 001, 004).
     assert "opted_out" in s.rule_names and s.min_age is not None and s.min_age >= 16
     assert s.targets == () and s.agency is None  # only a preset sets these
 

@@ -2,7 +2,8 @@
 
 Reference: the files themselves. Every ``docs/<name>.md`` named in the package (docstrings,
 messages, presets), the README, the tests and the benchmarks must exist in ``docs/``; the old
-names of the data contract and the methods reference (outside the project) must not be cited.
+names of the data contract and the methods reference and the brief's ``seeds/`` folder (outside
+the project; the force pages are described in docs/sources.md) must not be cited.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC_PATH = re.compile(r"docs/[A-Za-z0-9_./-]+?\.md")
-OLD_NAMES = re.compile(r"DATA_CONTRACT|METHODS_REFERENCE")
+#: the brief's documents and its folder of force pages (``seeds/``), outside the project
+OLD_NAMES = re.compile(r"DATA_CONTRACT|METHODS_REFERENCE|\bseeds/")
 
 
 def _texts() -> dict[Path, str]:
     files = [ROOT / "README.md"]
     for sub, pattern in (("src", "*.py"), ("src", "*.toml"), ("tests", "*.py"), ("bench", "*.py")):
         files += sorted((ROOT / sub).rglob(pattern))
-    files += sorted((ROOT / "tests").rglob("*.md"))
+    files += sorted((ROOT / "tests").rglob("*.md")) + sorted((ROOT / "docs").rglob("*.md"))
     return {p: p.read_text(encoding="utf-8") for p in files}
 
 

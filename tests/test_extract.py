@@ -3,7 +3,7 @@ decryptable with the key, no plaintext on disk, reproducible draws, clear exit c
 
 References: the decrypted rows are checked against the synthetic input file (the personal data
 the force supplied), the selection against round(0.15 x eligible) per the Durham preset
-(seeds/002: "sample 15 per cent"), and the manifest's SHA-256 against :mod:`hashlib`.
+(docs/sources.md, source 002: "sample 15 per cent"), and the manifest's SHA-256 against :mod:`hashlib`.
 """
 
 from __future__ import annotations
@@ -265,7 +265,7 @@ def test_monthly_share_sums_to_the_annual_number():
 
 
 def test_met_annual_number_is_shared_so_every_eligible_victim_has_the_same_chance():
-    """Met (seeds/003): about 20,000 a year over its surveys: 1,667 in January (20000 / 12
+    """Met (docs/sources.md, source 003): about 20,000 a year over its surveys: 1,667 in January (20000 / 12
     rounded), split over the surveys in proportion to their eligible victims."""
     import datetime as dt
 

@@ -1,8 +1,8 @@
 """Synthetic force data: calibration to published figures, the data contract, reproducibility.
 
 Outside references: the published satisfaction figures and Northumbria's ethnic gap in
-docs/methods.md, Kent's published numbers surveyed (seeds/004), the response rates in
-seeds/000 (telephone 45-55%, paper 20-25%), Ofcom's drama telephone range, the AAPOR
+docs/methods.md, Kent's published numbers surveyed (docs/sources.md, source 004), the response rates in
+docs/sources.md, source 000 (telephone 45-55%, paper 20-25%), Ofcom's drama telephone range, the AAPOR
 disposition codes and the docs/data_contract.md columns.
 """
 
@@ -99,7 +99,7 @@ def test_a_census_of_a_years_eligible_victims_reproduces_the_targets(force):
 
 
 def test_durham_published_annual_figures():
-    """Durham (seeds/002): whole experience 82, treatment 93, ease of contact 96, follow-up 77."""
+    """Durham (docs/sources.md, source 002): whole experience 82, treatment 93, ease of contact 96, follow-up 77."""
     v, a = year_of("durham")
     p = load_force("durham")
     elig = np.zeros(len(v), dtype=bool)
@@ -113,7 +113,7 @@ def test_durham_published_annual_figures():
 
 
 def test_kent_published_survey_figures():
-    """Kent (seeds/004): hate crime 78.5%, rape 91.4%, domestic abuse 90.0% satisfied."""
+    """Kent (docs/sources.md, source 004): hate crime 78.5%, rape 91.4%, domestic abuse 90.0% satisfied."""
     v, a = year_of("kent")
     p = load_force("kent")
     for name, pct in {"hate": 78.5, "rape": 91.4, "domestic_abuse": 90.0}.items():
@@ -397,7 +397,7 @@ def test_responses_follow_the_contract(durham_files):
     codes = pd.to_numeric(full[list(STAGES)].stack())
     assert codes.between(1, 8).all()
     assert (r["mode"] == "telephone").all()
-    # Telephone response 45-55% (seeds/000).
+    # Telephone response 45-55% (docs/sources.md, source 000).
     rate = done.mean()
     assert 0.45 <= rate <= 0.55, rate
     # Free text, some with fake personal data for the redaction step to find.
@@ -476,7 +476,7 @@ def test_paper_mode_for_a_users_preset(tmp_path):
     assert len(paper) > 0.9 * len(r)  # paper first for everyone with an address
     rate = paper["disposition"].str.startswith("1.").mean()
     se = np.sqrt(0.22 * 0.78 / len(paper))
-    assert abs(rate - 0.22) < 3.29 * se, rate  # paper 20-25% (seeds/000)
+    assert abs(rate - 0.22) < 3.29 * se, rate  # paper 20-25% (docs/sources.md, source 000)
     assert "3.10" in set(paper["disposition"])  # nothing returned: unknown eligibility
 
 

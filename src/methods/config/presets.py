@@ -6,8 +6,8 @@ Survey definitions live in ``methods/configs/surveys/<name>.toml`` and force pre
 wrong type, an unknown survey, offence group, stage, mode or exclusion rule, or bad TOML syntax
 raises :class:`methods.core.errors.ConfigError` naming the file and the key, and saying how to fix it.
 
-The practice the presets reproduce is described in the forces' public pages (``seeds/`` in the
-shared docs) and summarised in docs/methods.md; each TOML file cites its source.
+The practice the presets reproduce is described in the forces' public pages (docs/sources.md)
+and summarised in docs/methods.md; each TOML file cites its source.
 
 Model of a survey (:class:`SurveyDef`): the offence groups in scope, the exclusion rules applied
 to the force's victims (:data:`EXCLUSION_RULES`), the stages asked (a subset of
@@ -74,7 +74,7 @@ TEXT_LIMITS: dict[str, int] = {
 }
 
 #: Exclusion rules a survey may apply, with the parameters each accepts (and their defaults).
-#: Sources: seeds 000 (Cumbria), 001 (Warwickshire), 004 (Kent); docs/methods.md.
+#: Sources (docs/sources.md): 000 (Cumbria), 001 (Warwickshire), 004 (Kent); docs/methods.md.
 EXCLUSION_RULES: dict[str, dict[str, int | None]] = {
     "opted_out": {},  # victim asked not to be surveyed (extract flag)
     "under_min_age": {"min_age": 16},  # age < min_age (blank age: not excluded by this rule)
