@@ -245,7 +245,7 @@ else:
 if len(voices.themes):
     figs["comment_themes"] = reporting.plot_comment_themes(voices.themes, title=f"Themes of victims' comments, {period}", labels=comment_report.theme_label)
     who = {"satisfied": "satisfied victims", "dissatisfied": "dissatisfied victims", "all": "all victims"}
-    alt = "Bar chart of each theme's share of its group's comments: " + "; ".join(f"{comment_report.theme_label(r.theme)}, {100 * r.share:.0f}% of {who[r.victims]}' comments" for r in voices.themes.itertuples()) + "."
+    alt = "Bar chart of each theme's share of its group's comments: " + "; ".join(f"{comment_report.theme_label(r.theme)}, {100 * x:.0f}% of {who[r.victims]}' comments" for r, x in zip(voices.themes.itertuples(), publish.group_share(voices.themes), strict=True)) + "."
     publish.show_figure(figs["comment_themes"], alt)
 
 # %%

@@ -260,7 +260,10 @@ def plot_comment_themes(themes: pd.DataFrame, title: str = "", labels=None, ax=N
         fig = ax.figure
     y = np.arange(k)[::-1]
     names = [labels(t) if labels else t for t in themes["theme"]]
-    share = 100 * themes["share"].to_numpy(dtype=float)
+    v = themes["victims"].to_numpy()
+    share = 100 * np.where(v == "satisfied", themes["share_satisfied"],
+                           np.where(v == "dissatisfied", themes["share_dissatisfied"],
+                                    themes["share"])).astype(float)  # fmt: skip
     groups = {"satisfied": ("Satisfied victims", PALETTE[0]),
               "dissatisfied": ("Dissatisfied victims", PALETTE[3]),
               "all": ("All victims", PALETTE[1])}  # fmt: skip

@@ -29,7 +29,8 @@ from methods.report.disclosure import MIN_BASE_COUNT, MIN_BASE_PERCENT
 __all__ = ["COMMENT_COLUMNS", "CommentSummary", "comment_summary", "theme_label"]
 
 #: Columns of the report's ``comment_themes`` table.
-COMMENT_COLUMNS = ("victims", "theme", "top_terms", "comments", "share", "mean_sentiment")
+COMMENT_COLUMNS = ("victims", "theme", "top_terms", "comments", "share", "share_satisfied",
+                   "share_dissatisfied", "mean_sentiment")  # fmt: skip
 
 
 class CommentSummary:
@@ -68,9 +69,11 @@ def comment_summary(
 
     The comments are redacted before anything else reads them; the raw column is not kept.
     ``themes`` has :data:`COMMENT_COLUMNS`: ``victims`` is "satisfied" or "dissatisfied"
-    (themes found within that group's comments, ``share`` of that group's comments; the
-    dissatisfied get ``max(2, n_themes - 2)`` themes, being fewer) or "all" (one set of themes
-    in every comment, when a group has fewer than ``min_base`` comments).
+    (themes found within that group's comments; the dissatisfied get ``max(2, n_themes - 2)``
+    themes, being fewer) or "all" (one set of themes in every comment, when a group has fewer
+    than ``min_base`` comments). ``share`` is of all comments with text; ``share_satisfied``
+    and ``share_dissatisfied`` are of the satisfied, resp. dissatisfied, victims' comments (a
+    theme found among one group holds none of the other's, so its other share is 0).
     """
     has = responses["comment"].notna() & responses["comment"].astype("str").str.strip().ne("")
     rows = responses.loc[has.to_numpy(dtype=bool)]
@@ -85,7 +88,10 @@ def comment_summary(
             sub = texts.take(np.flatnonzero(mask))
             t = comment_themes(sub, [who == "satisfied"] * len(sub), n_themes=k,
                                min_comments=min_count, seed=seed)  # fmt: skip
-            parts.append(t.assign(victims=who))
+            own = t["comments"] / mask.sum()
+            parts.append(t.assign(victims=who, share=t["comments"] / len(texts),
+                                  share_satisfied=own if who == "satisfied" else 0.0,
+                                  share_dissatisfied=own if who != "satisfied" else 0.0))  # fmt: skip
         table = pd.concat(parts, ignore_index=True)
     else:
         table = comment_themes(texts, satisfied, n_themes=n_themes, min_comments=min_count,

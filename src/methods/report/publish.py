@@ -257,6 +257,14 @@ def districts_table(table: pd.DataFrame, name: str, title: str, subtitle: str | 
     return publication_table(pd.DataFrame(rows), name, title, subtitle, notes)
 
 
+def group_share(themes: pd.DataFrame) -> np.ndarray:
+    """Each theme's share of its own group's comments (satisfied, dissatisfied or all)."""
+    v = themes["victims"].to_numpy()
+    return np.where(v == "satisfied", themes["share_satisfied"],
+                    np.where(v == "dissatisfied", themes["share_dissatisfied"],
+                             themes["share"])).astype(float)  # fmt: skip
+
+
 def comments_table(themes: pd.DataFrame, labels, name: str, title: str,
                    subtitle: str | None = None) -> GT:  # fmt: skip
     """Themes of victims' comments (:func:`methods.report.comment_report.comment_summary`):
@@ -275,7 +283,7 @@ def comments_table(themes: pd.DataFrame, labels, name: str, title: str,
             "Theme": [labels(t) for t in themes["theme"]],
             "Comments": [f"{int(c):,}" for c in themes["comments"]],
             "Share of the group's comments": [
-                f"{100 * x:.0f}%" if np.isfinite(x) else "-" for x in themes["share"]
+                f"{100 * x:.0f}%" if np.isfinite(x) else "-" for x in group_share(themes)
             ],
             "Tone": [tone(x) for x in themes["mean_sentiment"]],
         }
