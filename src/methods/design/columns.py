@@ -85,6 +85,19 @@ def psu_count_per_row(strata: np.ndarray, psu: np.ndarray) -> np.ndarray:
     return n_h[strata].astype(float)
 
 
+def fpc_values(data: pd.DataFrame, name: str) -> np.ndarray:
+    """The fpc column ``name`` as floats, refused (naming column and rows) when it is not
+    numeric, or has a missing or negative value."""
+    col = data[name]
+    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        raise ValidationError("fpc must be numeric (population sizes or fractions)", name)
+    f = col.to_numpy(dtype=float, na_value=np.nan)
+    bad = np.isnan(f) | (f < 0)
+    if bad.any():
+        raise ValidationError("fpc must be present and non-negative", name, rows1(bad))
+    return f
+
+
 def fpc_popsize(
     data: pd.DataFrame, name: str, strata: np.ndarray, labels: np.ndarray, n_h_rows: np.ndarray
 ) -> np.ndarray:
@@ -97,13 +110,7 @@ def fpc_popsize(
         implies >100% sampling"). Unlike R, which only warns, an fpc that varies within a
         stratum is refused.
     """
-    col = data[name]
-    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-        raise ValidationError("fpc must be numeric (population sizes or fractions)", name)
-    f = col.to_numpy(dtype=float, na_value=np.nan)
-    bad = np.isnan(f) | (f < 0)
-    if bad.any():
-        raise ValidationError("fpc must be present and non-negative", name, rows1(bad))
+    f = fpc_values(data, name)
     H = len(labels)
     lo = np.full(H, np.inf)
     hi = np.full(H, -np.inf)

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from methods.core.errors import ValidationError
-from methods.design.columns import readonly, rows1
+from methods.design.columns import fpc_values, readonly, rows1
 from methods.design.variance import (
     DomainInfluence,
     SinglePSUStratum,
@@ -170,16 +170,7 @@ def stage_popsizes(
     """
     S = len(codes)
     sampsize = [_count_within(codes[s], groups[s], int(groups[s].max()) + 1) for s in range(S)]
-    vals = []
-    for name in fpc:
-        col = data[name]
-        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            raise ValidationError("fpc must be numeric (population sizes or fractions)", name)
-        f = col.to_numpy(dtype=float, na_value=np.nan)
-        bad = np.isnan(f) | (f < 0)
-        if bad.any():
-            raise ValidationError("fpc must be present and non-negative", name, rows1(bad))
-        vals.append(f)
+    vals = [fpc_values(data, name) for name in fpc]
     is_count = any(bool((f > 1).any()) for f in vals)
     for name, f in zip(fpc, vals, strict=True):
         if is_count and not (f >= 1).all():
