@@ -170,13 +170,18 @@ def _boot_design(kind: str) -> SurveyDesign:
 
 
 @pytest.mark.parametrize(
-    "method,rtype", [("cdbootstrap", "bootstrap"), ("subbootstrap", "subbootstrap")]
+    "method,rtype",
+    [
+        ("cdbootstrap", "bootstrap"),
+        ("subbootstrap", "subbootstrap"),
+        ("mrbbootstrap", "mrbbootstrap"),
+    ],
 )
 @pytest.mark.parametrize("kind", ["strat", "strat_fpc", "clus"])
 @pytest.mark.parametrize("R", [50, 200])
 def test_bootstrap_scales_are_rs(method, rtype, kind, R):
     """``scale`` and ``rscales`` of R's ``as.svrepdesign(type=...)`` (R: bootweights,
-    subbootweights), here with unequal n_h = 3, 4, 6, 9 (R's harmonic mean)."""
+    subbootweights, mrbweights), here with unequal n_h = 3, 4, 6, 9 (R's harmonic mean)."""
     sc = pd.read_csv(OUT / "boot_scales.csv")
     row = sc[(sc.type == rtype) & (sc.design == kind) & (sc.replicates == R)]
     if row.empty:  # R refuses the fpc for subbootstrap; we warn and drop it
@@ -251,9 +256,30 @@ def test_canty_davison_with_fpc_draws_without_replacement():
     assert rep.total("y")["se"].iloc[0] ** 2 == pytest.approx(expected, rel=0.04)
 
 
-def test_mrb_bootstrap_is_not_pretended():
+@pytest.mark.parametrize("kind", ["strat", "strat_fpc"])
+def test_mrb_bootstrap_converges_to_taylor(kind):
+    """Preston (2009): the rescaled half-sample factors make the replicate variance of a total
+    unbiased for the Taylor variance, with or without fpc (proof in
+    :func:`methods.design.variance.mrb_factors`); 20000 replicates, 4% = four SDs. Each
+    replicate keeps floor(n_h / 2) PSUs per stratum at factor ``1 + lambda (n_h/n* - 1)``."""
+    d = _boot_design(kind)
+    rep = d.replicate("mrbbootstrap", replicates=20_000, seed=6)
+    ratio = rep.total("y")["se"].iloc[0] ** 2 / d.total("y")["se"].iloc[0] ** 2
+    assert ratio == pytest.approx(1.0, rel=0.04)
+    F = rep._rep_factors
+    st = d.data.drop_duplicates("psu")["stratum"].to_numpy()
+    n = (st == "b4").sum()  # 9 PSUs, 4 kept
+    f = 0.2 if kind == "strat_fpc" else 0.0
+    lam = np.sqrt(4 * (1 - f) / 5)
+    np.testing.assert_allclose(np.unique(F[st == "b4"]), [1 - lam, 1 + lam * (n / 4 - 1)])
+    assert ((F[st == "b4"] > 1).sum(axis=0) == 4).all()
+
+
+def test_mrb_bootstrap_beyond_the_first_stage_is_not_pretended():
+    b = _boot_data().assign(ssu=lambda x: np.arange(len(x)), M=10)
+    d = SurveyDesign(b, ids=["psu", "ssu"], strata="stratum", fpc=["N", "M"], nest=True)
     with pytest.raises(NotImplementedError, match="mrbweights"):
-        _boot_design("strat").replicate("mrbbootstrap")
+        d.replicate("mrbbootstrap")
 
 
 @requires_r

@@ -20,6 +20,7 @@ from methods.design.variance import (
     hadamard_signs,
     jk1_factors,
     jkn_factors,
+    mrb_factors,
 )
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ REPLICATE_METHODS = (
     "mrbbootstrap",
 )
 #: Methods that draw random replicates (and take ``replicates=`` and ``seed=``).
-BOOTSTRAPS = ("bootstrap", "subbootstrap", "cdbootstrap")
+BOOTSTRAPS = ("bootstrap", "subbootstrap", "cdbootstrap", "mrbbootstrap")
 DEFAULT_BOOTSTRAP_REPLICATES = 50  # R's as.svrepdesign default
 
 
@@ -51,10 +52,11 @@ def make_replicate_design(
     """See :meth:`methods.design.survey.SurveyDesign.replicate`."""
     if method not in REPLICATE_METHODS:
         raise UsageError(f"replicate method must be one of {REPLICATE_METHODS}, got {method!r}")
-    if method == "mrbbootstrap":
+    if method == "mrbbootstrap" and design._stages and design._fpc is not None:
         raise NotImplementedError(
-            "Preston's multistage rescaled bootstrap (R mrbweights, type='mrbbootstrap') is not "
-            "built yet; use 'subbootstrap' (first-stage Rao-Wu) or 'jkn'"
+            "Preston's multistage rescaled bootstrap beyond the first stage (R mrbweights on a "
+            "multistage design without replacement) is not built yet; use 'jkn' or a "
+            "with-replacement design (ultimate clusters)"
         )
     if method != "brr" and hadamard is not None:
         raise UsageError("hadamard= only applies to method='brr'")
@@ -93,7 +95,7 @@ def make_replicate_design(
                 UserWarning,
                 stacklevel=3,
             )
-        if design._fpc is not None and method != "cdbootstrap":
+        if design._fpc is not None and method not in ("cdbootstrap", "mrbbootstrap"):
             warnings.warn(
                 "the Rao-Wu bootstrap ignores the finite population correction (R drops it too)",
                 UserWarning,
@@ -105,6 +107,8 @@ def make_replicate_design(
             if float(1.0 / np.mean(1.0 / s.n_h)) <= 1.0:
                 raise UsageError("every stratum has one PSU: the bootstrap has nothing to resample")
             rf = canty_davison_factors(s, replicates, rng, design._fpc is not None)
+        elif method == "mrbbootstrap":
+            rf = mrb_factors(s, replicates, rng, design._fpc is not None)
         else:
             rf, _ = bootstrap_factors(s, replicates, rng)
     else:

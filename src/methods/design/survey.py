@@ -729,8 +729,9 @@ class SurveyDesign:
                 bootstrap, R ``subbootweights``; Rao and Wu 1988), "cdbootstrap" (Canty and
                 Davison 1999, R's ``type="bootstrap"``, ``bootweights``; uses the fpc) or "brr"
                 (balanced repeated replication; Fay's method when ``fay > 0``; needs exactly
-                two PSUs per stratum). "mrbbootstrap" (Preston 2009, R ``mrbweights``)
-                raises NotImplementedError.
+                two PSUs per stratum). "mrbbootstrap" (Preston 2009, R ``mrbweights``;
+                first stage only, with the first-stage fpc; a multistage design with an fpc
+                raises NotImplementedError).
             replicates: number of bootstrap replicates (default 50, R's default); the
                 jackknives and BRR fix their own number.
             seed: seed for the bootstrap (numpy Generator); a fresh one is drawn and kept in

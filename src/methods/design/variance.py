@@ -501,6 +501,48 @@ def canty_davison_factors(
     return ReplicateFactors(F, scale, np.ones(replicates), "cdbootstrap")
 
 
+def mrb_factors(
+    structure: Structure, replicates: int, rng: np.random.Generator, use_fpc: bool
+) -> ReplicateFactors:
+    """Preston's multistage rescaled bootstrap, first stage (R ``mrbweights`` for a one-stage
+    design, or any design sampled with replacement, where R uses only the first stage).
+
+    Arguments:
+        structure: design structure.
+        replicates: number of replicates R (>= 2).
+        rng: numpy Generator.
+        use_fpc: use the first-stage sampling fraction f_h = n_h / N_h.
+
+    Notes:
+        In stratum h with n_h PSUs, each replicate keeps a simple random sample without
+        replacement of n*_h = floor(n_h / 2) PSUs; PSU i gets factor ``1 + lambda_h (n_h /
+        n*_h delta_i - 1)`` (delta_i = 1 when kept) with ``lambda_h = sqrt(n*_h (1 - f_h) /
+        (n_h - n*_h))``; a stratum with one PSU keeps factor 1. Variance ``sum_r (theta_r -
+        mean)^2 / (R - 1)`` (R: scale 1, rscales 1/(R - 1)). For a linear total the replicate
+        variance of stratum h is ``lambda_h^2 (n_h / n*_h)^2 n*_h (n_h - n*_h) / n_h s_h^2 =
+        (1 - f_h) n_h s_h^2``, its Taylor term, so the estimator is unbiased (Preston J 2009,
+        Rescaled bootstrap for stratified multistage sampling, Survey Methodology 35:227-234).
+    """
+    P = structure.n_psu
+    ps = structure.psu_stratum
+    F = np.ones((P, replicates))
+    order = np.argsort(ps, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(structure.n_h)])
+    for h in range(structure.n_strata):
+        nh = int(structure.n_h[h])
+        nstar = nh // 2
+        if nstar == 0:
+            continue
+        members = order[starts[h] : starts[h + 1]]
+        f = 1.0 - structure.f_h[h] if use_fpc else 0.0
+        lam = np.sqrt(nstar * (1.0 - f) / (nh - nstar))
+        keys = rng.random((nh, replicates))
+        ranks = keys.argsort(axis=0).argsort(axis=0)
+        keep = ranks < nstar  # each column: a random n*_h of the n_h PSUs
+        F[members, :] = 1.0 + lam * (nh / nstar * keep - 1.0)
+    return ReplicateFactors(F, 1.0, np.full(replicates, 1.0 / (replicates - 1.0)), "mrbbootstrap")
+
+
 def brr_factors(
     structure: Structure, fay: float, signs: np.ndarray | None = None
 ) -> ReplicateFactors:
