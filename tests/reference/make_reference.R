@@ -9,6 +9,8 @@
 #   scenarios/*.csv  one file per feature (tests/reference/scenarios.R): the long figures table
 #                    (case, key, est, se, lo, hi, deff, df, p) plus the Python-side spec of each
 #                    case (design, call), read by tests/test_reference_scenarios.py
+#   replicates/      BRR with built-in and supplied Hadamard matrices, bootstrap scales
+#                    (tests/reference/scenarios_replicates.R), read by tests/test_design_brr_r.py
 # The live tests (tests/test_design_r_api.py, tests/test_weighting_r.py) still call R when it is
 # there, and tests/test_reference_scenarios.py checks the committed files are what R gives now.
 args <- commandArgs(trailingOnly = TRUE)
@@ -30,3 +32,7 @@ run("weighting_api.R", file.path(out, "weighting_api"))
 status <- system2(file.path(R.home("bin"), "Rscript"),
                   c("--vanilla", file.path(here, "scenarios.R"), api, file.path(out, "scenarios")))
 if (status != 0) stop("scenarios.R failed")
+dir.create(file.path(out, "replicates"), showWarnings = FALSE)
+status <- system2(file.path(R.home("bin"), "Rscript"),
+                  c("--vanilla", file.path(here, "scenarios_replicates.R"), file.path(out, "replicates")))
+if (status != 0) stop("scenarios_replicates.R failed")

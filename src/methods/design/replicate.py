@@ -16,14 +16,27 @@ from methods.design.variance import (
     SinglePSUStratum,
     bootstrap_factors,
     brr_factors,
+    canty_davison_factors,
+    hadamard_signs,
     jk1_factors,
     jkn_factors,
+    mrb_factors,
 )
 
 if TYPE_CHECKING:
     from methods.design.survey import SurveyDesign
 
-REPLICATE_METHODS = ("jk1", "jkn", "bootstrap", "brr")
+REPLICATE_METHODS = (
+    "jk1",
+    "jkn",
+    "bootstrap",
+    "subbootstrap",
+    "cdbootstrap",
+    "brr",
+    "mrbbootstrap",
+)
+#: Methods that draw random replicates (and take ``replicates=`` and ``seed=``).
+BOOTSTRAPS = ("bootstrap", "subbootstrap", "cdbootstrap", "mrbbootstrap")
 DEFAULT_BOOTSTRAP_REPLICATES = 50  # R's as.svrepdesign default
 
 
@@ -34,13 +47,22 @@ def make_replicate_design(
     seed: int | None,
     fay: float,
     mse: bool,
+    hadamard=None,
 ) -> SurveyDesign:
     """See :meth:`methods.design.survey.SurveyDesign.replicate`."""
     if method not in REPLICATE_METHODS:
         raise UsageError(f"replicate method must be one of {REPLICATE_METHODS}, got {method!r}")
+    if method == "mrbbootstrap" and design._stages and design._fpc is not None:
+        raise NotImplementedError(
+            "Preston's multistage rescaled bootstrap beyond the first stage (R mrbweights on a "
+            "multistage design without replacement) is not built yet; use 'jkn' or a "
+            "with-replacement design (ultimate clusters)"
+        )
+    if method != "brr" and hadamard is not None:
+        raise UsageError("hadamard= only applies to method='brr'")
     s = design._struct
     stratified = design._names["strata"] is not None
-    if method != "bootstrap" and replicates is not None:
+    if method not in BOOTSTRAPS and replicates is not None:
         raise UsageError(f"'{method}' fixes its own number of replicates; drop replicates=")
     if method != "brr" and fay:
         raise UsageError("fay= only applies to method='brr'")
@@ -59,7 +81,7 @@ def make_replicate_design(
             rf, _ = jkn_factors(s, design._single_psu)
         except SinglePSUStratum as exc:
             raise design._single_psu_error(exc.stratum) from None
-    elif method == "bootstrap":
+    elif method in BOOTSTRAPS:
         replicates = DEFAULT_BOOTSTRAP_REPLICATES if replicates is None else int(replicates)
         if replicates < 2:
             raise UsageError("the bootstrap needs at least 2 replicates")
@@ -73,14 +95,22 @@ def make_replicate_design(
                 UserWarning,
                 stacklevel=3,
             )
-        if design._fpc is not None:
+        if design._fpc is not None and method not in ("cdbootstrap", "mrbbootstrap"):
             warnings.warn(
                 "the Rao-Wu bootstrap ignores the finite population correction (R drops it too)",
                 UserWarning,
                 stacklevel=3,
             )
         seed_used = int(np.random.SeedSequence().entropy % (2**63)) if seed is None else seed
-        rf, _ = bootstrap_factors(s, replicates, np.random.default_rng(seed_used))
+        rng = np.random.default_rng(seed_used)
+        if method == "cdbootstrap":
+            if float(1.0 / np.mean(1.0 / s.n_h)) <= 1.0:
+                raise UsageError("every stratum has one PSU: the bootstrap has nothing to resample")
+            rf = canty_davison_factors(s, replicates, rng, design._fpc is not None)
+        elif method == "mrbbootstrap":
+            rf = mrb_factors(s, replicates, rng, design._fpc is not None)
+        else:
+            rf, _ = bootstrap_factors(s, replicates, rng)
     else:
         if not stratified:
             raise UsageError("BRR needs strata with two PSUs each")
@@ -100,8 +130,9 @@ def make_replicate_design(
             warnings.warn(
                 "BRR drops the finite population correction (as R does)", UserWarning, stacklevel=3
             )
-        _check_size(design, s.n_strata + 1)
-        rf = brr_factors(s, fay)
+        signs = None if hadamard is None else hadamard_signs(hadamard, s.n_strata)
+        _check_size(design, s.n_strata + 1 if signs is None else signs.shape[1])
+        rf = brr_factors(s, fay, signs)
     return _with_factors(design, rf, mse, seed_used)
 
 

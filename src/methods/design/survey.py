@@ -718,14 +718,20 @@ class SurveyDesign:
         seed: int | None = None,
         fay: float = 0.0,
         mse: bool = False,
+        *,
+        hadamard: Any = None,
     ) -> SurveyDesign:
         """A replicate-weight version of this design (R's ``as.svrepdesign``).
 
         Arguments:
             method: "jk1" (unstratified delete-one-PSU jackknife), "jkn" (stratified
-                jackknife), "bootstrap" (Rao-Wu rescaling bootstrap, R's "subbootstrap") or
-                "brr" (balanced repeated replication; Fay's method when ``fay > 0``; needs
-                exactly two PSUs per stratum).
+                jackknife), "bootstrap" or its R name "subbootstrap" (Rao-Wu rescaling
+                bootstrap, R ``subbootweights``; Rao and Wu 1988), "cdbootstrap" (Canty and
+                Davison 1999, R's ``type="bootstrap"``, ``bootweights``; uses the fpc) or "brr"
+                (balanced repeated replication; Fay's method when ``fay > 0``; needs exactly
+                two PSUs per stratum). "mrbbootstrap" (Preston 2009, R ``mrbweights``;
+                first stage only, with the first-stage fpc; a multistage design with an fpc
+                raises NotImplementedError).
             replicates: number of bootstrap replicates (default 50, R's default); the
                 jackknives and BRR fix their own number.
             seed: seed for the bootstrap (numpy Generator); a fresh one is drawn and kept in
@@ -734,6 +740,12 @@ class SurveyDesign:
             mse: centre the replicate variance on the full-sample estimate instead of the
                 replicate mean (R's ``mse=``; default False as R's
                 ``survey.replicates.mse``).
+            hadamard: for "brr", a Hadamard matrix to use instead of the built-in one (R
+                ``as.svrepdesign(type="BRR", hadamard.matrix=H)``): square, two distinct
+                values (+/-1 or 0/1), orthogonal columns, order at least #strata + 1; one
+                replicate per column. Stratum h (in sorted order) takes row h + 2 (R's rows
+                2..H+1); an entry equal to ``H[0, 0]`` gives the stratum's first PSU weight rho
+                (R's coding). See :func:`methods.design.variance.hadamard_signs`.
 
         Returns:
             A new design; every estimator then uses the replicate variance.
@@ -742,11 +754,13 @@ class SurveyDesign:
             Factors and scales follow R's ``jk1weights``, ``jknweights``, ``subbootweights``
             and ``brrweights`` (formulas and references in :mod:`methods.design.variance`). The fpc
             enters JK1 and JKn as in R; the bootstrap and BRR drop it with a warning. Our BRR
-            uses the smallest Sylvester/Paley Hadamard matrix of order > #strata, which can be
-            larger than R's choice; any full orthogonal balanced set gives the same variance
-            for linear estimators.
+            uses the smallest Sylvester/Paley Hadamard matrix of order > #strata: R's
+            matrices exactly for orders 4, 8 and 16 (tests/test_design_brr_r.py); for other
+            orders the matrix (order 12) or its order (32 where R uses 28) can differ from
+            R's, which gives the same variance for linear estimators and slightly different
+            ones for nonlinear ones; pass ``hadamard=`` to fix the half-samples.
         """
-        return make_replicate_design(self, method, replicates, seed, fay, mse)
+        return make_replicate_design(self, method, replicates, seed, fay, mse, hadamard)
 
     # ------------------------------------------------------------------ core estimation
 

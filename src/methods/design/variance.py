@@ -6,9 +6,10 @@ few passes over memory:
 * Taylor linearisation: the stratified, with-replacement, ultimate-cluster variance of a matrix
   of weighted influence values (R ``survey``: ``svyrecvar`` -> ``multistage`` -> ``onestage`` ->
   ``onestrat``), with R's finite population correction and single-PSU ("lonely PSU") rules.
-* Replicate weights: JK1, JKn, Rao-Wu rescaling bootstrap and BRR / Fay, generated as PSU-level
-  factors exactly as R's ``jk1weights``, ``jknweights``, ``subbootweights`` and ``brrweights``
-  do, and the replicate variance of R's ``svrVar``.
+* Replicate weights: JK1, JKn, Rao-Wu rescaling bootstrap, Canty-Davison bootstrap and BRR /
+  Fay (built-in or user-supplied Hadamard matrix), generated as PSU-level factors as R's
+  ``jk1weights``, ``jknweights``, ``subbootweights``, ``bootweights`` and ``brrweights`` do, and
+  the replicate variance of R's ``svrVar``.
 
 Nothing here knows about data frames; :mod:`methods.design.survey` owns validation and user messages.
 
@@ -19,6 +20,9 @@ References:
     ch. 4 (jackknife), ch. 5 (bootstrap).
     Rao JNK, Wu CFJ (1988). Resampling inference with complex survey data. JASA 83:231-241.
     Judkins DR (1990). Fay's method for variance estimation. J Official Statistics 6:223-239.
+    McCarthy PJ (1969). Pseudo-replication: half samples. Rev Int Stat Inst 37:239-264.
+    Canty AJ, Davison AC (1999). Resampling-based variance estimation for labour force surveys.
+    The Statistician 48:379-391.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from methods.core.errors import UsageError
 
 SINGLE_PSU_MODES = ("error", "certainty", "remove", "average", "adjust")
 
@@ -431,19 +437,134 @@ def bootstrap_factors(
     )
 
 
-def brr_factors(structure: Structure, fay: float) -> ReplicateFactors:
-    """Balanced repeated replication with Fay's factor for designs with two PSUs per stratum.
+def canty_davison_factors(
+    structure: Structure, replicates: int, rng: np.random.Generator, use_fpc: bool
+) -> ReplicateFactors:
+    """Canty-Davison bootstrap: n_h PSUs per stratum resampled, scale from the harmonic mean
+    number of PSUs per stratum (R ``bootweights``, ``as.svrepdesign(type="bootstrap")``).
+
+    Arguments:
+        structure: design structure.
+        replicates: number of replicates R (>= 2).
+        rng: numpy Generator.
+        use_fpc: with a finite population correction, draw without replacement from a
+            pseudo-population of N_h units (R's ``bootstratum(popsize=)``).
 
     Notes:
-        Stratum h is assigned row h + 1 of a Hadamard matrix of order m > H (the first, all-ones
-        row is skipped, as R's ``brrweights`` does); in replicate r its first PSU (lower code)
-        gets factor 2 - rho and the second rho when the entry is +1, the reverse when -1.
-        Variance ``1 / (m (1 - rho)^2) sum_r (theta_r - mean)^2`` (McCarthy 1969; Judkins 1990;
-        Wolter 2007 sec. 3.5). Plain BRR is rho = 0.
+        Without fpc, stratum h draws n_h of its PSUs with replacement and PSU i's factor is the
+        number of times m_hi it is drawn (no rescaling). With fpc the stratum's PSUs are put in
+        random order and repeated to length N_h (the last copy partial when N_h / n_h is not
+        whole, as R's ``rep(length=)``), and n_h of those N_h are drawn without replacement;
+        the factor is again the count. R's variance is ``nbar / ((nbar - 1)(R - 1)) sum_r
+        (theta_r - mean)^2`` with nbar the harmonic mean of n_h over all strata (Canty and
+        Davison 1999, Resampling-based variance estimation for labour force surveys, The
+        Statistician 48:379-391; Wolter 2007, ch. 5). For a linear statistic the expected
+        bootstrap variance of stratum h is ``(n_h - 1)/n_h`` times its Taylor term (with fpc and
+        N_h a multiple of n_h, ``N_h (n_h - 1) / ((N_h - 1) n_h)`` times: the hypergeometric
+        variance of the drawn total), so the scale undoes it exactly when every stratum has the
+        same n_h (and, with fpc, N_h large) and approximately otherwise.
+        One-PSU strata keep factor 1 and still count in nbar, as in R.
+    """
+    P = structure.n_psu
+    ps = structure.psu_stratum
+    F = np.empty((P, replicates))
+    order = np.argsort(ps, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(structure.n_h)])
+    r_index = np.arange(replicates, dtype=np.int64)[:, None]
+    for h in range(structure.n_strata):
+        nh = int(structure.n_h[h])
+        members = order[starts[h] : starts[h + 1]]
+        if use_fpc and structure.f_h[h] < 1.0:
+            N = int(round(nh / (1.0 - structure.f_h[h])))
+            perm = rng.permutation(nh)
+            pseudo = perm[np.arange(N) % nh]  # pseudo-population position -> PSU (0..nh-1)
+            counts = np.zeros((nh, replicates))
+            step = max(1, 20_000_000 // max(N, 1))
+            for r0 in range(0, replicates, step):
+                r1 = min(replicates, r0 + step)
+                keys = rng.random((r1 - r0, N))
+                take = np.argpartition(keys, nh - 1, axis=1)[:, :nh] if nh < N else None
+                drawn = pseudo[take] if take is not None else np.tile(pseudo, (r1 - r0, 1))
+                idx = drawn * (r1 - r0) + np.arange(r1 - r0)[:, None]
+                counts[:, r0:r1] = np.bincount(idx.ravel(), minlength=nh * (r1 - r0)).reshape(
+                    nh, r1 - r0
+                )
+            F[members, :] = counts
+        else:
+            draws = rng.integers(0, nh, size=(replicates, nh))
+            c = np.bincount((draws * replicates + r_index).ravel(), minlength=nh * replicates)
+            F[members, :] = c.reshape(nh, replicates)
+    nbar = 1.0 / np.mean(1.0 / structure.n_h.astype(float))
+    if nbar <= 1.0:
+        raise ValueError("every stratum has one PSU: the bootstrap has no variance to estimate")
+    scale = nbar / ((nbar - 1.0) * (replicates - 1.0))
+    return ReplicateFactors(F, scale, np.ones(replicates), "cdbootstrap")
+
+
+def mrb_factors(
+    structure: Structure, replicates: int, rng: np.random.Generator, use_fpc: bool
+) -> ReplicateFactors:
+    """Preston's multistage rescaled bootstrap, first stage (R ``mrbweights`` for a one-stage
+    design, or any design sampled with replacement, where R uses only the first stage).
+
+    Arguments:
+        structure: design structure.
+        replicates: number of replicates R (>= 2).
+        rng: numpy Generator.
+        use_fpc: use the first-stage sampling fraction f_h = n_h / N_h.
+
+    Notes:
+        In stratum h with n_h PSUs, each replicate keeps a simple random sample without
+        replacement of n*_h = floor(n_h / 2) PSUs; PSU i gets factor ``1 + lambda_h (n_h /
+        n*_h delta_i - 1)`` (delta_i = 1 when kept) with ``lambda_h = sqrt(n*_h (1 - f_h) /
+        (n_h - n*_h))``; a stratum with one PSU keeps factor 1. Variance ``sum_r (theta_r -
+        mean)^2 / (R - 1)`` (R: scale 1, rscales 1/(R - 1)). For a linear total the replicate
+        variance of stratum h is ``lambda_h^2 (n_h / n*_h)^2 n*_h (n_h - n*_h) / n_h s_h^2 =
+        (1 - f_h) n_h s_h^2``, its Taylor term, so the estimator is unbiased (Preston J 2009,
+        Rescaled bootstrap for stratified multistage sampling, Survey Methodology 35:227-234).
+    """
+    P = structure.n_psu
+    ps = structure.psu_stratum
+    F = np.ones((P, replicates))
+    order = np.argsort(ps, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(structure.n_h)])
+    for h in range(structure.n_strata):
+        nh = int(structure.n_h[h])
+        nstar = nh // 2
+        if nstar == 0:
+            continue
+        members = order[starts[h] : starts[h + 1]]
+        f = 1.0 - structure.f_h[h] if use_fpc else 0.0
+        lam = np.sqrt(nstar * (1.0 - f) / (nh - nstar))
+        keys = rng.random((nh, replicates))
+        ranks = keys.argsort(axis=0).argsort(axis=0)
+        keep = ranks < nstar  # each column: a random n*_h of the n_h PSUs
+        F[members, :] = 1.0 + lam * (nh / nstar * keep - 1.0)
+    return ReplicateFactors(F, 1.0, np.full(replicates, 1.0 / (replicates - 1.0)), "mrbbootstrap")
+
+
+def brr_factors(
+    structure: Structure, fay: float, signs: np.ndarray | None = None
+) -> ReplicateFactors:
+    """Balanced repeated replication with Fay's factor for designs with two PSUs per stratum.
+
+    Arguments:
+        structure: design structure; every stratum has two PSUs.
+        fay: Fay's rho in [0, 1) (0: plain BRR).
+        signs: optional m x m +/-1 Hadamard matrix in our orientation (+1: the first PSU of
+            the stratum gets ``2 - rho``), as returned by :func:`hadamard_signs`; default the
+            built-in :func:`hadamard` of order > H.
+
+    Notes:
+        Stratum h is assigned row h + 1 of a Hadamard matrix of order m > H (the first row is
+        skipped, as R's ``brrweights`` does); in replicate r its first PSU (lower code) gets
+        factor 2 - rho and the second rho when the entry is +1, the reverse when -1. There is
+        one replicate per column, m in all. Variance ``1 / (m (1 - rho)^2) sum_r (theta_r -
+        mean)^2`` (McCarthy 1969; Judkins 1990; Wolter 2007 sec. 3.3-3.5). Plain BRR is rho = 0.
     """
     H = structure.n_strata
-    Had = hadamard(H + 1)
-    m = Had.shape[0]
+    Had = hadamard(H + 1) if signs is None else np.asarray(signs, float)
+    m = Had.shape[1]
     ps = structure.psu_stratum
     order = np.argsort(ps, kind="stable")
     first = order[0::2]
@@ -454,6 +575,63 @@ def brr_factors(structure: Structure, fay: float) -> ReplicateFactors:
     F[first, :] = np.where(sign > 0, hi, lo)
     F[second, :] = np.where(sign > 0, lo, hi)
     return ReplicateFactors(F, 1.0 / (m * (1.0 - fay) ** 2), np.ones(m), "brr")
+
+
+def hadamard_signs(matrix, n_strata: int) -> np.ndarray:
+    """Check a user-supplied Hadamard matrix for BRR by R's rules and orient it as R does.
+
+    Arguments:
+        matrix: a square array with exactly two distinct values (+/-1, or R's 0/1 style, or any
+            other pair) whose rows are mutually orthogonal once coded +/-1.
+        n_strata: number of strata H (each with two PSUs).
+
+    Returns:
+        The m x m float matrix of +/-1 in our orientation: +1 where the entry differs from the
+        matrix's first entry ``matrix[0, 0]``, -1 where it equals it.
+
+    Raises:
+        UsageError: naming the rule broken: not a square 2-D matrix; order m < H + 1; not
+            exactly two distinct values; ``S' S != m I`` (S the +/-1 coding).
+
+    Notes:
+        R ``survey::brrweights(hadamard.matrix=)``: the matrix must have at least nstrata + 1
+        rows; its values are coded 0 where equal to the first value met in column-major order
+        (``H[1, 1]``) and 1 elsewhere; ``is.hadamard(H, full.orthogonal.balance=FALSE)`` then
+        requires ``crossprod(2H - 1) == m I`` and a square matrix, but not a first row of ones
+        (so the replicates need not be fully orthogonally balanced; Wolter 2007, sec. 3.3). Rows
+        2..H+1 are used and every column is a replicate, m in all, so an order above H + 1 is
+        allowed (more replicates, same variance for linear statistics). A 1 in R's coding gives
+        the stratum's first PSU the weight 2 - rho, so R's coding maps to our +1 sign and an
+        entry equal to ``H[1, 1]`` to -1. A column-orthogonal square +/-1 matrix is also
+        row-orthogonal (S'S = mI implies SS' = mI).
+    """
+    A = np.asarray(matrix)
+    if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] == 0:
+        raise UsageError(f"hadamard must be a square matrix (R is.hadamard), got shape {A.shape}")
+    m = A.shape[0]
+    if m < n_strata + 1:
+        raise UsageError(
+            f"hadamard matrix of order {m} is too small: BRR needs order at least the number "
+            f"of strata + 1 = {n_strata + 1} (R brrweights: 'dimension at least nstrata+1')"
+        )
+    try:
+        values = np.unique(A)
+    except TypeError:
+        values = np.unique(A.astype(str))
+    if values.size != 2:
+        raise UsageError(
+            f"hadamard matrix must hold exactly two distinct values (e.g. +1/-1), found "
+            f"{values.size}"
+        )
+    S = np.where(A == A[0, 0], -1.0, 1.0)
+    G = S.T @ S
+    if not np.allclose(G, m * np.eye(m)):
+        i, j = np.argwhere(~np.isclose(G, m * np.eye(m)))[0]
+        raise UsageError(
+            f"hadamard matrix is not a Hadamard matrix: columns {int(i) + 1} and {int(j) + 1} "
+            "are not orthogonal (rule: S'S = m I with S the +/-1 coding, R is.hadamard)"
+        )
+    return S
 
 
 def hadamard(min_order: int) -> np.ndarray:

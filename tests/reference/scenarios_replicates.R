@@ -1,0 +1,117 @@
+# R figures for replicate designs the scenario runner cannot express (issue 14): BRR and Fay
+# with R's built-in and with user-supplied Hadamard matrices, and the scale factors of R's
+# three bootstraps. Read by tests/test_design_brr_r.py.
+# Usage: Rscript --vanilla tests/reference/scenarios_replicates.R <out-dir>
+# Writes into <out-dir>:
+#   data_brr_h<H>.csv     a generated design: H strata x 2 PSUs x 4 rows (stratum, psu, w, y, x)
+#   brr_se.csv            case, stat, est, se: svytotal(~y), svymean(~y), svyratio(~y, ~x) under
+#                         as.svrepdesign(type = "BRR" / "Fay") with R's hadamard() and with
+#                         supplied matrices (hadamard.matrix=)
+#   hadamard_<case>.csv   each supplied matrix (no header)
+#   repw_<case>.csv       R's replicate factors of each supplied-matrix case, one row per PSU
+#                         (compressed weights), PSU order as in the data
+#   boot_scales.csv       type, design, replicates, scale, rscale (first), nrep for R's
+#                         "bootstrap" (bootweights), "subbootstrap" and "mrbbootstrap"
+suppressMessages(library(survey))
+args <- commandArgs(trailingOnly = TRUE)
+out <- if (length(args)) args[1] else "tests/reference/replicates"
+dir.create(out, showWarnings = FALSE, recursive = TRUE)
+wcsv <- function(x, name, ...) write.csv(x, file.path(out, name), row.names = FALSE, ...)
+
+# Strata are labelled s01, s02, ... and PSUs p001, ... in data order, so R's character order
+# of strata and first-appearance order of PSUs equal the sorted codes the engine uses.
+make_data <- function(H, seed) {
+  set.seed(seed)
+  n <- H * 2 * 4
+  stratum <- sprintf("s%02d", rep(seq_len(H), each = 8))
+  psu <- sprintf("p%03d", rep(seq_len(2 * H), each = 4))
+  w <- round(runif(n, 5, 40), 3)
+  x <- round(rgamma(n, 4, 1) + 1, 4)
+  y <- round(2 * x + rnorm(n, 0, 2) + rep(rnorm(2 * H, 0, 3), each = 4), 4)
+  data.frame(stratum, psu, w, y, x)
+}
+
+rows <- list()
+emit <- function(case, des) {
+  t <- svytotal(~y, des)
+  m <- svymean(~y, des)
+  r <- svyratio(~y, ~x, des)
+  rows[[length(rows) + 1]] <<- data.frame(
+    case = case, stat = c("total", "mean", "ratio"),
+    est = c(coef(t), coef(m), coef(r)),
+    se = c(SE(t), SE(m), sqrt(as.numeric(vcov(r)))),
+    nrep = if (is.null(des$repweights)) NA else ncol(des$repweights$weights)
+  )
+}
+
+designs <- list()
+for (H in c(3, 7, 11, 12, 26)) {
+  d <- make_data(H, 1000 + H)
+  wcsv(d, sprintf("data_brr_h%d.csv", H))
+  des <- svydesign(ids = ~psu, strata = ~stratum, weights = ~w, data = d)
+  designs[[as.character(H)]] <- des
+  emit(sprintf("builtin_brr_h%d", H), as.svrepdesign(des, type = "BRR"))
+  emit(sprintf("builtin_fay_h%d", H), as.svrepdesign(des, type = "Fay", fay.rho = 0.5))
+  emit(sprintf("taylor_h%d", H), des)
+}
+
+# Supplied matrices: +/-1 coding, 0/1 coding, an order above H + 1 and one whose first row and
+# column are not all one (rows permuted, columns sign-flipped: R only needs orthogonality).
+pm <- function(H01) 2 * H01 - 1
+supplied <- list(
+  pm_h7_order8 = list(H = 7, M = pm(hadamard(7))),
+  zo_h7_order8 = list(H = 7, M = hadamard(7)),
+  pm_h7_order16 = list(H = 7, M = pm(hadamard(12))),
+  pm_h12_order16_scrambled = list(H = 12, M = {
+    S <- pm(hadamard(12))
+    set.seed(7)
+    S <- S[sample(nrow(S)), ]
+    S %*% diag(sample(c(-1, 1), ncol(S), replace = TRUE))
+  }),
+  pm_h3_order4_fay = list(H = 3, M = -pm(hadamard(3)), rho = 0.3)
+)
+for (case in names(supplied)) {
+  s <- supplied[[case]]
+  rho <- if (is.null(s$rho)) 0 else s$rho
+  des <- designs[[as.character(s$H)]]
+  rep <- as.svrepdesign(des, type = if (rho > 0) "Fay" else "BRR", fay.rho = rho,
+                        hadamard.matrix = s$M)
+  emit(case, rep)
+  write.table(s$M, file.path(out, sprintf("hadamard_%s.csv", case)), sep = ",",
+              row.names = FALSE, col.names = FALSE)
+  f <- rep$repweights$weights
+  f <- f[order(unique(rep$repweights$index)), , drop = FALSE]
+  write.table(f, file.path(out, sprintf("repw_%s.csv", case)), sep = ",",
+              row.names = FALSE, col.names = FALSE)
+}
+wcsv(do.call(rbind, rows), "brr_se.csv")
+
+# Bootstrap scales: an unstratified cluster design and a stratified one with unequal n_h
+# (3, 4, 6 and 9 PSUs), with and without fpc (bootweights uses it; mrbweights needs it).
+set.seed(99)
+nh <- c(3, 4, 6, 9)
+b <- data.frame(stratum = rep(sprintf("b%d", seq_along(nh)), nh * 3),
+                psu = rep(sprintf("q%03d", seq_len(sum(nh))), each = 3))
+b$N <- rep(nh * 5, nh * 3)
+b$w <- b$N / rep(nh, nh * 3)
+b$y <- round(rnorm(nrow(b), 10, 3), 3)
+wcsv(b, "data_boot.csv")
+bd <- list(
+  strat = svydesign(ids = ~psu, strata = ~stratum, weights = ~w, data = b),
+  strat_fpc = svydesign(ids = ~psu, strata = ~stratum, fpc = ~N, data = b),
+  clus = svydesign(ids = ~psu, weights = ~w, data = b)
+)
+sc <- list()
+for (ty in c("bootstrap", "subbootstrap", "mrbbootstrap")) {
+  for (nm in names(bd)) {
+    if (ty == "subbootstrap" && nm == "strat_fpc") next  # R: fpc cannot be used
+    for (R in c(50, 200)) {
+      set.seed(1)
+      rd <- suppressWarnings(as.svrepdesign(bd[[nm]], type = ty, replicates = R))
+      sc[[length(sc) + 1]] <- data.frame(type = ty, design = nm, replicates = R,
+                                         scale = rd$scale, rscale = rd$rscales[1],
+                                         nrep = length(rd$rscales))
+    }
+  }
+}
+wcsv(do.call(rbind, sc), "boot_scales.csv")

@@ -1,0 +1,296 @@
+"""BRR with built-in and user-supplied Hadamard matrices, and the bootstraps, against R (issue 14).
+
+The R figures are committed in ``tests/reference/replicates/`` by
+``tests/reference/scenarios_replicates.R`` (run from ``make_reference.R``;
+``tests/test_reference_scenarios.py`` checks the committed files are what R gives now). Where
+Rscript is installed, :func:`test_script_reproduces_committed_files` also reruns the script.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import subprocess
+import warnings
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from methods.core.errors import UsageError
+from methods.design.survey import SurveyDesign
+from methods.design.variance import hadamard, hadamard_signs
+
+try:
+    from r_support import RSCRIPT, requires_r
+except ImportError:  # tests/ imported as a package
+    from tests.r_support import RSCRIPT, requires_r
+
+REF = Path(__file__).parent / "reference"
+OUT = REF / "replicates"
+SE_RTOL = 1e-8  # R writes 15 significant digits; the engine is exact up to rounding
+
+
+@cache
+def _ref() -> pd.DataFrame:
+    return pd.read_csv(OUT / "brr_se.csv").set_index(["case", "stat"])
+
+
+@cache
+def _design(H: int) -> SurveyDesign:
+    d = pd.read_csv(OUT / f"data_brr_h{H}.csv")
+    return SurveyDesign(d, weights="w", strata="stratum", psu="psu")
+
+
+def _matrix(case: str) -> np.ndarray:
+    return np.loadtxt(OUT / f"hadamard_{case}.csv", delimiter=",", ndmin=2)
+
+
+def _ses(d: SurveyDesign) -> dict:
+    return {
+        "total": d.total("y")["se"].iloc[0],
+        "mean": d.mean("y")["se"].iloc[0],
+        "ratio": d.ratio("y", "x")["se"].iloc[0],
+    }
+
+
+def _factors(d: SurveyDesign) -> np.ndarray:
+    """PSU-level replicate factors (one row per PSU, in PSU code order)."""
+    return np.asarray(d._rep_factors)
+
+
+SUPPLIED = {
+    "pm_h7_order8": (7, 0.0),
+    "zo_h7_order8": (7, 0.0),
+    "pm_h7_order16": (7, 0.0),
+    "pm_h12_order16_scrambled": (12, 0.0),
+    "pm_h3_order4_fay": (3, 0.3),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SUPPLIED))
+def test_supplied_hadamard_gives_rs_replicates_and_ses(case):
+    """R ``as.svrepdesign(type="BRR"/"Fay", hadamard.matrix=M)``: the same factor for every PSU
+    and replicate, hence the same SEs of a total, a mean and a ratio."""
+    H, rho = SUPPLIED[case]
+    rep = _design(H).replicate("brr", fay=rho, hadamard=_matrix(case))
+    r_factors = np.loadtxt(OUT / f"repw_{case}.csv", delimiter=",", ndmin=2)
+    np.testing.assert_array_equal(_factors(rep), r_factors)
+    ref = _ref().loc[case]
+    assert rep._rep.shape[1] == ref["nrep"].iloc[0]
+    for stat, se in _ses(rep).items():
+        assert se == pytest.approx(ref.loc[stat, "se"], rel=SE_RTOL), stat
+
+
+@pytest.mark.parametrize("H", [3, 7, 11, 12, 26])
+def test_builtin_hadamard_against_r(H):
+    """Our ``hadamard(H + 1)`` against R's ``hadamard(H)`` (``as.svrepdesign(type="BRR")`` and
+    ``type="Fay", fay.rho=0.5``). For H = 3, 7 and 12 (orders 4, 8, 16: Sylvester's matrices,
+    which R stores too) every SE is R's. For H = 11 both use order 12 but R's stored matrix is
+    not our Paley one, and for H = 26 R uses order 28 where we build 32; both sets are fully
+    orthogonal balanced, so the BRR variance of a total (linear) is still R's, and the Taylor
+    variance, exactly (Wolter 2007, sec. 3.3), while the SEs of the nonlinear mean and ratio
+    differ by second-order terms that depend on the half-samples chosen (up to 5.2% here)."""
+    d = _design(H)
+    ref = _ref()
+    exact = H in (3, 7, 12)
+    for kind, rho in (("brr", 0.0), ("fay", 0.5)):
+        rep = d.replicate("brr", fay=rho)
+        got = _ses(rep)
+        r = ref.loc[f"builtin_{kind}_h{H}"]
+        assert (rep._rep.shape[1] == r["nrep"].iloc[0]) == (H != 26)
+        assert got["total"] == pytest.approx(r.loc["total", "se"], rel=SE_RTOL)
+        for stat in ("mean", "ratio"):
+            tol = SE_RTOL if exact else 0.06
+            assert got[stat] == pytest.approx(r.loc[stat, "se"], rel=tol), (kind, stat)
+    taylor = _ses(d)
+    for stat in ("total", "mean", "ratio"):
+        assert taylor[stat] == pytest.approx(ref.loc[(f"taylor_h{H}", stat), "se"], rel=SE_RTOL)
+        assert ref.loc[(f"builtin_brr_h{H}", "total"), "se"] == pytest.approx(
+            ref.loc[(f"taylor_h{H}", "total"), "se"], rel=SE_RTOL
+        )
+
+
+def test_supplied_builtin_matrix_gives_the_complementary_half_samples():
+    """R codes a supplied matrix's first entry as 0 (first PSU weight rho) whereas its built-in
+    matrices start with 1, so supplying the built-in matrix swaps every half-sample for its
+    complement: factors ``2 - f``; the same SE for a total, a different one for a mean."""
+    d = _design(7)
+    builtin = d.replicate("brr")
+    supplied = d.replicate("brr", hadamard=hadamard(8))
+    np.testing.assert_array_equal(_factors(supplied), 2 - _factors(builtin))
+    assert _ses(supplied)["total"] == pytest.approx(_ses(builtin)["total"], rel=1e-12)
+    assert _ses(supplied)["mean"] == pytest.approx(_ref().loc[("pm_h7_order8", "mean"), "se"])
+
+
+def test_hadamard_rules_are_rs():
+    """R brrweights: order >= nstrata + 1, exactly two values, square, S'S = mI."""
+    H8 = hadamard(8)
+    assert hadamard_signs(H8, 7).shape == (8, 8)
+    with pytest.raises(UsageError, match="at least the number of strata \\+ 1 = 8"):
+        hadamard_signs(hadamard(4), 7)
+    with pytest.raises(UsageError, match="square"):
+        hadamard_signs(H8[:7], 3)
+    bad = H8.copy()
+    bad[2, 3] = 0.5
+    with pytest.raises(UsageError, match="exactly two distinct values"):
+        hadamard_signs(bad, 3)
+    bad = H8.copy()
+    bad[2, 3] *= -1
+    with pytest.raises(UsageError, match="not a Hadamard matrix: columns 1 and 4"):
+        hadamard_signs(bad, 3)
+    # 0/1 and +/-1 codings of one matrix give the same signs; R's coding: an entry equal to
+    # H[0, 0] is -1 (the stratum's first PSU gets rho)
+    np.testing.assert_array_equal(hadamard_signs((H8 + 1) / 2, 7), hadamard_signs(H8, 7))
+    np.testing.assert_array_equal(hadamard_signs(H8, 7), -H8)
+
+
+def test_supplied_hadamard_errors_through_the_design():
+    d = _design(7)
+    with pytest.raises(UsageError, match="order 4 is too small"):
+        d.replicate("brr", hadamard=hadamard(4))
+    with pytest.raises(UsageError, match="only applies to method='brr'"):
+        d.replicate("jkn", hadamard=hadamard(8))
+
+
+# ------------------------------------------------------------------------------- bootstraps
+@cache
+def _boot_data() -> pd.DataFrame:
+    return pd.read_csv(OUT / "data_boot.csv")
+
+
+def _boot_design(kind: str) -> SurveyDesign:
+    b = _boot_data()
+    if kind == "strat":
+        return SurveyDesign(b, weights="w", strata="stratum", psu="psu")
+    if kind == "strat_fpc":
+        return SurveyDesign(b, strata="stratum", psu="psu", fpc="N")
+    return SurveyDesign(b, weights="w", psu="psu")
+
+
+@pytest.mark.parametrize(
+    "method,rtype",
+    [
+        ("cdbootstrap", "bootstrap"),
+        ("subbootstrap", "subbootstrap"),
+        ("mrbbootstrap", "mrbbootstrap"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["strat", "strat_fpc", "clus"])
+@pytest.mark.parametrize("R", [50, 200])
+def test_bootstrap_scales_are_rs(method, rtype, kind, R):
+    """``scale`` and ``rscales`` of R's ``as.svrepdesign(type=...)`` (R: bootweights,
+    subbootweights, mrbweights), here with unequal n_h = 3, 4, 6, 9 (R's harmonic mean)."""
+    sc = pd.read_csv(OUT / "boot_scales.csv")
+    row = sc[(sc.type == rtype) & (sc.design == kind) & (sc.replicates == R)]
+    if row.empty:  # R refuses the fpc for subbootstrap; we warn and drop it
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = _boot_design(kind).replicate(method, replicates=R, seed=1)
+    assert rep._rep_scale == pytest.approx(row["scale"].iloc[0], rel=1e-12)
+    np.testing.assert_allclose(rep._rep_rscales, row["rscale"].iloc[0], rtol=1e-12)
+    assert rep._rep.shape[1] == row["nrep"].iloc[0]
+
+
+def test_subbootstrap_is_the_rao_wu_bootstrap():
+    d = _boot_design("strat")
+    a = d.replicate("bootstrap", replicates=30, seed=5)
+    b = d.replicate("subbootstrap", replicates=30, seed=5)
+    np.testing.assert_array_equal(a._rep, b._rep)
+    assert a._rep_scale == b._rep_scale
+
+
+def _psu_deviation_ss(d: SurveyDesign) -> np.ndarray:
+    """Per stratum, ``sum_i (t_hi - mean_h t)^2`` of the weighted PSU totals of y."""
+    data = d.data.assign(t=d.data["y"] * d.weights)
+    t = data.groupby(["stratum", "psu"])["t"].sum()
+    return t.groupby(level=0).apply(lambda s: ((s - s.mean()) ** 2).sum()).to_numpy()
+
+
+def test_canty_davison_bootstrap_converges_to_its_expectation():
+    """Canty and Davison (1999): with n_h draws with replacement the replicate total has
+    variance ``sum_h sum_i (t_hi - tbar_h)^2`` (multinomial counts), so R's variance estimator
+    has expectation ``nbar/(nbar - 1)`` times that (nbar: harmonic mean of n_h). With 20000
+    replicates the sample variance of a near-normal statistic has relative SD
+    sqrt(2 / 19999) = 1.0%, so 4% is four SDs; the SE of a linear total is then that of
+    Taylor times sqrt(expectation / Taylor)."""
+    d = _boot_design("strat")
+    ss = _psu_deviation_ss(d)
+    n_h = np.array([3, 4, 6, 9], float)
+    nbar = 1 / np.mean(1 / n_h)
+    expected = nbar / (nbar - 1) * ss.sum()
+    rep = d.replicate("cdbootstrap", replicates=20_000, seed=2)
+    v = rep.total("y")["se"].iloc[0] ** 2
+    assert v == pytest.approx(expected, rel=0.04)
+    taylor = d.total("y")["se"].iloc[0] ** 2
+    assert taylor == pytest.approx((n_h / (n_h - 1) * ss).sum(), rel=1e-10)
+
+
+def test_canty_davison_equal_strata_converges_to_taylor():
+    """With equal n_h the scale nbar/(nbar - 1) undoes (n_h - 1)/n_h exactly, so the bootstrap
+    variance of a total converges to the Taylor variance (same 4% = four SDs as above)."""
+    d = _design(12)  # 12 strata x 2 PSUs: BRR's design, here bootstrapped
+    rep = d.replicate("cdbootstrap", replicates=20_000, seed=3)
+    ratio = rep.total("y")["se"].iloc[0] ** 2 / d.total("y")["se"].iloc[0] ** 2
+    assert ratio == pytest.approx(1.0, rel=0.04)
+
+
+def test_canty_davison_with_fpc_draws_without_replacement():
+    """With fpc (N_h = 5 n_h) R's ``bootstratum`` draws n_h of the N_h pseudo-population units
+    without replacement: each replicate keeps n_h PSU draws in each stratum, and the total's
+    variance is the hypergeometric ``(N_h - n_h)/(N_h - 1) sum_i (t_hi - tbar_h)^2``; R's
+    estimator therefore has expectation nbar/(nbar - 1) times its sum (4% = four SDs)."""
+    d = _boot_design("strat_fpc")
+    rep = d.replicate("cdbootstrap", replicates=20_000, seed=4)
+    F = rep._rep_factors
+    st = d.data.drop_duplicates("psu")["stratum"].to_numpy()
+    n_h = np.array([3, 4, 6, 9], float)
+    for h, s in enumerate(sorted(set(st))):
+        np.testing.assert_array_equal(F[st == s].sum(axis=0), n_h[h])
+    N_h = 5 * n_h
+    ss = _psu_deviation_ss(d)
+    nbar = 1 / np.mean(1 / n_h)
+    expected = nbar / (nbar - 1) * ((N_h - n_h) / (N_h - 1) * ss).sum()
+    assert rep.total("y")["se"].iloc[0] ** 2 == pytest.approx(expected, rel=0.04)
+
+
+@pytest.mark.parametrize("kind", ["strat", "strat_fpc"])
+def test_mrb_bootstrap_converges_to_taylor(kind):
+    """Preston (2009): the rescaled half-sample factors make the replicate variance of a total
+    unbiased for the Taylor variance, with or without fpc (proof in
+    :func:`methods.design.variance.mrb_factors`); 20000 replicates, 4% = four SDs. Each
+    replicate keeps floor(n_h / 2) PSUs per stratum at factor ``1 + lambda (n_h/n* - 1)``."""
+    d = _boot_design(kind)
+    rep = d.replicate("mrbbootstrap", replicates=20_000, seed=6)
+    ratio = rep.total("y")["se"].iloc[0] ** 2 / d.total("y")["se"].iloc[0] ** 2
+    assert ratio == pytest.approx(1.0, rel=0.04)
+    F = rep._rep_factors
+    st = d.data.drop_duplicates("psu")["stratum"].to_numpy()
+    n = (st == "b4").sum()  # 9 PSUs, 4 kept
+    f = 0.2 if kind == "strat_fpc" else 0.0
+    lam = np.sqrt(4 * (1 - f) / 5)
+    np.testing.assert_allclose(np.unique(F[st == "b4"]), [1 - lam, 1 + lam * (n / 4 - 1)])
+    assert ((F[st == "b4"] > 1).sum(axis=0) == 4).all()
+
+
+def test_mrb_bootstrap_beyond_the_first_stage_is_not_pretended():
+    b = _boot_data().assign(ssu=lambda x: np.arange(len(x)), M=10)
+    d = SurveyDesign(b, ids=["psu", "ssu"], strata="stratum", fpc=["N", "M"], nest=True)
+    with pytest.raises(NotImplementedError, match="mrbweights"):
+        d.replicate("mrbbootstrap")
+
+
+@requires_r
+def test_script_reproduces_committed_files(tmp_path):
+    subprocess.run(
+        [RSCRIPT, "--vanilla", str(REF / "scenarios_replicates.R"), str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    fresh = sorted(p.name for p in tmp_path.glob("*.csv"))
+    assert fresh == sorted(p.name for p in OUT.glob("*.csv"))
+    differ = [n for n in fresh if not filecmp.cmp(tmp_path / n, OUT / n, shallow=False)]
+    assert not differ, differ
