@@ -395,8 +395,10 @@ class SurveyDesign:
                 raise UsageError(f"_replace: unknown attribute {key!r}")
             if key in ("_w", "_fpc", "_rep") and value is not None:
                 a = np.asarray(value)
-                if not (a.dtype == np.float64 and not a.flags.writeable):
-                    a = readonly(np.array(a, dtype=float))  # a private, read-only copy
+                if not (a.dtype == np.float64 and not a.flags.writeable and a.flags.c_contiguous):
+                    # a private, read-only, row-major copy: the replicate sums' sparse product
+                    # reads the n x R matrix by rows (column-major would cost another copy)
+                    a = readonly(np.array(a, dtype=float, order="C"))
                 value = a
             elif key in ("_strata", "_psu"):
                 value = readonly(np.array(value, dtype=np.intp))
