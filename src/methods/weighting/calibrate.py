@@ -344,14 +344,27 @@ def rake(design, margins: Mapping, bounds=None, tol: float = 1e-10, max_iter: in
     return new_design(design, w_new, rep_new, step)
 
 
-def _replicate_factors(x, d, totals, distance, bounds, tol, max_iter, labels, r, nrep):
+def _replicate_factors(
+    x, d, totals, distance, bounds, tol, max_iter, labels, r, nrep, variance=None, force=False
+):
     """Calibration factors for one replicate; failures name the replicate."""
     try:
         if distance == "linear" and bounds is None:
-            return linear_calibration_factors(x, d, totals)
+            return linear_calibration_factors(x, d, totals, variance)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return calibration_factors(x, d, totals, distance, bounds, tol, max_iter, labels).g
+            return calibration_factors(
+                x,
+                d,
+                totals,
+                distance,
+                bounds,
+                tol,
+                max_iter,
+                labels,
+                variance=variance,
+                force=force,
+            ).g
     except ConvergenceError as exc:
         raise type(exc)(f"replicate {r + 1} of {nrep}: {exc}") from exc
 
@@ -431,6 +444,10 @@ def calibrate(
     population_size: float | None = None,
     tol: float = 1e-10,
     max_iter: int = 50,
+    *,
+    bounds_const: bool = False,
+    variance=None,
+    force: bool = False,
 ):
     """Calibrate the weights to population totals (Deville and Sarndal 1992).
 
@@ -445,32 +462,69 @@ def calibrate(
             intercept), or as a check on the categorical totals.
         tol: stop when every ``|misfit| / (1 + |total|) < tol`` (R's ``epsilon``).
         max_iter: Newton iterations (R's ``maxit``).
+        bounds_const: R's ``bounds.const = TRUE``: ``bounds`` are on the calibrated weights
+            themselves, ``lower <= new weight <= upper``, i.e. factor bounds
+            ``lower / d_i <= g_i <= upper / d_i`` (units with weight 0 keep the bounds as
+            given, as R). Replicates: bounds divided by each replicate's own weights.
+        variance: R's ``variance=``: a column name (or array, length n) of positive ``q_i``
+            scaling each unit's distance, ``sum_i d_i G(g_i) q_i``, so the GREG uses
+            ``X' D Q^{-1} X`` and ``g_i = 1 + F(x_i' lambda / q_i)`` (Deville, Sarndal and
+            Sautory 1993, heteroscedastic working model; ``survey:::grake``'s ``sigma2``).
+            As R, the linearisation residuals use ``q`` for unbounded linear calibration
+            (``regcalibrate``) and ignore it otherwise (``grake``).
+        force: R's ``force = TRUE``: if Newton has not converged after ``max_iter``
+            iterations, warn (RuntimeWarning with the achieved worst relative misfit of the
+            calibrated totals and the iterations; R: "Failed to converge: eps=...") and keep the
+            last weights, instead of raising :class:`ConvergenceError` (R without ``force``:
+            "Calibration failed").
 
     Returns:
         A new design; replicate weights are calibrated replicate by replicate.
 
     Raises:
-        ValidationError: levels or totals do not match the data.
+        ValidationError: levels or totals do not match the data; a ``variance`` value is not
+            positive and finite (names the column and first rows); with ``bounds_const`` and
+            logit, an input weight outside the weight bounds (names the rows).
+        UsageError: ``bounds`` with ``lower >= upper`` (or, on factors, excluding 1).
         InfeasibleCalibrationError: the bounds cannot be met (names the totals).
-        ConvergenceError: Newton did not converge (iterations and worst gap).
+        ConvergenceError: Newton did not converge (iterations and worst gap), unless ``force``.
 
     Notes:
         Unbounded linear: R's ``regcalibrate`` (one solve of X'DX, p x p). Otherwise R's
-        ``grake`` (see :func:`methods.weighting.core.calibration_factors`). Linearisation
+        ``grake`` (see :func:`methods.weighting.core.calibration_factors`); R's
+        ``survey::calibrate`` arguments ``bounds.const``, ``variance`` and ``force`` are
+        ``bounds_const``, ``variance`` and ``force`` (Deville and Sarndal 1992; Deville,
+        Sarndal and Sautory 1993). Linearisation
         variance: R's ``greg_calibration`` residuals. Memory O(n p); no n x n matrix is ever
         formed (samplics' ``calibrate`` allocates one). Negative weights from unbounded linear
         calibration are reported with a warning.
     """
-    lo_hi = check_bounds(distance, bounds)
-    x, totals, labels, targets, checks = _calibration_system(design, population, population_size)
     w = np.asarray(design.weights, dtype=np.float64)
+    if bounds_const and bounds is not None:  # bounds on the weights: per-unit factor bounds
+        gb = _factor_bounds(distance, bounds, w)
+        check_bounds(distance, gb)
+        lo_hi = (float(bounds[0]), float(bounds[1]))
+    else:
+        lo_hi, gb = check_bounds(distance, bounds), bounds
+    x, totals, labels, targets, checks = _calibration_system(design, population, population_size)
     rep = rep_weights(design)
+    q = None if variance is None else _variance_column(design, variance)
     if distance == "linear" and bounds is None:
-        g = linear_calibration_factors(x, w, totals)
+        g = linear_calibration_factors(x, w, totals, q)
         info = {"iterations": 1, "gap": _gap(x, w * g, totals)}
     else:
         res = calibration_factors(
-            x, w, totals, distance, bounds, tol, max_iter, labels, level_checks=checks
+            x,
+            w,
+            totals,
+            distance,
+            gb,
+            tol,
+            max_iter,
+            labels,
+            level_checks=checks,
+            variance=q,
+            force=force,
         )
         g = res.g
         info = {"iterations": res.iterations, "gap": res.gap, "scale": res.scale}
@@ -487,8 +541,20 @@ def calibrate(
     if rep is not None:
         rep_new = np.empty_like(rep)
         for r in range(rep.shape[1]):
+            rb = _factor_bounds(distance, bounds, rep[:, r]) if gb is not bounds else bounds
             gr = _replicate_factors(
-                x, rep[:, r], totals, distance, bounds, tol, max_iter, labels, r, rep.shape[1]
+                x,
+                rep[:, r],
+                totals,
+                distance,
+                rb,
+                tol,
+                max_iter,
+                labels,
+                r,
+                rep.shape[1],
+                q,
+                force,
             )
             rep_new[:, r] = rep[:, r] * gr
     info.update(
@@ -501,9 +567,56 @@ def calibrate(
         "population_size": population_size,
         "tol": tol,
         "max_iter": max_iter,
+        "bounds_const": bounds_const,
+        "variance": variance,
+        "force": force,
     }
-    step = GregAdjustment(kind="calibrate", spec=spec, w_in=w, w_out=w_new, info=info, xmat=x)
+    info.update(bounds_const=bounds_const, variance=None if variance is None else "given")
+    step = GregAdjustment(
+        kind="calibrate",
+        spec=spec,
+        w_in=w,
+        w_out=w_new,
+        info=info,
+        xmat=x,
+        q=q if (distance == "linear" and bounds is None) else None,
+    )
     return new_design(design, w_new, rep_new, step)
+
+
+def _variance_column(design, variance) -> np.ndarray:
+    """R's ``variance=``: a column name or an array of positive finite ``q_i`` (length n)."""
+    name = variance if isinstance(variance, str) else "variance"
+    if isinstance(variance, str):
+        v = pd.to_numeric(_column(design, variance), errors="coerce").to_numpy(dtype=np.float64)
+    else:
+        v = np.asarray(variance, dtype=np.float64).ravel()
+        if len(v) != design.n:
+            raise UsageError(
+                f"calibrate: variance has {len(v)} values but the design has {design.n} rows"
+            )
+    bad = ~(np.isfinite(v) & (v > 0))
+    if bad.any():
+        raise ValidationError(
+            f"calibrate: the variance (heteroscedasticity) values must be positive and finite; "
+            f"{int(bad.sum())} are not (first at row {int(np.argmax(bad)) + 1})",
+            column=name,
+            rows=(np.flatnonzero(bad) + 1).tolist(),
+        )
+    return v
+
+
+def _factor_bounds(distance: str, bounds, w: np.ndarray):
+    """R's ``bounds.const``: bounds on weights -> per-unit bounds on factors (``bound / w``)."""
+    lo, hi = float(bounds[0]), float(bounds[1])
+    if not lo < hi:
+        raise UsageError(f"bounds must satisfy lower < upper, got ({lo:g}, {hi:g})")
+    pos = w > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (
+            np.where(pos, lo / np.where(pos, w, 1.0), lo),
+            np.where(pos, hi / np.where(pos, w, 1.0), hi),
+        )
 
 
 def _gap(x: np.ndarray, w: np.ndarray, totals: np.ndarray) -> float:
@@ -526,4 +639,7 @@ def replay(design, step: WeightingStep):
         s["population_size"],
         s["tol"],
         s["max_iter"],
+        bounds_const=s.get("bounds_const", False),
+        variance=s.get("variance"),
+        force=s.get("force", False),
     )
