@@ -111,6 +111,37 @@ def test_variance_is_the_heteroscedastic_greg(small):
     )
 
 
+def test_sinh_distance(small):
+    """R's cal.sinh: g = F(u) with alpha (g - 1/g) = asinh(2 alpha u); bounded, between the
+    linear and raking distances (R's figures: cases cal_sinh* of calibrated.csv)."""
+    from methods.weighting.core import _fm1_df, _psi, _sinh_f, _sinh_inv
+
+    u = np.linspace(-2, 3, 11)
+    for alpha in (1.0, 0.5, 2.0):
+        g = _sinh_f(u, alpha)
+        np.testing.assert_allclose(alpha * (g - 1 / g), np.arcsinh(2 * alpha * u), atol=1e-12)
+        np.testing.assert_allclose(_sinh_inv(g, alpha), u, atol=1e-12)
+        # F' by central differences; psi' = F - 1 inside the bounds
+        h = 1e-6
+        _, df = _fm1_df("sinh", u, -np.inf, np.inf, alpha)
+        num = (_sinh_f(u + h, alpha) - _sinh_f(u - h, alpha)) / (2 * h)
+        np.testing.assert_allclose(df, num, rtol=1e-7)
+        dpsi = _psi("sinh", u + h, -np.inf, np.inf, alpha) - _psi(
+            "sinh", u - h, -np.inf, np.inf, alpha
+        )
+        np.testing.assert_allclose(dpsi / (2 * h), g - 1, atol=1e-6)
+        # with bounds (0.8, 1.5) the dual's derivative is the truncated F - 1 (no kink on the grid)
+        dpsi = _psi("sinh", u + h, 0.8, 1.5, alpha) - _psi("sinh", u - h, 0.8, 1.5, alpha)
+        np.testing.assert_allclose(dpsi / (2 * h), np.clip(g, 0.8, 1.5) - 1, atol=1e-6)
+    pop = {"age": AGE, "sex": SEX}
+    c = wt.calibrate(small, pop, distance="sinh", bounds=(0.8, 1.5))
+    assert _relgap(c, pop) < 1e-10
+    g = c.weights / small.weights
+    assert g.min() >= 0.8 - 1e-12 and g.max() <= 1.5 + 1e-12
+    with pytest.raises(UsageError, match="sinh calibration needs finite bounds"):
+        wt.calibrate(small, pop, distance="sinh")
+
+
 def test_bad_inputs_name_the_column_and_rows(small):
     pop = {"age": AGE}
     with pytest.raises(UsageError, match="lower < upper"):

@@ -431,7 +431,7 @@ for (it in c("mean", "beta", "score"))
 # themselves), force = TRUE after too few iterations (R warns "Failed to converge").
 # design key "calibrate=<col>:<level>=<N>,..&<numeric col>=<total>" with the options as
 # "cal_distance=raking;cal_bounds=<lo>+<hi>;cal_bounds_const=1;cal_variance=<col>;
-# cal_max_iter=<k>;cal_force=1" (calfun, bounds, bounds.const, variance, maxit, force) --------
+# cal_max_iter=<k>;cal_force=1" (calfun, bounds, bounds.const, variance, maxit, force) -------
 cal_pop <- c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018, api99 = 3914069)
 CALS <- paste0(S, ";calibrate=stype:E=4421,H=755,M=1018&api99=3914069")
 cal_case <- function(case, opts, ...) {
@@ -457,6 +457,22 @@ cal_case("cal_raking_force", ";cal_distance=raking;cal_max_iter=1;cal_force=1",
          calfun = "raking", maxit = 1, force = TRUE)
 cal_case("cal_linear_var_const", ";cal_bounds=15+45;cal_bounds_const=1;cal_variance=enroll",
          bounds = c(15, 45), bounds.const = TRUE, variance = apistrat$enroll)
+# calfun = cal.sinh (alpha = 1), and R's own dasinh/ddasinh formulas with alpha = 0.5 (R's
+# cal.sinh fixes alpha at 1), the upper bound binding: design option cal_alpha=<alpha>
+cal_case("cal_sinh", ";cal_distance=sinh;cal_bounds=0.95+1.02", calfun = cal.sinh,
+         bounds = c(0.95, 1.02))
+sinh_alpha <- function(alpha) make.calfun(
+  function(u, bounds) {
+    p <- asinh(2 * alpha * u)
+    pmin(pmax((p + sqrt(p^2 + 4 * alpha^2)) / (2 * alpha), bounds$lower), bounds$upper) - 1
+  },
+  function(u, bounds) {
+    p <- asinh(2 * alpha * u)
+    ifelse(u < bounds$upper - 1 & u > bounds$lower - 1,
+           1 / sqrt(1 + (2 * alpha * u)^2) * (1 + p / sqrt(p^2 + 4 * alpha^2)), 0)
+  }, paste("sinh, alpha", alpha))
+cal_case("cal_sinh_alpha05", ";cal_distance=sinh;cal_bounds=0.95+1.02;cal_alpha=0.5",
+         calfun = sinh_alpha(0.5), bounds = c(0.95, 1.02))
 flush("calibrated")
 
 # ---- feature: replicate designs from supplied weights (svrepdesign): R's JK1 weights of the

@@ -345,7 +345,19 @@ def rake(design, margins: Mapping, bounds=None, tol: float = 1e-10, max_iter: in
 
 
 def _replicate_factors(
-    x, d, totals, distance, bounds, tol, max_iter, labels, r, nrep, variance=None, force=False
+    x,
+    d,
+    totals,
+    distance,
+    bounds,
+    tol,
+    max_iter,
+    labels,
+    r,
+    nrep,
+    variance=None,
+    force=False,
+    alpha=1.0,
 ):
     """Calibration factors for one replicate; failures name the replicate."""
     try:
@@ -364,6 +376,7 @@ def _replicate_factors(
                 labels,
                 variance=variance,
                 force=force,
+                alpha=alpha,
             ).g
     except ConvergenceError as exc:
         raise type(exc)(f"replicate {r + 1} of {nrep}: {exc}") from exc
@@ -448,6 +461,7 @@ def calibrate(
     bounds_const: bool = False,
     variance=None,
     force: bool = False,
+    alpha: float = 1.0,
 ):
     """Calibrate the weights to population totals (Deville and Sarndal 1992).
 
@@ -455,8 +469,13 @@ def calibrate(
         design: a SurveyDesign.
         population: ``{categorical column: {level: total}, numeric column: total}``. The
             intercept (population size) is implied by the categorical totals, which must agree.
-        distance: ``"linear"`` (GREG, chi-square), ``"raking"`` (multiplicative) or
-            ``"logit"`` (bounded; needs finite ``bounds`` with lower < 1 < upper).
+        distance: ``"linear"`` (GREG, chi-square), ``"raking"`` (multiplicative),
+            ``"logit"`` (bounded; needs finite ``bounds`` with lower < 1 < upper) or
+            ``"sinh"`` (R's ``cal.sinh``, needs finite ``bounds``: ``g = F(u)`` with
+            ``alpha (g - 1/g) = asinh(2 alpha u)``, between linear and raking; Deville,
+            Sarndal and Sautory 1993 discuss such bounded distances).
+        alpha: the sinh distance's parameter (R's ``dasinh(u, alpha)``; R's ``cal.sinh``
+            uses ``alpha = 1``, the default); ignored by the other distances.
         bounds: ``(lower, upper)`` on the factors ``g = new / old weight``.
         population_size: the population size, when there is no categorical column (adds an
             intercept), or as a check on the categorical totals.
@@ -525,6 +544,7 @@ def calibrate(
             level_checks=checks,
             variance=q,
             force=force,
+            alpha=alpha,
         )
         g = res.g
         info = {"iterations": res.iterations, "gap": res.gap, "scale": res.scale}
@@ -555,6 +575,7 @@ def calibrate(
                 rep.shape[1],
                 q,
                 force,
+                alpha,
             )
             rep_new[:, r] = rep[:, r] * gr
     info.update(
@@ -570,6 +591,7 @@ def calibrate(
         "bounds_const": bounds_const,
         "variance": variance,
         "force": force,
+        "alpha": alpha,
     }
     info.update(bounds_const=bounds_const, variance=None if variance is None else "given")
     step = GregAdjustment(
@@ -642,4 +664,5 @@ def replay(design, step: WeightingStep):
         bounds_const=s.get("bounds_const", False),
         variance=s.get("variance"),
         force=s.get("force", False),
+        alpha=s.get("alpha", 1.0),
     )

@@ -40,7 +40,7 @@ __all__ = [
 _R_SOMETHRESHOLD = 20.0
 #: ``MASS::ginv`` tolerance used by ``grake``.
 _GINV_TOL = 256 * np.finfo(float).eps
-DISTANCES = ("linear", "raking", "logit")
+DISTANCES = ("linear", "raking", "logit", "sinh")
 
 
 class InfeasibleCalibrationError(ConvergenceError):
@@ -219,8 +219,31 @@ class CalibrationResult:
     scale: float
 
 
-def _fm1_df(distance: str, u: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
-    """``F(u) - 1`` and ``F'(u)`` of R's calfun objects (cal.linear, cal.raking, cal.logit).
+def _sinh_f(u: np.ndarray, alpha: float) -> np.ndarray:
+    """R's ``dasinh``: ``F(u) = (p + sqrt(p^2 + 4 alpha^2)) / (2 alpha)``, ``p = asinh(2 alpha u)``,
+    the inverse of ``g -> alpha (g - 1/g)`` composed with ``sinh``; ``F(0) = 1``."""
+    p = np.arcsinh(2.0 * alpha * u)
+    return (p + np.sqrt(p * p + 4.0 * alpha * alpha)) / (2.0 * alpha)
+
+
+def _sinh_inv(m, alpha: float):
+    """``F^{-1}(m) = sinh(alpha (m - 1/m)) / (2 alpha)`` for ``m > 0`` (``-inf`` for ``m <= 0``,
+    which ``F > 0`` never reaches; ``+inf`` for ``m = inf``)."""
+    m = np.asarray(m, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = np.sinh(alpha * (m - 1.0 / m)) / (2.0 * alpha)
+    return np.where(m > 0, np.where(np.isfinite(m), out, np.inf), -np.inf)
+
+
+#: Gauss-Legendre nodes for the sinh distance's dual objective (a merit function only).
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(40)
+
+
+def _fm1_df(
+    distance: str, u: np.ndarray, lo: float, hi: float, alpha: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``F(u) - 1`` and ``F'(u)`` of R's calfun objects (cal.linear, cal.raking, cal.logit,
+    cal.sinh; sinh with R's ``dasinh``/``ddasinh`` ``alpha``, which R's ``cal.sinh`` fixes at 1).
 
     As in R, the linear and raking derivatives are zero outside ``lower - 1 < u < upper - 1``
     (for raking R tests ``u``, not ``exp(u)``, against the bounds; kept, since it only shapes
@@ -234,6 +257,13 @@ def _fm1_df(distance: str, u: np.ndarray, lo: float, hi: float) -> tuple[np.ndar
         fm1 = (lo * (hi - 1.0) + hi * (1.0 - lo) * eau) / den - 1.0
         return fm1, (a * (1.0 - lo) * (hi - 1.0) * (hi - lo)) * eau / (den * den)
     inside = (u < hi - 1.0) & (u > lo - 1.0)
+    if distance == "sinh":  # R: ddasinh = (1 + p / sqrt(p^2 + 4 a^2)) / sqrt(1 + (2 a u)^2)
+        p = np.arcsinh(2.0 * alpha * u)
+        dfu = (1.0 + p / np.sqrt(p * p + 4.0 * alpha * alpha)) / np.sqrt(
+            1.0 + (2.0 * alpha * u) ** 2
+        )
+        f = _sinh_f(u, alpha)
+        return np.minimum(np.maximum(f, lo), hi) - 1.0, np.where(inside, dfu, 0.0)
     if distance == "linear":
         return np.minimum(np.maximum(u + 1.0, lo), hi) - 1.0, inside.astype(np.float64)
     e = np.exp(u)
@@ -245,7 +275,7 @@ def _fm1(distance: str, u: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return _fm1_df(distance, u, lo, hi)[0]
 
 
-def _psi(distance: str, u: np.ndarray, lo: float, hi: float) -> np.ndarray:
+def _psi(distance: str, u: np.ndarray, lo: float, hi: float, alpha: float = 1.0) -> np.ndarray:
     """``integral_0^u (F(t) - 1) dt``: the convex dual objective's per-unit term.
 
     Its gradient in ``eta`` is ``X' D (F(X eta) - 1)``, so Newton on the calibration equations
@@ -260,6 +290,13 @@ def _psi(distance: str, u: np.ndarray, lo: float, hi: float) -> np.ndarray:
         a, b = lo - 1.0, hi - 1.0
         uc = np.clip(u, a, b)
         out = uc * uc / 2.0
+    elif distance == "sinh":  # no closed form: Gauss-Legendre on t = sinh(p) / (2 alpha)
+        a, b = _sinh_inv(lo, alpha), _sinh_inv(hi, alpha)
+        uc = np.clip(u, a, b)
+        pe = np.arcsinh(2.0 * alpha * uc)
+        pn = pe[..., None] * (_GL_X + 1.0) / 2.0  # nodes on [0, pe]
+        fp = (pn + np.sqrt(pn * pn + 4.0 * alpha * alpha)) / (2.0 * alpha) - 1.0
+        out = (fp * np.cosh(pn) / (2.0 * alpha)) @ _GL_W * (pe / 2.0)
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             a = np.where(np.asarray(lo) > 0, np.log(np.maximum(lo, 0.0)), -np.inf)
@@ -316,6 +353,8 @@ def check_bounds(distance: str, bounds):
         lo, hi = (np.asarray(b, dtype=np.float64) for b in bounds)
         lo, hi = np.broadcast_arrays(lo, hi)
         bad = ~(lo < hi)
+        if distance == "sinh":
+            bad |= ~(np.isfinite(lo) & np.isfinite(hi))
         if distance == "logit":
             bad |= ~(np.isfinite(lo) & np.isfinite(hi) & (lo < 1.0) & (hi > 1.0))
         if bad.any():
@@ -341,6 +380,10 @@ def check_bounds(distance: str, bounds):
     if distance == "logit" and not (np.isfinite(lo) and np.isfinite(hi) and lo < 1.0 < hi):
         raise UsageError(
             f"logit calibration needs finite bounds with lower < 1 < upper, got ({lo:g}, {hi:g})"
+        )
+    if distance == "sinh" and not (np.isfinite(lo) and np.isfinite(hi)):
+        raise UsageError(  # R's cal.sinh: "Sinh calibration requires finite bounds"
+            f"sinh calibration needs finite bounds, got ({lo:g}, {hi:g})"
         )
     return lo, hi
 
@@ -447,6 +490,7 @@ def calibration_factors(
     level_checks: list | None = None,
     variance: np.ndarray | None = None,
     force: bool = False,
+    alpha: float = 1.0,
 ) -> CalibrationResult:
     """Calibration factors ``g`` (new weight = ``d * g``) by R's ``grake`` Newton-Raphson.
 
@@ -467,6 +511,7 @@ def calibration_factors(
             distance of unit i is scaled by ``q_i``, so ``g_i = 1 + F(x_i' eta / q_i)`` and
             Newton uses ``X' diag(d F' / q) X`` (``survey:::grake``'s ``sigma2``; Deville,
             Sarndal and Sautory 1993, section 2).
+        alpha: the sinh distance's ``alpha`` (R's ``dasinh(u, alpha)``; ``cal.sinh`` uses 1).
         force: as R's ``force = TRUE``: when ``max_iter`` is reached, warn (RuntimeWarning
             giving the achieved worst relative misfit and the iterations) and return the last
             factors instead of raising; R warns "Failed to converge" and stops with
@@ -538,7 +583,7 @@ def calibration_factors(
     xeta = np.zeros(len(d))
     it = 1
     with np.errstate(over="ignore", invalid="ignore"):
-        g1, deriv = _fm1_df(distance, xeta, lo, hi)
+        g1, deriv = _fm1_df(distance, xeta, lo, hi, alpha)
         dq = d * q
         misfit = rhs - x.T @ (d * g1)
         rel = np.abs(misfit) / (1.0 + np.abs(totals))
@@ -555,7 +600,7 @@ def calibration_factors(
             while step >= 2.0**-40:
                 cand = eta + step * deta
                 xc = (x @ cand) / q
-                g1c, derivc = _fm1_df(distance, xc, lo, hi)
+                g1c, derivc = _fm1_df(distance, xc, lo, hi, alpha)
                 if np.isfinite(g1c).all() and np.isfinite(derivc).all():
                     misc = rhs - x.T @ (d * g1c)
                     relc = np.abs(misc) / (1.0 + np.abs(totals))
@@ -565,7 +610,8 @@ def calibration_factors(
                         break
                     # else the dual objective must fall (Armijo), computed as a difference
                     dphi = float(
-                        dq @ (_psi(distance, xc, lo, hi) - _psi(distance, xeta, lo, hi))
+                        dq
+                        @ (_psi(distance, xc, lo, hi, alpha) - _psi(distance, xeta, lo, hi, alpha))
                         - (cand - eta) @ rhs
                     )
                     if dphi <= -1e-4 * step * slope:
