@@ -158,3 +158,32 @@ def test_bad_inputs_name_the_column_and_rows(small):
     uneq = SurveyDesign(small.frame.assign(w=[50.0, 150, 100, 80, 120, 100, 60, 140]), weights="w")
     with pytest.raises(ValidationError, match=r"row\(s\) 1, 2, 7, 8:.*inside the weight bounds"):
         wt.calibrate(uneq, pop, distance="logit", bounds=(70, 135), bounds_const=True)
+
+
+def test_aggregate_stage_makes_factors_constant_within_psus():
+    """R's aggregate.stage = 1: the calibration runs on PSU means (R's figures: cases
+    cal_agg_* of calibrated.csv, apiclus1); by hand here with weights varying within PSUs."""
+    df = pd.DataFrame(
+        {
+            "psu": [1, 1, 2, 2, 3, 3, 4, 4],
+            "x": [1.0, 3.0, 2.0, 2.0, 5.0, 1.0, 4.0, 6.0],
+            "w": [10.0, 14.0, 12.0, 8.0, 9.0, 11.0, 10.0, 10.0],
+        }
+    )
+    d = SurveyDesign(df, weights="w", psu="psu")
+    c = wt.calibrate(d, {"x": 330.0}, population_size=90.0, aggregate_stage=1)
+    g = c.weights / d.weights
+    assert np.ptp(g.reshape(4, 2), axis=1).max() < 1e-12  # one factor per PSU
+    # by hand: x and w replaced by PSU means, then the GREG factors of that system
+    xm = np.repeat([2.0, 2.0, 3.0, 5.0], 2)
+    wm = np.repeat([12.0, 10.0, 10.0, 10.0], 2)
+    X = np.column_stack([np.ones(8), xm])
+    lam = np.linalg.solve(X.T @ (X * wm[:, None]), np.array([90.0, 330.0]) - X.T @ wm)
+    np.testing.assert_allclose(g, 1 + X @ lam, rtol=1e-12)
+    np.testing.assert_allclose(X.T @ (wm * g), [90.0, 330.0], rtol=1e-12)
+    r = wt.calibrate(d, {"x": 330.0}, population_size=90.0, distance="raking", aggregate_stage=1)
+    assert np.ptp((r.weights / d.weights).reshape(4, 2), axis=1).max() < 1e-12
+    with pytest.raises(NotImplementedError, match="only 1"):
+        wt.calibrate(d, {"x": 330.0}, population_size=90.0, aggregate_stage=2)
+    with pytest.raises(NotImplementedError, match="replicate design"):
+        wt.calibrate(d.replicate("jk1"), {"x": 330.0}, population_size=90.0, aggregate_stage=1)

@@ -473,6 +473,22 @@ sinh_alpha <- function(alpha) make.calfun(
   }, paste("sinh, alpha", alpha))
 cal_case("cal_sinh_alpha05", ";cal_distance=sinh;cal_bounds=0.95+1.02;cal_alpha=0.5",
          calfun = sinh_alpha(0.5), bounds = c(0.95, 1.02))
+# aggregate.stage = 1 on the one-stage cluster sample: calibration on district means, so g is
+# constant within districts (design option cal_aggregate_stage=1)
+CALC <- paste0(C, ";calibrate=stype:E=4421,H=755,M=1018&api99=3914069;cal_aggregate_stage=1")
+agg_case <- function(case, opts, ...) {
+  des <- suppressWarnings(calibrate(dc, ~stype + api99, cal_pop, epsilon = 1e-10,
+                                    aggregate.stage = 1, ...))
+  spec <- paste0(CALC, opts)
+  stat(paste0(case, "_total"), spec, "total:api00+enroll",
+       svytotal(~api00 + enroll, des, deff = TRUE))
+  stat(paste0(case, "_mean"), spec, "mean:api00", svymean(~api00, des, deff = TRUE))
+}
+agg_case("cal_agg_linear", "")
+agg_case("cal_agg_raking", ";cal_distance=raking", calfun = "raking")
+agg_case("cal_agg_linear_var", ";cal_variance=enroll", variance = apiclus1$enroll)
+agg_case("cal_agg_logit", ";cal_distance=logit;cal_bounds=0.2+3.2", calfun = "logit",
+         bounds = c(0.2, 3.2))
 flush("calibrated")
 
 # ---- feature: replicate designs from supplied weights (svrepdesign): R's JK1 weights of the

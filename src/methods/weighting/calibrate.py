@@ -462,6 +462,7 @@ def calibrate(
     variance=None,
     force: bool = False,
     alpha: float = 1.0,
+    aggregate_stage: int | None = None,
 ):
     """Calibrate the weights to population totals (Deville and Sarndal 1992).
 
@@ -476,6 +477,13 @@ def calibrate(
             Sarndal and Sautory 1993 discuss such bounded distances).
         alpha: the sinh distance's parameter (R's ``dasinh(u, alpha)``; R's ``cal.sinh``
             uses ``alpha = 1``, the default); ignored by the other distances.
+        aggregate_stage: ``1`` for R's ``aggregate.stage = 1``: the calibration is solved on
+            PSU means (each unit's auxiliaries, input weight and ``variance`` replaced by their
+            means over its PSU), so the factors ``g`` are constant within PSUs (unless
+            ``bounds_const`` makes the bounds differ within a PSU, as in R); the new weights
+            are ``d_i g_i``, which meet the totals exactly when the weights are constant within
+            PSUs. The linearisation residuals use the PSU means, as R's. Taylor designs only;
+            other stages raise NotImplementedError.
         bounds: ``(lower, upper)`` on the factors ``g = new / old weight``.
         population_size: the population size, when there is no categorical column (adds an
             intercept), or as a check on the categorical totals.
@@ -528,13 +536,30 @@ def calibrate(
     x, totals, labels, targets, checks = _calibration_system(design, population, population_size)
     rep = rep_weights(design)
     q = None if variance is None else _variance_column(design, variance)
+    wc = w  # the weights the calibration is solved with (PSU means with aggregate_stage)
+    if aggregate_stage is not None:
+        if aggregate_stage != 1:
+            raise NotImplementedError(
+                f"calibrate: aggregate_stage={aggregate_stage!r}: only 1 (the PSUs) is implemented"
+            )
+        if rep is not None:
+            raise NotImplementedError(
+                "calibrate: aggregate_stage on a replicate design (R's aggregate.index) is not "
+                "implemented; calibrate the Taylor design, then make replicates"
+            )
+        cl = design.clusters
+        if cl is not None:
+            x = _psu_means(x, cl)
+            wc = _psu_means(w, cl)
+            q = None if q is None else _psu_means(q, cl)
+            checks = []  # the indicator columns are PSU shares now: only x's own checks apply
     if distance == "linear" and bounds is None:
-        g = linear_calibration_factors(x, w, totals, q)
-        info = {"iterations": 1, "gap": _gap(x, w * g, totals)}
+        g = linear_calibration_factors(x, wc, totals, q)
+        info = {"iterations": 1, "gap": _gap(x, wc * g, totals)}
     else:
         res = calibration_factors(
             x,
-            w,
+            wc,
             totals,
             distance,
             gb,
@@ -592,6 +617,7 @@ def calibrate(
         "variance": variance,
         "force": force,
         "alpha": alpha,
+        "aggregate_stage": aggregate_stage,
     }
     info.update(bounds_const=bounds_const, variance=None if variance is None else "given")
     step = GregAdjustment(
@@ -602,8 +628,22 @@ def calibrate(
         info=info,
         xmat=x,
         q=q if (distance == "linear" and bounds is None) else None,
+        base=None if wc is w else wc,
     )
     return new_design(design, w_new, rep_new, step)
+
+
+def _psu_means(v: np.ndarray, psu: np.ndarray) -> np.ndarray:
+    """Each row's mean over its PSU (R's ``ave(v, design$cluster[[1]])``), for a vector or the
+    columns of a matrix."""
+    n_psu = int(psu.max()) + 1
+    size = np.bincount(psu, minlength=n_psu).astype(np.float64)
+    if v.ndim == 1:
+        return (np.bincount(psu, weights=v, minlength=n_psu) / size)[psu]
+    out = np.empty_like(v)
+    for j in range(v.shape[1]):
+        out[:, j] = (np.bincount(psu, weights=v[:, j], minlength=n_psu) / size)[psu]
+    return out
 
 
 def _variance_column(design, variance) -> np.ndarray:
@@ -665,4 +705,5 @@ def replay(design, step: WeightingStep):
         variance=s.get("variance"),
         force=s.get("force", False),
         alpha=s.get("alpha", 1.0),
+        aggregate_stage=s.get("aggregate_stage"),
     )

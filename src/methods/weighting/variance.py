@@ -175,20 +175,23 @@ class GregAdjustment(WeightingStep):
 
     xmat: np.ndarray = field(default=None, repr=False)
     q: np.ndarray | None = field(default=None, repr=False)
+    #: R's ``aggregate.stage``: the PSU-mean input weights the projection uses (``xmat`` then
+    #: holds PSU means too); None: ``w_in``.
+    base: np.ndarray | None = field(default=None, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def _pinv(self) -> np.ndarray:
         """Generalised inverse of ``X' D X`` (p x p), computed once and cached."""
         a = self._cache.get("pinv")
         if a is None:
-            d = np.maximum(self.w_in, 0.0)
+            d = np.maximum(self.w_in if self.base is None else self.base, 0.0)
             a = ginv(xtdx(self.xmat, d if self.q is None else d / self.q))
             self._cache["pinv"] = a
         return a
 
     def adjust(self, z):
         x, flat = _as2d(z)
-        whalf = np.sqrt(np.maximum(self.w_in, 0.0))
+        whalf = np.sqrt(np.maximum(self.w_in if self.base is None else self.base, 0.0))
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(self.w_in > 0, self.w_out / np.where(self.w_in > 0, self.w_in, 1), 0)
         w = g * whalf
