@@ -187,3 +187,17 @@ def test_aggregate_stage_makes_factors_constant_within_psus():
         wt.calibrate(d, {"x": 330.0}, population_size=90.0, aggregate_stage=2)
     with pytest.raises(NotImplementedError, match="replicate design"):
         wt.calibrate(d.replicate("jk1"), {"x": 330.0}, population_size=90.0, aggregate_stage=1)
+
+
+def test_force_on_replicates_names_the_replicate(small):
+    rep = small.replicate("jk1")
+    pop = {"age": AGE, "sex": SEX}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rep.calibrate(pop, distance="raking", max_iter=1, force=True)
+    msgs = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert any(
+        m.startswith("replicate 1 of 8: raking calibration failed to converge") for m in msgs
+    )
+    with pytest.raises(ConvergenceError, match="did not converge"):
+        rep.calibrate(pop, distance="raking", max_iter=1)

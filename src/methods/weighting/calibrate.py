@@ -6,7 +6,8 @@ linearisation variance as R's ``survey:::svyrecvar`` does and remembers the step
 
 Sources: R package ``survey`` (Lumley), ``postStratify``, ``rake``, ``calibrate``, ``grake``,
 ``regcalibrate`` and ``svyrecvar``; Deming and Stephan (1940); Holt and Smith (1979);
-Deville and Sarndal (1992).
+Deville and Sarndal (1992); Deville, Sarndal and Sautory (1993), Generalized raking procedures in
+survey sampling, JASA 88, 1013-1020.
 """
 
 from __future__ import annotations
@@ -363,9 +364,9 @@ def _replicate_factors(
     try:
         if distance == "linear" and bounds is None:
             return linear_calibration_factors(x, d, totals, variance)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return calibration_factors(
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = calibration_factors(
                 x,
                 d,
                 totals,
@@ -377,7 +378,11 @@ def _replicate_factors(
                 variance=variance,
                 force=force,
                 alpha=alpha,
-            ).g
+            )
+        for w in caught:  # force=True: a replicate left unconverged is said, not hidden
+            if issubclass(w.category, RuntimeWarning):
+                warnings.warn(f"replicate {r + 1} of {nrep}: {w.message}", RuntimeWarning, 3)
+        return res.g
     except ConvergenceError as exc:
         raise type(exc)(f"replicate {r + 1} of {nrep}: {exc}") from exc
 

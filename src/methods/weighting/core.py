@@ -8,6 +8,8 @@ Sources:
     frequency table when the expected marginal totals are known. Ann. Math. Stat. 11, 427-444.
     Deville, J.-C. and Sarndal, C.-E. (1992). Calibration estimators in survey sampling.
     JASA 87, 376-382.
+    Deville, J.-C., Sarndal, C.-E. and Sautory, O. (1993). Generalized raking procedures in
+    survey sampling. JASA 88, 1013-1020 (bounded distances, heteroscedastic ``q_k``).
     Lumley, T. R package ``survey`` 4.x: ``grake``, ``cal.linear``, ``cal.raking``, ``cal.logit``
     and ``regcalibrate`` (printed with ``Rscript -e 'print(survey:::grake)'``); the Newton
     iteration, its generalised inverse, step halving, convergence test and the rescaling of
