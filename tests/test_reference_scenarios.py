@@ -60,8 +60,8 @@ def build_design(spec: str) -> SurveyDesign:
     """A design from ``data=<name>;weights=..;strata=..;psu=..;fpc=..;replicate=jkn;mse=1``."""
     kv = dict(part.split("=", 1) for part in spec.split(";"))
     extra = {"data", "replicate", "mse", "repweights", "scale", "poststratify"}
-    extra |= {"reptype", "rho", "rscales", "multipliers"}
-    unknown = set(kv) - DESIGN_KEYS - extra
+    extra |= {"reptype", "rho", "rscales", "multipliers", "calibrate"}
+    unknown = {k for k in set(kv) - DESIGN_KEYS - extra if not k.startswith("cal_")}
     assert not unknown, f"unknown design keys {sorted(unknown)} in {spec!r}"
     args = {k: v for k, v in kv.items() if k in DESIGN_KEYS}
     for flag in ("adjust_domain_lonely", "nest", "ultimate_cluster"):
@@ -75,6 +75,22 @@ def build_design(spec: str) -> SurveyDesign:
         col, _, cells = kv["poststratify"].partition(":")
         pop = {k: float(v) for k, v in (c.split("=") for c in cells.split(","))}
         d = d.poststratify(col, pop)
+    if "calibrate" in kv:  # "<col>:<level>=<N>,..&<numeric col>=<total>"; options cal_<arg>=
+        pop = {}
+        for part in kv["calibrate"].split("&"):
+            col, sep, cells = part.partition(":")
+            if sep:
+                pop[col] = {k: float(v) for k, v in (c.split("=") for c in cells.split(","))}
+            else:
+                col, _, total = part.partition("=")
+                pop[col] = float(total)
+        opts = {k[4:]: _value(v) for k, v in kv.items() if k.startswith("cal_")}
+        for flag in ("bounds_const", "force"):
+            if flag in opts:
+                opts[flag] = bool(opts[flag])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # force=True warns that it did not converge
+            d = d.calibrate(pop, **opts)
     if "repweights" in kv:
         # R's own bootstrap replicate weights through the public constructor (R svrepdesign)
         rep = _data(f"rep_{kv['repweights']}").add_prefix("rw_")

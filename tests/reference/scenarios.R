@@ -424,6 +424,71 @@ for (it in c("mean", "beta", "xlogit", "asin", "score"))
 qcase("ps_q_hf7", CP, dcp, "api00", c(0.25, 0.5, 0.9), qrule = "hf7")
 for (it in c("mean", "beta", "score"))
   qcase(paste0("ps_q_by_awards_", it), CP, dcp, "api00", c(0.5, 0.75), it = it, by = "awards")
+
+# ---- calibrate's options (issue 14) on the stratified sample, R's api totals (stype counts
+# and the api99 total of R's calibrate examples), epsilon = 1e-10 as the engine's tol:
+# variance= (heteroscedastic q_k = enroll), bounds.const = TRUE (bounds on the weights
+# themselves), force = TRUE after too few iterations (R warns "Failed to converge").
+# design key "calibrate=<col>:<level>=<N>,..&<numeric col>=<total>" with the options as
+# "cal_distance=raking;cal_bounds=<lo>+<hi>;cal_bounds_const=1;cal_variance=<col>;
+# cal_max_iter=<k>;cal_force=1" (calfun, bounds, bounds.const, variance, maxit, force) -------
+cal_pop <- c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018, api99 = 3914069)
+CALS <- paste0(S, ";calibrate=stype:E=4421,H=755,M=1018&api99=3914069")
+cal_case <- function(case, opts, ...) {
+  des <- suppressWarnings(calibrate(ds, ~stype + api99, cal_pop, epsilon = 1e-10, ...))
+  spec <- paste0(CALS, opts)
+  stat(paste0(case, "_total"), spec, "total:api00+enroll",
+       svytotal(~api00 + enroll, des, deff = TRUE))
+  stat(paste0(case, "_mean"), spec, "mean:api00", svymean(~api00, des, deff = TRUE))
+}
+cal_case("cal_linear", "")
+cal_case("cal_linear_var", ";cal_variance=enroll", variance = apistrat$enroll)
+cal_case("cal_raking_var", ";cal_distance=raking;cal_variance=enroll", calfun = "raking",
+         variance = apistrat$enroll)
+cal_case("cal_logit_var", ";cal_distance=logit;cal_bounds=0.5+2;cal_variance=enroll",
+         calfun = "logit", bounds = c(0.5, 2), variance = apistrat$enroll)
+cal_case("cal_linear_const", ";cal_bounds=15+45;cal_bounds_const=1", bounds = c(15, 45),
+         bounds.const = TRUE)
+cal_case("cal_raking_const", ";cal_distance=raking;cal_bounds=14.8+45;cal_bounds_const=1",
+         calfun = "raking", bounds = c(14.8, 45), bounds.const = TRUE)
+cal_case("cal_logit_const", ";cal_distance=logit;cal_bounds=14+45.5;cal_bounds_const=1",
+         calfun = "logit", bounds = c(14, 45.5), bounds.const = TRUE)
+cal_case("cal_raking_force", ";cal_distance=raking;cal_max_iter=1;cal_force=1",
+         calfun = "raking", maxit = 1, force = TRUE)
+cal_case("cal_linear_var_const", ";cal_bounds=15+45;cal_bounds_const=1;cal_variance=enroll",
+         bounds = c(15, 45), bounds.const = TRUE, variance = apistrat$enroll)
+# calfun = cal.sinh (alpha = 1), and R's own dasinh/ddasinh formulas with alpha = 0.5 (R's
+# cal.sinh fixes alpha at 1), the upper bound binding: design option cal_alpha=<alpha>
+cal_case("cal_sinh", ";cal_distance=sinh;cal_bounds=0.95+1.02", calfun = cal.sinh,
+         bounds = c(0.95, 1.02))
+sinh_alpha <- function(alpha) make.calfun(
+  function(u, bounds) {
+    p <- asinh(2 * alpha * u)
+    pmin(pmax((p + sqrt(p^2 + 4 * alpha^2)) / (2 * alpha), bounds$lower), bounds$upper) - 1
+  },
+  function(u, bounds) {
+    p <- asinh(2 * alpha * u)
+    ifelse(u < bounds$upper - 1 & u > bounds$lower - 1,
+           1 / sqrt(1 + (2 * alpha * u)^2) * (1 + p / sqrt(p^2 + 4 * alpha^2)), 0)
+  }, paste("sinh, alpha", alpha))
+cal_case("cal_sinh_alpha05", ";cal_distance=sinh;cal_bounds=0.95+1.02;cal_alpha=0.5",
+         calfun = sinh_alpha(0.5), bounds = c(0.95, 1.02))
+# aggregate.stage = 1 on the one-stage cluster sample: calibration on district means, so g is
+# constant within districts (design option cal_aggregate_stage=1)
+CALC <- paste0(C, ";calibrate=stype:E=4421,H=755,M=1018&api99=3914069;cal_aggregate_stage=1")
+agg_case <- function(case, opts, ...) {
+  des <- suppressWarnings(calibrate(dc, ~stype + api99, cal_pop, epsilon = 1e-10,
+                                    aggregate.stage = 1, ...))
+  spec <- paste0(CALC, opts)
+  stat(paste0(case, "_total"), spec, "total:api00+enroll",
+       svytotal(~api00 + enroll, des, deff = TRUE))
+  stat(paste0(case, "_mean"), spec, "mean:api00", svymean(~api00, des, deff = TRUE))
+}
+agg_case("cal_agg_linear", "")
+agg_case("cal_agg_raking", ";cal_distance=raking", calfun = "raking")
+agg_case("cal_agg_linear_var", ";cal_variance=enroll", variance = apiclus1$enroll)
+agg_case("cal_agg_logit", ";cal_distance=logit;cal_bounds=0.2+3.2", calfun = "logit",
+         bounds = c(0.2, 3.2))
 flush("calibrated")
 
 # ---- feature: replicate designs from supplied weights (svrepdesign): R's JK1 weights of the

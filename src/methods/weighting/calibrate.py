@@ -6,7 +6,8 @@ linearisation variance as R's ``survey:::svyrecvar`` does and remembers the step
 
 Sources: R package ``survey`` (Lumley), ``postStratify``, ``rake``, ``calibrate``, ``grake``,
 ``regcalibrate`` and ``svyrecvar``; Deming and Stephan (1940); Holt and Smith (1979);
-Deville and Sarndal (1992).
+Deville and Sarndal (1992); Deville, Sarndal and Sautory (1993), Generalized raking procedures in
+survey sampling, JASA 88, 1013-1020.
 """
 
 from __future__ import annotations
@@ -344,14 +345,44 @@ def rake(design, margins: Mapping, bounds=None, tol: float = 1e-10, max_iter: in
     return new_design(design, w_new, rep_new, step)
 
 
-def _replicate_factors(x, d, totals, distance, bounds, tol, max_iter, labels, r, nrep):
+def _replicate_factors(
+    x,
+    d,
+    totals,
+    distance,
+    bounds,
+    tol,
+    max_iter,
+    labels,
+    r,
+    nrep,
+    variance=None,
+    force=False,
+    alpha=1.0,
+):
     """Calibration factors for one replicate; failures name the replicate."""
     try:
         if distance == "linear" and bounds is None:
-            return linear_calibration_factors(x, d, totals)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return calibration_factors(x, d, totals, distance, bounds, tol, max_iter, labels).g
+            return linear_calibration_factors(x, d, totals, variance)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = calibration_factors(
+                x,
+                d,
+                totals,
+                distance,
+                bounds,
+                tol,
+                max_iter,
+                labels,
+                variance=variance,
+                force=force,
+                alpha=alpha,
+            )
+        for w in caught:  # force=True: a replicate left unconverged is said, not hidden
+            if issubclass(w.category, RuntimeWarning):
+                warnings.warn(f"replicate {r + 1} of {nrep}: {w.message}", RuntimeWarning, 3)
+        return res.g
     except ConvergenceError as exc:
         raise type(exc)(f"replicate {r + 1} of {nrep}: {exc}") from exc
 
@@ -431,6 +462,12 @@ def calibrate(
     population_size: float | None = None,
     tol: float = 1e-10,
     max_iter: int = 50,
+    *,
+    bounds_const: bool = False,
+    variance=None,
+    force: bool = False,
+    alpha: float = 1.0,
+    aggregate_stage: int | None = None,
 ):
     """Calibrate the weights to population totals (Deville and Sarndal 1992).
 
@@ -438,39 +475,106 @@ def calibrate(
         design: a SurveyDesign.
         population: ``{categorical column: {level: total}, numeric column: total}``. The
             intercept (population size) is implied by the categorical totals, which must agree.
-        distance: ``"linear"`` (GREG, chi-square), ``"raking"`` (multiplicative) or
-            ``"logit"`` (bounded; needs finite ``bounds`` with lower < 1 < upper).
+        distance: ``"linear"`` (GREG, chi-square), ``"raking"`` (multiplicative),
+            ``"logit"`` (bounded; needs finite ``bounds`` with lower < 1 < upper) or
+            ``"sinh"`` (R's ``cal.sinh``, needs finite ``bounds``: ``g = F(u)`` with
+            ``alpha (g - 1/g) = asinh(2 alpha u)``, between linear and raking; Deville,
+            Sarndal and Sautory 1993 discuss such bounded distances).
+        alpha: the sinh distance's parameter (R's ``dasinh(u, alpha)``; R's ``cal.sinh``
+            uses ``alpha = 1``, the default); ignored by the other distances.
+        aggregate_stage: ``1`` for R's ``aggregate.stage = 1``: the calibration is solved on
+            PSU means (each unit's auxiliaries, input weight and ``variance`` replaced by their
+            means over its PSU), so the factors ``g`` are constant within PSUs (unless
+            ``bounds_const`` makes the bounds differ within a PSU, as in R); the new weights
+            are ``d_i g_i``, which meet the totals exactly when the weights are constant within
+            PSUs. The linearisation residuals use the PSU means, as R's. Taylor designs only;
+            other stages raise NotImplementedError.
         bounds: ``(lower, upper)`` on the factors ``g = new / old weight``.
         population_size: the population size, when there is no categorical column (adds an
             intercept), or as a check on the categorical totals.
         tol: stop when every ``|misfit| / (1 + |total|) < tol`` (R's ``epsilon``).
         max_iter: Newton iterations (R's ``maxit``).
+        bounds_const: R's ``bounds.const = TRUE``: ``bounds`` are on the calibrated weights
+            themselves, ``lower <= new weight <= upper``, i.e. factor bounds
+            ``lower / d_i <= g_i <= upper / d_i`` (units with weight 0 keep the bounds as
+            given, as R). Replicates: bounds divided by each replicate's own weights.
+        variance: R's ``variance=``: a column name (or array, length n) of positive ``q_i``
+            scaling each unit's distance, ``sum_i d_i G(g_i) q_i``, so the GREG uses
+            ``X' D Q^{-1} X`` and ``g_i = 1 + F(x_i' lambda / q_i)`` (Deville, Sarndal and
+            Sautory 1993, heteroscedastic working model; ``survey:::grake``'s ``sigma2``).
+            As R, the linearisation residuals use ``q`` for unbounded linear calibration
+            (``regcalibrate``) and ignore it otherwise (``grake``).
+        force: R's ``force = TRUE``: if Newton has not converged after ``max_iter``
+            iterations, warn (RuntimeWarning with the achieved worst relative misfit of the
+            calibrated totals and the iterations; R: "Failed to converge: eps=...") and keep the
+            last weights, instead of raising :class:`ConvergenceError` (R without ``force``:
+            "Calibration failed").
 
     Returns:
         A new design; replicate weights are calibrated replicate by replicate.
 
     Raises:
-        ValidationError: levels or totals do not match the data.
+        ValidationError: levels or totals do not match the data; a ``variance`` value is not
+            positive and finite (names the column and first rows); with ``bounds_const`` and
+            logit, an input weight outside the weight bounds (names the rows).
+        UsageError: ``bounds`` with ``lower >= upper`` (or, on factors, excluding 1).
         InfeasibleCalibrationError: the bounds cannot be met (names the totals).
-        ConvergenceError: Newton did not converge (iterations and worst gap).
+        ConvergenceError: Newton did not converge (iterations and worst gap), unless ``force``.
 
     Notes:
         Unbounded linear: R's ``regcalibrate`` (one solve of X'DX, p x p). Otherwise R's
-        ``grake`` (see :func:`methods.weighting.core.calibration_factors`). Linearisation
+        ``grake`` (see :func:`methods.weighting.core.calibration_factors`); R's
+        ``survey::calibrate`` arguments ``bounds.const``, ``variance`` and ``force`` are
+        ``bounds_const``, ``variance`` and ``force`` (Deville and Sarndal 1992; Deville,
+        Sarndal and Sautory 1993). Linearisation
         variance: R's ``greg_calibration`` residuals. Memory O(n p); no n x n matrix is ever
         formed (samplics' ``calibrate`` allocates one). Negative weights from unbounded linear
         calibration are reported with a warning.
     """
-    lo_hi = check_bounds(distance, bounds)
-    x, totals, labels, targets, checks = _calibration_system(design, population, population_size)
     w = np.asarray(design.weights, dtype=np.float64)
+    if bounds_const and bounds is not None:  # bounds on the weights: per-unit factor bounds
+        gb = _factor_bounds(distance, bounds, w)
+        check_bounds(distance, gb)
+        lo_hi = (float(bounds[0]), float(bounds[1]))
+    else:
+        lo_hi, gb = check_bounds(distance, bounds), bounds
+    x, totals, labels, targets, checks = _calibration_system(design, population, population_size)
     rep = rep_weights(design)
+    q = None if variance is None else _variance_column(design, variance)
+    wc = w  # the weights the calibration is solved with (PSU means with aggregate_stage)
+    if aggregate_stage is not None:
+        if aggregate_stage != 1:
+            raise NotImplementedError(
+                f"calibrate: aggregate_stage={aggregate_stage!r}: only 1 (the PSUs) is implemented"
+            )
+        if rep is not None:
+            raise NotImplementedError(
+                "calibrate: aggregate_stage on a replicate design (R's aggregate.index) is not "
+                "implemented; calibrate the Taylor design, then make replicates"
+            )
+        cl = design.clusters
+        if cl is not None:
+            x = _psu_means(x, cl)
+            wc = _psu_means(w, cl)
+            q = None if q is None else _psu_means(q, cl)
+            checks = []  # the indicator columns are PSU shares now: only x's own checks apply
     if distance == "linear" and bounds is None:
-        g = linear_calibration_factors(x, w, totals)
-        info = {"iterations": 1, "gap": _gap(x, w * g, totals)}
+        g = linear_calibration_factors(x, wc, totals, q)
+        info = {"iterations": 1, "gap": _gap(x, wc * g, totals)}
     else:
         res = calibration_factors(
-            x, w, totals, distance, bounds, tol, max_iter, labels, level_checks=checks
+            x,
+            wc,
+            totals,
+            distance,
+            gb,
+            tol,
+            max_iter,
+            labels,
+            level_checks=checks,
+            variance=q,
+            force=force,
+            alpha=alpha,
         )
         g = res.g
         info = {"iterations": res.iterations, "gap": res.gap, "scale": res.scale}
@@ -487,8 +591,21 @@ def calibrate(
     if rep is not None:
         rep_new = np.empty_like(rep)
         for r in range(rep.shape[1]):
+            rb = _factor_bounds(distance, bounds, rep[:, r]) if gb is not bounds else bounds
             gr = _replicate_factors(
-                x, rep[:, r], totals, distance, bounds, tol, max_iter, labels, r, rep.shape[1]
+                x,
+                rep[:, r],
+                totals,
+                distance,
+                rb,
+                tol,
+                max_iter,
+                labels,
+                r,
+                rep.shape[1],
+                q,
+                force,
+                alpha,
             )
             rep_new[:, r] = rep[:, r] * gr
     info.update(
@@ -501,9 +618,72 @@ def calibrate(
         "population_size": population_size,
         "tol": tol,
         "max_iter": max_iter,
+        "bounds_const": bounds_const,
+        "variance": variance,
+        "force": force,
+        "alpha": alpha,
+        "aggregate_stage": aggregate_stage,
     }
-    step = GregAdjustment(kind="calibrate", spec=spec, w_in=w, w_out=w_new, info=info, xmat=x)
+    info.update(bounds_const=bounds_const, variance=None if variance is None else "given")
+    step = GregAdjustment(
+        kind="calibrate",
+        spec=spec,
+        w_in=w,
+        w_out=w_new,
+        info=info,
+        xmat=x,
+        q=q if (distance == "linear" and bounds is None) else None,
+        base=None if wc is w else wc,
+    )
     return new_design(design, w_new, rep_new, step)
+
+
+def _psu_means(v: np.ndarray, psu: np.ndarray) -> np.ndarray:
+    """Each row's mean over its PSU (R's ``ave(v, design$cluster[[1]])``), for a vector or the
+    columns of a matrix."""
+    n_psu = int(psu.max()) + 1
+    size = np.bincount(psu, minlength=n_psu).astype(np.float64)
+    if v.ndim == 1:
+        return (np.bincount(psu, weights=v, minlength=n_psu) / size)[psu]
+    out = np.empty_like(v)
+    for j in range(v.shape[1]):
+        out[:, j] = (np.bincount(psu, weights=v[:, j], minlength=n_psu) / size)[psu]
+    return out
+
+
+def _variance_column(design, variance) -> np.ndarray:
+    """R's ``variance=``: a column name or an array of positive finite ``q_i`` (length n)."""
+    name = variance if isinstance(variance, str) else "variance"
+    if isinstance(variance, str):
+        v = pd.to_numeric(_column(design, variance), errors="coerce").to_numpy(dtype=np.float64)
+    else:
+        v = np.asarray(variance, dtype=np.float64).ravel()
+        if len(v) != design.n:
+            raise UsageError(
+                f"calibrate: variance has {len(v)} values but the design has {design.n} rows"
+            )
+    bad = ~(np.isfinite(v) & (v > 0))
+    if bad.any():
+        raise ValidationError(
+            f"calibrate: the variance (heteroscedasticity) values must be positive and finite; "
+            f"{int(bad.sum())} are not (first at row {int(np.argmax(bad)) + 1})",
+            column=name,
+            rows=(np.flatnonzero(bad) + 1).tolist(),
+        )
+    return v
+
+
+def _factor_bounds(distance: str, bounds, w: np.ndarray):
+    """R's ``bounds.const``: bounds on weights -> per-unit bounds on factors (``bound / w``)."""
+    lo, hi = float(bounds[0]), float(bounds[1])
+    if not lo < hi:
+        raise UsageError(f"bounds must satisfy lower < upper, got ({lo:g}, {hi:g})")
+    pos = w > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (
+            np.where(pos, lo / np.where(pos, w, 1.0), lo),
+            np.where(pos, hi / np.where(pos, w, 1.0), hi),
+        )
 
 
 def _gap(x: np.ndarray, w: np.ndarray, totals: np.ndarray) -> float:
@@ -526,4 +706,9 @@ def replay(design, step: WeightingStep):
         s["population_size"],
         s["tol"],
         s["max_iter"],
+        bounds_const=s.get("bounds_const", False),
+        variance=s.get("variance"),
+        force=s.get("force", False),
+        alpha=s.get("alpha", 1.0),
+        aggregate_stage=s.get("aggregate_stage"),
     )

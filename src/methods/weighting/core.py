@@ -8,6 +8,8 @@ Sources:
     frequency table when the expected marginal totals are known. Ann. Math. Stat. 11, 427-444.
     Deville, J.-C. and Sarndal, C.-E. (1992). Calibration estimators in survey sampling.
     JASA 87, 376-382.
+    Deville, J.-C., Sarndal, C.-E. and Sautory, O. (1993). Generalized raking procedures in
+    survey sampling. JASA 88, 1013-1020 (bounded distances, heteroscedastic ``q_k``).
     Lumley, T. R package ``survey`` 4.x: ``grake``, ``cal.linear``, ``cal.raking``, ``cal.logit``
     and ``regcalibrate`` (printed with ``Rscript -e 'print(survey:::grake)'``); the Newton
     iteration, its generalised inverse, step halving, convergence test and the rescaling of
@@ -40,7 +42,7 @@ __all__ = [
 _R_SOMETHRESHOLD = 20.0
 #: ``MASS::ginv`` tolerance used by ``grake``.
 _GINV_TOL = 256 * np.finfo(float).eps
-DISTANCES = ("linear", "raking", "logit")
+DISTANCES = ("linear", "raking", "logit", "sinh")
 
 
 class InfeasibleCalibrationError(ConvergenceError):
@@ -219,8 +221,31 @@ class CalibrationResult:
     scale: float
 
 
-def _fm1_df(distance: str, u: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
-    """``F(u) - 1`` and ``F'(u)`` of R's calfun objects (cal.linear, cal.raking, cal.logit).
+def _sinh_f(u: np.ndarray, alpha: float) -> np.ndarray:
+    """R's ``dasinh``: ``F(u) = (p + sqrt(p^2 + 4 alpha^2)) / (2 alpha)``, ``p = asinh(2 alpha u)``,
+    the inverse of ``g -> alpha (g - 1/g)`` composed with ``sinh``; ``F(0) = 1``."""
+    p = np.arcsinh(2.0 * alpha * u)
+    return (p + np.sqrt(p * p + 4.0 * alpha * alpha)) / (2.0 * alpha)
+
+
+def _sinh_inv(m, alpha: float):
+    """``F^{-1}(m) = sinh(alpha (m - 1/m)) / (2 alpha)`` for ``m > 0`` (``-inf`` for ``m <= 0``,
+    which ``F > 0`` never reaches; ``+inf`` for ``m = inf``)."""
+    m = np.asarray(m, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = np.sinh(alpha * (m - 1.0 / m)) / (2.0 * alpha)
+    return np.where(m > 0, np.where(np.isfinite(m), out, np.inf), -np.inf)
+
+
+#: Gauss-Legendre nodes for the sinh distance's dual objective (a merit function only).
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(40)
+
+
+def _fm1_df(
+    distance: str, u: np.ndarray, lo: float, hi: float, alpha: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``F(u) - 1`` and ``F'(u)`` of R's calfun objects (cal.linear, cal.raking, cal.logit,
+    cal.sinh; sinh with R's ``dasinh``/``ddasinh`` ``alpha``, which R's ``cal.sinh`` fixes at 1).
 
     As in R, the linear and raking derivatives are zero outside ``lower - 1 < u < upper - 1``
     (for raking R tests ``u``, not ``exp(u)``, against the bounds; kept, since it only shapes
@@ -234,6 +259,13 @@ def _fm1_df(distance: str, u: np.ndarray, lo: float, hi: float) -> tuple[np.ndar
         fm1 = (lo * (hi - 1.0) + hi * (1.0 - lo) * eau) / den - 1.0
         return fm1, (a * (1.0 - lo) * (hi - 1.0) * (hi - lo)) * eau / (den * den)
     inside = (u < hi - 1.0) & (u > lo - 1.0)
+    if distance == "sinh":  # R: ddasinh = (1 + p / sqrt(p^2 + 4 a^2)) / sqrt(1 + (2 a u)^2)
+        p = np.arcsinh(2.0 * alpha * u)
+        dfu = (1.0 + p / np.sqrt(p * p + 4.0 * alpha * alpha)) / np.sqrt(
+            1.0 + (2.0 * alpha * u) ** 2
+        )
+        f = _sinh_f(u, alpha)
+        return np.minimum(np.maximum(f, lo), hi) - 1.0, np.where(inside, dfu, 0.0)
     if distance == "linear":
         return np.minimum(np.maximum(u + 1.0, lo), hi) - 1.0, inside.astype(np.float64)
     e = np.exp(u)
@@ -245,7 +277,7 @@ def _fm1(distance: str, u: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return _fm1_df(distance, u, lo, hi)[0]
 
 
-def _psi(distance: str, u: np.ndarray, lo: float, hi: float) -> np.ndarray:
+def _psi(distance: str, u: np.ndarray, lo: float, hi: float, alpha: float = 1.0) -> np.ndarray:
     """``integral_0^u (F(t) - 1) dt``: the convex dual objective's per-unit term.
 
     Its gradient in ``eta`` is ``X' D (F(X eta) - 1)``, so Newton on the calibration equations
@@ -260,16 +292,23 @@ def _psi(distance: str, u: np.ndarray, lo: float, hi: float) -> np.ndarray:
         a, b = lo - 1.0, hi - 1.0
         uc = np.clip(u, a, b)
         out = uc * uc / 2.0
+    elif distance == "sinh":  # no closed form: Gauss-Legendre on t = sinh(p) / (2 alpha)
+        a, b = _sinh_inv(lo, alpha), _sinh_inv(hi, alpha)
+        uc = np.clip(u, a, b)
+        pe = np.arcsinh(2.0 * alpha * uc)
+        pn = pe[..., None] * (_GL_X + 1.0) / 2.0  # nodes on [0, pe]
+        fp = (pn + np.sqrt(pn * pn + 4.0 * alpha * alpha)) / (2.0 * alpha) - 1.0
+        out = (fp * np.cosh(pn) / (2.0 * alpha)) @ _GL_W * (pe / 2.0)
     else:
-        a = np.log(lo) if lo > 0 else -np.inf
-        b = np.log(hi) if np.isfinite(hi) else np.inf
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = np.where(np.asarray(lo) > 0, np.log(np.maximum(lo, 0.0)), -np.inf)
+            b = np.where(np.isfinite(hi), np.log(np.where(np.isfinite(hi), hi, 1.0)), np.inf)
         uc = np.clip(u, a, b)
         out = np.expm1(uc) - uc
-    if np.isfinite(b):
-        out = out + (hi - 1.0) * np.maximum(u - b, 0.0)
-    if np.isfinite(a):
-        out = out + (lo - 1.0) * np.minimum(u - a, 0.0)
-    return out
+    with np.errstate(invalid="ignore"):  # inf * 0 where a bound is infinite: no term
+        above = np.where(np.isfinite(b), (hi - 1.0) * np.maximum(u - b, 0.0), 0.0)
+        below = np.where(np.isfinite(a), (lo - 1.0) * np.minimum(u - a, 0.0), 0.0)
+    return out + above + below
 
 
 def xtdx(x: np.ndarray, v: np.ndarray, block: int = 16384) -> np.ndarray:
@@ -302,10 +341,36 @@ def ginv(m: np.ndarray) -> np.ndarray:
     return (vt[keep].T / s[keep]) @ u[:, keep].T
 
 
-def check_bounds(distance: str, bounds) -> tuple[float, float]:
-    """Validate ``bounds`` for a distance; returns ``(lower, upper)`` as floats."""
+def check_bounds(distance: str, bounds):
+    """Validate ``bounds`` for a distance; returns ``(lower, upper)`` as floats.
+
+    ``lower`` and ``upper`` may also be arrays (one bound per unit on its factor ``g``, as R's
+    ``bounds.const = TRUE`` makes them); then they must satisfy ``lower < upper`` unit by unit
+    (a :class:`ValidationError` names the first offending rows) and, for logit, lie strictly
+    either side of 1, since R's ``cal.logit`` is undefined otherwise.
+    """
     if distance not in DISTANCES:
         raise UsageError(f"distance must be one of {DISTANCES}, got {distance!r}")
+    if bounds is not None and (np.ndim(bounds[0]) or np.ndim(bounds[1])):
+        lo, hi = (np.asarray(b, dtype=np.float64) for b in bounds)
+        lo, hi = np.broadcast_arrays(lo, hi)
+        bad = ~(lo < hi)
+        if distance == "sinh":
+            bad |= ~(np.isfinite(lo) & np.isfinite(hi))
+        if distance == "logit":
+            bad |= ~(np.isfinite(lo) & np.isfinite(hi) & (lo < 1.0) & (hi > 1.0))
+        if bad.any():
+            raise ValidationError(
+                "per-unit bounds on the factors must satisfy lower < upper"
+                + (
+                    " and lower < 1 < upper (logit): with bounds_const=True every input weight "
+                    "must lie strictly inside the weight bounds"
+                    if distance == "logit"
+                    else ""
+                ),
+                rows=(np.flatnonzero(bad) + 1).tolist(),
+            )
+        return lo, hi
     lo, hi = (-np.inf, np.inf) if bounds is None else (float(bounds[0]), float(bounds[1]))
     if not lo < hi:
         raise UsageError(f"bounds must satisfy lower < upper, got ({lo:g}, {hi:g})")
@@ -318,11 +383,27 @@ def check_bounds(distance: str, bounds) -> tuple[float, float]:
         raise UsageError(
             f"logit calibration needs finite bounds with lower < 1 < upper, got ({lo:g}, {hi:g})"
         )
+    if distance == "sinh" and not (np.isfinite(lo) and np.isfinite(hi)):
+        raise UsageError(  # R's cal.sinh: "Sinh calibration requires finite bounds"
+            f"sinh calibration needs finite bounds, got ({lo:g}, {hi:g})"
+        )
     return lo, hi
 
 
 def attainable_ranges(x: np.ndarray, d: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Range of ``sum_i d_i g_i x_ij`` over factors ``lo <= g_i <= hi`` (p x 2)."""
+    """Range of ``sum_i d_i g_i x_ij`` over factors ``lo <= g_i <= hi`` (p x 2).
+
+    ``lo`` and ``hi`` are scalars or per-unit arrays."""
+    if np.ndim(lo) or np.ndim(hi):
+        lo, hi = np.broadcast_to(lo, d.shape), np.broadcast_to(hi, d.shape)
+        out = np.empty((x.shape[1], 2))
+        for j in range(x.shape[1]):
+            xp, xn = d * np.maximum(x[:, j], 0.0), d * np.minimum(x[:, j], 0.0)
+            with np.errstate(invalid="ignore"):
+                low = np.where(xp != 0, lo * xp, 0.0) + np.where(xn != 0, hi * xn, 0.0)
+                high = np.where(xp != 0, hi * xp, 0.0) + np.where(xn != 0, lo * xn, 0.0)
+            out[j] = low.sum(), high.sum()
+        return out
     pos = x.T @ d
     neg = np.zeros_like(pos)
     for j in np.flatnonzero(x.min(axis=0) < 0):  # columns with negative values (rare)
@@ -349,31 +430,54 @@ def jointly_feasible(
     nothing. Solved with scipy's HiGHS.
     """
 
-    uniq, inv = np.unique(x, axis=0, return_inverse=True)
+    p = x.shape[1]
+    per_unit = bool(np.ndim(lo) or np.ndim(hi))
+    key = x
+    if per_unit:  # pool only units that share their row of x and their bounds
+        key = np.column_stack([x, np.broadcast_to(lo, d.shape), np.broadcast_to(hi, d.shape)])
+    uniq, inv = np.unique(key, axis=0, return_inverse=True)
     if len(uniq) > max_rows:
         return None
     dsum = np.bincount(inv.ravel(), weights=d, minlength=len(uniq))
+    if per_unit:
+        box = [
+            (None if np.isinf(a) else a, None if np.isinf(b) else b)
+            for a, b in zip(uniq[:, p], uniq[:, p + 1])
+        ]
+        uniq = uniq[:, :p]
+    else:
+        box = (None if np.isinf(lo) else lo, None if np.isinf(hi) else hi)
     a_eq = (uniq * dsum[:, None]).T
     scale = 1.0 + np.abs(totals)
     res = linprog(
         np.zeros(len(uniq)),
         A_eq=a_eq / scale[:, None],
         b_eq=totals / scale,
-        bounds=(None if np.isinf(lo) else lo, None if np.isinf(hi) else hi),
+        bounds=box,
         method="highs",
     )
     return bool(res.status == 0)
 
 
-def linear_calibration_factors(x: np.ndarray, d: np.ndarray, totals: np.ndarray) -> np.ndarray:
+def linear_calibration_factors(
+    x: np.ndarray, d: np.ndarray, totals: np.ndarray, variance: np.ndarray | None = None
+) -> np.ndarray:
     """Unbounded linear (GREG) calibration factors ``g = 1 + x' (X'DX)^{-1} (T - X'd)``.
+
+    With ``variance`` ``q`` (R's ``variance=``, ``lambda`` in ``regcalibrate``):
+    ``g_i = 1 + x_i' (X' D Q^{-1} X)^{-1} (T - X'd) / q_i``, the GREG under a working model
+    with variances proportional to ``q`` (Deville, Sarndal and Sautory 1993).
 
     Notes:
         Deville and Sarndal (1992), chi-square distance; the direct solve of R's
         ``regcalibrate.survey.design2``. Memory O(n p): only p x p cross-products are formed.
     """
-    lam = np.linalg.solve(xtdx(x, d), totals - x.T @ d)
-    return 1.0 + x @ lam
+    if variance is None:
+        lam = np.linalg.solve(xtdx(x, d), totals - x.T @ d)
+        return 1.0 + x @ lam
+    q = np.asarray(variance, dtype=np.float64)
+    lam = np.linalg.solve(xtdx(x, d / q), totals - x.T @ d)
+    return 1.0 + (x @ lam) / q
 
 
 def calibration_factors(
@@ -386,6 +490,9 @@ def calibration_factors(
     max_iter: int = 50,
     labels: list[str] | None = None,
     level_checks: list | None = None,
+    variance: np.ndarray | None = None,
+    force: bool = False,
+    alpha: float = 1.0,
 ) -> CalibrationResult:
     """Calibration factors ``g`` (new weight = ``d * g``) by R's ``grake`` Newton-Raphson.
 
@@ -394,13 +501,23 @@ def calibration_factors(
         d: input weights (length n).
         totals: population totals of the p columns of ``x``.
         distance: ``"linear"`` (chi-square), ``"raking"`` (multiplicative) or ``"logit"``.
-        bounds: ``(lower, upper)`` on the factors; required and finite for logit.
+        bounds: ``(lower, upper)`` on the factors; required and finite for logit. Either may be
+            an array of one bound per unit (R's ``bounds.const``, after dividing by ``d``).
         tol: stop when every ``|T_j - sum_i d_i g_i x_ij| / (1 + |T_j|) < tol`` (R's
             ``epsilon``).
         max_iter: Newton iterations (R's ``maxit``).
         labels: names of the columns of ``x``, for messages.
         level_checks: ``(name, codes, levels, totals)`` of categorical variables whose every
             level (the reference level too) is checked for reachability before iterating.
+        variance: positive ``q_i`` (length n), R's ``variance=`` (heteroscedasticity): the
+            distance of unit i is scaled by ``q_i``, so ``g_i = 1 + F(x_i' eta / q_i)`` and
+            Newton uses ``X' diag(d F' / q) X`` (``survey:::grake``'s ``sigma2``; Deville,
+            Sarndal and Sautory 1993, section 2).
+        alpha: the sinh distance's ``alpha`` (R's ``dasinh(u, alpha)``; ``cal.sinh`` uses 1).
+        force: as R's ``force = TRUE``: when ``max_iter`` is reached, warn (RuntimeWarning
+            giving the achieved worst relative misfit and the iterations) and return the last
+            factors instead of raising; R warns "Failed to converge" and stops with
+            "Calibration failed" unless ``force``.
 
     Returns:
         :class:`CalibrationResult` with factors ``g`` (relative to ``d``), iterations, the
@@ -409,7 +526,8 @@ def calibration_factors(
     Raises:
         InfeasibleCalibrationError: a total lies outside what bounded factors can reach (each
             column checked first, then jointly by linear programming when Newton fails).
-        ConvergenceError: no convergence in ``max_iter`` iterations although feasible.
+        ConvergenceError: no convergence in ``max_iter`` iterations although feasible (unless
+            ``force``).
 
     Notes:
         Transcribes ``survey:::grake`` (Lumley; Deville and Sarndal 1992): ``g = 1 + F(x'eta)``
@@ -428,6 +546,7 @@ def calibration_factors(
     totals = np.asarray(totals, dtype=np.float64)
     p = x.shape[1]
     labels = labels or [f"x{j}" for j in range(p)]
+    q = np.ones(len(d)) if variance is None else np.asarray(variance, dtype=np.float64)
     sample_total = x.T @ d
     scale = 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -436,20 +555,24 @@ def calibration_factors(
         scale = float(np.mean(scales))
         d = d * scale
         sample_total = sample_total * scale
-        if np.isfinite(lo) or np.isfinite(hi):
+        if np.isfinite(lo).any() or np.isfinite(hi).any():
             warnings.warn(
                 f"the weights total less than 1/20 of every population total, so (as R's "
                 f"survey::calibrate does) they were first rescaled by {scale:.4g}; the bounds "
-                f"({lo:g}, {hi:g}) apply to factors relative to the rescaled weights",
+                f"{_bounds_text(lo, hi)} apply to factors relative to the rescaled weights",
                 UserWarning,
                 stacklevel=3,
             )
     _check_ranges(x, d, totals, lo, hi, labels, scale)
+    per_unit = bool(np.ndim(lo) or np.ndim(hi))
     for name, codes, levels, level_totals in level_checks or ():
-        dsum = np.bincount(codes, weights=d, minlength=len(levels))
+        if per_unit:  # units keep their own bounds: the indicator matrix, unit by unit
+            xi, di = (codes[:, None] == np.arange(len(levels))).astype(np.float64), d
+        else:
+            xi, di = np.eye(len(levels)), np.bincount(codes, weights=d, minlength=len(levels))
         _check_ranges(
-            np.eye(len(levels)),
-            dsum,
+            xi,
+            di,
             np.asarray(level_totals, float),
             lo,
             hi,
@@ -462,12 +585,13 @@ def calibration_factors(
     xeta = np.zeros(len(d))
     it = 1
     with np.errstate(over="ignore", invalid="ignore"):
-        g1, deriv = _fm1_df(distance, xeta, lo, hi)
+        g1, deriv = _fm1_df(distance, xeta, lo, hi, alpha)
+        dq = d * q
         misfit = rhs - x.T @ (d * g1)
         rel = np.abs(misfit) / (1.0 + np.abs(totals))
         gap = float(np.max(rel))
         while gap >= tol:
-            tmat = xtdx(x, d * deriv)
+            tmat = xtdx(x, d * deriv / q)
             deta = ginv(tmat) @ misfit
             slope = float(misfit @ deta)
             if not slope > 0:  # singular Hessian along the misfit: steepest descent instead
@@ -477,8 +601,8 @@ def calibration_factors(
             accepted = False
             while step >= 2.0**-40:
                 cand = eta + step * deta
-                xc = x @ cand
-                g1c, derivc = _fm1_df(distance, xc, lo, hi)
+                xc = (x @ cand) / q
+                g1c, derivc = _fm1_df(distance, xc, lo, hi, alpha)
                 if np.isfinite(g1c).all() and np.isfinite(derivc).all():
                     misc = rhs - x.T @ (d * g1c)
                     relc = np.abs(misc) / (1.0 + np.abs(totals))
@@ -488,7 +612,8 @@ def calibration_factors(
                         break
                     # else the dual objective must fall (Armijo), computed as a difference
                     dphi = float(
-                        d @ (_psi(distance, xc, lo, hi) - _psi(distance, xeta, lo, hi))
+                        dq
+                        @ (_psi(distance, xc, lo, hi, alpha) - _psi(distance, xeta, lo, hi, alpha))
                         - (cand - eta) @ rhs
                     )
                     if dphi <= -1e-4 * step * slope:
@@ -502,14 +627,35 @@ def calibration_factors(
                 break
             it += 1
             if it > max_iter:
+                if force:
+                    warnings.warn(
+                        f"{distance} calibration failed to converge (R: 'Failed to converge'): "
+                        f"worst relative misfit {gap:.3g} of the calibrated totals after "
+                        f"{max_iter} iterations (tol={tol:g}); the last weights are returned "
+                        "because force=True",
+                        RuntimeWarning,
+                        stacklevel=3,
+                    )
+                    it = max_iter
+                    break
                 _raise_not_converged(x, d, totals, lo, hi, labels, distance, max_iter, rel)
     g = (1.0 + g1) * scale
     return CalibrationResult(g=g, iterations=it, gap=gap, scale=scale)
 
 
+def _bounds_text(lo, hi) -> str:
+    """``(lower, upper)``, or the range of per-unit bounds."""
+    if np.ndim(lo) or np.ndim(hi):
+        return (
+            f"(per-unit, lower {np.min(lo):.4g}..{np.max(lo):.4g}, "
+            f"upper {np.min(hi):.4g}..{np.max(hi):.4g})"
+        )
+    return f"({lo:g}, {hi:g})"
+
+
 def _check_ranges(x, d, totals, lo, hi, labels, scale) -> None:
     """Raise when a single total is outside the range bounded factors can reach."""
-    if np.isinf(lo) and np.isinf(hi):
+    if np.isinf(lo).all() and np.isinf(hi).all():
         return
     rng = attainable_ranges(x, d, lo, hi)
     bad = np.flatnonzero(
@@ -522,7 +668,7 @@ def _check_ranges(x, d, totals, lo, hi, labels, scale) -> None:
         ]
         note = f" (weights rescaled by {scale:.4g} first, as R does)" if scale != 1.0 else ""
         raise InfeasibleCalibrationError(
-            f"calibration bounds ({lo:g}, {hi:g}) are infeasible{note}: "
+            f"calibration bounds {_bounds_text(lo, hi)} are infeasible{note}: "
             + "; ".join(parts)
             + ". Widen the bounds, or collapse the levels whose totals cannot be reached."
         )
@@ -533,7 +679,7 @@ def _raise_not_converged(x, d, totals, lo, hi, labels, distance, max_iter, rel) 
     j = int(np.nanargmax(np.where(np.isfinite(rel), rel, np.inf)))
     where = f"worst relative gap {rel[j]:.3g} at {labels[j]}"
     note = ""
-    if np.isfinite(lo) or np.isfinite(hi):
+    if np.isfinite(lo).any() or np.isfinite(hi).any():
         feasible = jointly_feasible(x, d, totals, lo, hi)
         if feasible is None:
             note = (
@@ -542,7 +688,7 @@ def _raise_not_converged(x, d, totals, lo, hi, labels, distance, max_iter, rel) 
             )
         if feasible is False:
             raise InfeasibleCalibrationError(
-                f"calibration bounds ({lo:g}, {hi:g}) are infeasible: every total is reachable "
+                f"calibration bounds {_bounds_text(lo, hi)} are infeasible: every total is reachable "
                 f"on its own but no set of factors inside the bounds reproduces all of them "
                 f"together ({distance} distance stopped after {max_iter} iterations, {where}). "
                 "Widen the bounds or drop or collapse auxiliary totals."

@@ -166,25 +166,38 @@ class GregAdjustment(WeightingStep):
     (Deville and Sarndal 1992). ``xmat`` is the n x p model matrix. The projection uses the
     generalised inverse of ``X'DX`` (p x p, cached) rather than R's n x p QR factor: the same
     residuals (for any rank) at a fraction of the time and memory.
+
+    ``q`` (optional): R's ``variance=`` of an unbounded linear calibration; ``regcalibrate``
+    then stores ``qr(mm * sqrt(d / q))`` and ``w = g * sqrt(d q)``, so the regression is
+    weighted by ``d / q``. (R's ``grake`` path, used for bounded or non-linear distances,
+    stores no ``q``: its residuals ignore it, and so do these when ``q`` is None.)
     """
 
     xmat: np.ndarray = field(default=None, repr=False)
+    q: np.ndarray | None = field(default=None, repr=False)
+    #: R's ``aggregate.stage``: the PSU-mean input weights the projection uses (``xmat`` then
+    #: holds PSU means too); None: ``w_in``.
+    base: np.ndarray | None = field(default=None, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def _pinv(self) -> np.ndarray:
         """Generalised inverse of ``X' D X`` (p x p), computed once and cached."""
         a = self._cache.get("pinv")
         if a is None:
-            a = ginv(xtdx(self.xmat, np.maximum(self.w_in, 0.0)))
+            d = np.maximum(self.w_in if self.base is None else self.base, 0.0)
+            a = ginv(xtdx(self.xmat, d if self.q is None else d / self.q))
             self._cache["pinv"] = a
         return a
 
     def adjust(self, z):
         x, flat = _as2d(z)
-        whalf = np.sqrt(np.maximum(self.w_in, 0.0))
+        whalf = np.sqrt(np.maximum(self.w_in if self.base is None else self.base, 0.0))
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(self.w_in > 0, self.w_out / np.where(self.w_in > 0, self.w_in, 1), 0)
         w = g * whalf
+        if self.q is not None:
+            sq = np.sqrt(self.q)
+            whalf, w = whalf / sq, w * sq
         e = _safe_div(x, w)
         # residual of e on X sqrt(d): e - sqrt(d) X (X'DX)^+ X' sqrt(d) e (R: qr.resid)
         coef = self._pinv() @ (self.xmat.T @ (e * whalf[:, None]))
