@@ -24,7 +24,7 @@
 # Parameters (papermill injects overrides below this cell)
 month = "2025-12"
 stores = None  # JSON {force: store file}; None: the synthetic demo stores of five forces
-window = 1  # months compared: 1 = the month alone, 12 = the rolling year to the month
+window = 1  # months compared: 1 for the month alone, 12 for the rolling year to the month
 seed = 20250101
 out_dir = None  # where tables/ and figures/ are written; None writes nothing
 

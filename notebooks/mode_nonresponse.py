@@ -42,9 +42,9 @@ survey = "violent"  # one of the preset's surveys
 months = "2025-01:2025-06"  # YYYY-MM:YYYY-MM, the months of fieldwork simulated
 mode_plan = "experiment"  # telephone, paper, sequential, concurrent or experiment
 mode_shift = 1.0  # true telephone measurement effect (log-odds added to telephone answers)
-nmar = 0.5  # response depends on own whole-experience satisfaction (log-odds; 0 = none)
+nmar = 0.5  # response depends on own whole-experience satisfaction (log-odds; 0: none)
 seed = 20250101  # seed of the synthetic victims, the sample, the fieldwork and the bootstraps
-fraction = None  # sampling fraction; None = the preset's selection rule
+fraction = None  # sampling fraction; None: the preset's selection rule
 method = "weighting"  # mode decomposition: "weighting" (odds weights) or "regression"
 bootstrap = 500  # bootstrap replicates of the mode decomposition
 r_bootstrap = 200  # bootstrap replicates of the R-indicators

@@ -42,8 +42,8 @@ month = "2025-06"  # YYYY-MM: the month weighted (earlier months are pooled if i
 seed = 20250101  # seed of the synthetic victims, the sample and the fieldwork
 min_respondents = 400  # pool earlier months until the sample has this many respondents
 max_months = 12  # ... but never more than this many months
-mode_plan = None  # fieldwork plan; None = the survey's modes (telephone only: "telephone")
-nmar = 0.0  # response depends on the victim's own satisfaction (0 = at random given covariates)
+mode_plan = None  # fieldwork plan; None: the survey's modes (telephone only: "telephone")
+nmar = 0.0  # response depends on the victim's own satisfaction (0: at random given covariates)
 nonresponse = "propensity"  # "propensity" (five propensity classes) or "cells" (weighting classes)
 trim_upper = 1.75  # trimming cap, a multiple of the median raked weight (tight, to show the step)
 
