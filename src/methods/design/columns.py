@@ -85,6 +85,17 @@ def psu_count_per_row(strata: np.ndarray, psu: np.ndarray) -> np.ndarray:
     return n_h[strata].astype(float)
 
 
+def first_varying(codes: np.ndarray, values: np.ndarray, n_groups: int) -> int | None:
+    """The first group code (0 .. n_groups-1) within which ``values`` are not all equal, or
+    ``None`` when each group holds one value."""
+    lo = np.full(n_groups, np.inf)
+    hi = np.full(n_groups, -np.inf)
+    np.minimum.at(lo, codes, values)
+    np.maximum.at(hi, codes, values)
+    varies = np.flatnonzero(hi > lo)
+    return int(varies[0]) if len(varies) else None
+
+
 def fpc_values(data: pd.DataFrame, name: str) -> np.ndarray:
     """The fpc column ``name`` as floats, refused (naming column and rows) when it is not
     numeric, or has a missing or negative value."""
@@ -111,14 +122,8 @@ def fpc_popsize(
         stratum is refused.
     """
     f = fpc_values(data, name)
-    H = len(labels)
-    lo = np.full(H, np.inf)
-    hi = np.full(H, -np.inf)
-    np.minimum.at(lo, strata, f)
-    np.maximum.at(hi, strata, f)
-    varies = hi > lo
-    if varies.any():
-        h = int(np.flatnonzero(varies)[0])
+    h = first_varying(strata, f, len(labels))
+    if h is not None:
         raise ValidationError(
             f"fpc varies within stratum {labels[h]!r}; give one population size (or fraction) "
             "per stratum",

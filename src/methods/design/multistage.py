@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from methods.core.errors import ValidationError
-from methods.design.columns import fpc_values, readonly, rows1
+from methods.design.columns import first_varying, fpc_values, readonly, rows1
 from methods.design.variance import (
     DomainInfluence,
     SinglePSUStratum,
@@ -199,14 +199,8 @@ def stage_popsizes(
             popsize.append(np.full(len(data), np.inf))
             continue
         f, name, g = vals[s], fpc[s], groups[s]
-        G = int(g.max()) + 1
-        lo = np.full(G, np.inf)
-        hi = np.full(G, -np.inf)
-        np.minimum.at(lo, g, f)
-        np.maximum.at(hi, g, f)
-        varies = hi > lo
-        if varies.any():
-            h = int(np.flatnonzero(varies)[0])
+        h = first_varying(g, f, int(g.max()) + 1)
+        if h is not None:
             labels = group_labels[s]
             what = f"{group_names[s]} {labels[h]!r}" if labels is not None else group_names[s]
             rows = rows1(g == h)
