@@ -60,9 +60,10 @@ when = month_label(month)
 span = reporting.months_back(month, 24)
 # Read-only: reports for several months may run in parallel on one DuckDB file.
 with Store(db, read_only=True) as st:
-    loaded = [m for m in st.loaded_months() if m in span]
-    sampled = st.responses(months=loaded)
-    victims = st.victims(months=loaded)
+    whose = st.require_force(preset, month)  # the store may hold several forces' data
+    loaded = [m for m in st.loaded_months(force=whose) if m in span]
+    sampled = st.responses(months=loaded, force=whose)
+    victims = st.victims(months=loaded, force=whose)
     eligible, flow = monthly.eligible_frame(victims, preset, surveys, store=st)
 sampled = reporting.prepare_responses(sampled[sampled["survey"].isin(surveys)])
 this_month = sampled[sampled["month"] == month]
@@ -231,7 +232,7 @@ publish.show_figure(figs["districts"], publish.describe_estimates(districts["dis
 
 # %%
 with Store(db, read_only=True) as st:
-    said = st.responses(months=[m for m in loaded if m in last12], comments=True)
+    said = st.responses(months=[m for m in loaded if m in last12], comments=True, force=whose)
 said = reporting.add_satisfied(reporting.completes(reporting.prepare_responses(said[said["survey"].isin(surveys)])))
 voices = comment_report.comment_summary(said, min_base=min_base, min_count=min_count, seed=seed)
 del said  # only the redacted texts are kept

@@ -289,6 +289,7 @@ def test_samples_and_responses_join_without_personal_data(st, tmp_path):
         "rows": 10,
         "replaced": False,
         "dropped_responses": 0,
+        "force": None,  # CR-... references name no preset
     }
     resp = ex.responses(smp)
     resp.loc[1, "disposition"] = "2.1"  # spreadsheets drop the trailing zero of 2.10
@@ -335,7 +336,9 @@ def test_samples_and_responses_join_without_personal_data(st, tmp_path):
     with_comments = st.responses(comments=True)
     assert with_comments["comment"].notna().sum() == 3  # completes k = 0, 4, 8
     status = st.status()
-    assert status["samples"] == [{"survey": "burglary", "month": "2025-01", "rows": 10}]
+    assert status["samples"] == [
+        {"survey": "burglary", "month": "2025-01", "rows": 10, "force": None}
+    ]
     assert status["responses"] == [{"survey": "burglary", "rows": 10, "interviews": 5}]
     hashes = st.input_hashes("2025-01")
     assert sorted(hashes) == [

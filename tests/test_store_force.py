@@ -12,14 +12,16 @@ import re
 import shutil
 import tomllib
 from importlib import resources
+from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 from fixtures.ingest import extracts as ex
 
 from conftest import TEST_MONTHS, run_vsw
 from methods.config.presets import load_force_file
-from methods.core.errors import InputRefused
+from methods.core.errors import InputRefused, UsageError
 from methods.data.store import Store
 from methods.data.validation import IngestError
 
@@ -184,11 +186,106 @@ def test_store_records_force_and_holds_several_forces_side_by_side(st):
     assert "durham (2025-01); kent (2025-02)" in str(ei.value)
     with pytest.raises(InputRefused, match=r"no victims of durham for 2025-03"):
         st.require_force("durham", "2025-03")
-    # a month holds one force: replacing Kent's month with Durham's extract is refused
+
+
+def _kent(n: int = 5, month: str = "2025-02", start: int = 100):
+    df = ex.victims(n, month, start=start)
+    df["crime_ref"] = [f"KE/25/{k:06d}" for k in range(start, start + n)]
+    df["district"] = "Dover"
+    return df
+
+
+def test_two_forces_hold_the_same_month_side_by_side(st):
+    """The comparison issue's need: Durham's and Kent's 2025-02 in one store, each read, sampled,
+    replaced and hashed on its own; a read that does not name the force is refused."""
+    st.ingest_victims(_kent(), month="2025-02", force="kent")
+    kent_before = st.victims("2025-02", force="kent", personal=True)
+    res = st.ingest_victims(_durham(month="2025-02", start=50), month="2025-02")
+    assert res["force"] == "durham" and not res["replaced"]
+    assert st.forces() == {"durham": ["2025-02"], "kent": ["2025-02"]}
+    assert st.loaded_months() == ["2025-02"]
+    assert st.loaded_months(force="Kent") == ["2025-02"]
+    assert st.require_force("kent", "2025-02") == "kent"
+    assert st.require_force("durham", "2025-02") == "durham"
+    with pytest.raises(InputRefused, match=r"holds durham's and kent's victims, not met's"):
+        st.require_force("met", "2025-02")
+    with pytest.raises(UsageError, match=r"several forces' data for 2025-02 \(durham, kent\)"):
+        st.victims("2025-02")
+    assert (st.victims("2025-02", force="kent")["district"] == "Dover").all()
+    assert len(st.victims("2025-02", force="kent")) == 5
+    assert len(st.victims("2025-02", force="durham")) == 12
+    # a second load of Durham's month is refused; replacing it leaves Kent's rows alone
+    with pytest.raises(IngestError, match=r"month 2025-02 of durham is already loaded"):
+        st.ingest_victims(_durham(month="2025-02", start=50), month="2025-02")
+    st.ingest_victims(_durham(8, month="2025-02", start=70), month="2025-02", replace=True)
+    assert len(st.victims("2025-02", force="durham")) == 8
+    pd.testing.assert_frame_equal(st.victims("2025-02", force="kent", personal=True), kent_before)
+    # each force keeps its own sample of a survey in the month
+    du = st.victims("2025-02", force="durham")["case_id"][:3]
+    ke = st.victims("2025-02", force="kent")["case_id"][:2]
+    assert (
+        st.record_sample(
+            pd.DataFrame({"case_id": du, "inclusion_prob": 0.5}), "burglary", "2025-02"
+        )["force"]
+        == "durham"
+    )
+    st.record_sample(pd.DataFrame({"case_id": ke, "inclusion_prob": 0.25}), "burglary", "2025-02")
+    with pytest.raises(UsageError, match="several forces"):
+        st.sample("burglary", "2025-02")
+    assert st.sample("burglary", "2025-02", force="kent")["inclusion_prob"].tolist() == [0.25] * 2
+    assert len(st.sample("burglary", "2025-02", force="durham")) == 3
+    mixed = pd.DataFrame({"case_id": [*du, *ke], "inclusion_prob": 0.5})
     before = _data(st)
-    with pytest.raises(IngestError, match="holds the extract of kent"):
-        st.ingest_victims(_durham(month="2025-02", start=50), month="2025-02", replace=True)
+    with pytest.raises(InputRefused, match=r"holds victims of several forces \(durham, kent\)"):
+        st.record_sample(mixed, "hate", "2025-02")
+    with pytest.raises(InputRefused, match=r"of durham's victims, not kent's"):
+        st.record_sample(
+            pd.DataFrame({"case_id": du, "inclusion_prob": 0.5}), "hate", "2025-02", force="kent"
+        )
+    with pytest.raises(
+        InputRefused, match=r"already recorded for survey burglary, 2025-02 of kent"
+    ):
+        st.record_sample(
+            pd.DataFrame({"case_id": ke, "inclusion_prob": 0.5}), "burglary", "2025-02"
+        )
     assert _data(st) == before
+    hashes = st.input_hashes("2025-02", force="kent")
+    assert [k.split(" (")[0] for k in hashes] == ["sample burglary 2025-02"]  # frames: no hash
+    assert hashes != st.input_hashes("2025-02", force="durham")
+    assert [m["force"] for m in st.status()["months"]] == ["durham", "kent"]
+
+
+def test_a_case_of_one_forces_month_cannot_load_into_another(st):
+    """One (crime_ref, victim_id) is one force's case: an unattributed extract of the same
+    month (mixed references: no force inferred) holding two of Durham's cases is refused,
+    naming the month and force they are loaded under."""
+    st.ingest_victims(_durham(), month=MONTH)
+    mixed = pd.concat([ex.victims(3, MONTH, start=500), _durham(2)], ignore_index=True)
+    before = _data(st)
+    with pytest.raises(IngestError, match=r"already loaded under month\(s\) 2025-01 \(durham\)"):
+        st.ingest_victims(mixed, month=MONTH)
+    assert _data(st) == before
+
+
+def test_version_2_store_is_upgraded_with_samples_force(tmp_path):
+    db = tmp_path / "v2.duckdb"
+    with Store(db, today=TODAY) as s:
+        s.ingest_victims(_durham(), month=MONTH)
+        ids = s.victims(MONTH)["case_id"][:4]
+        s.record_sample(pd.DataFrame({"case_id": ids, "inclusion_prob": 0.5}), "hate", MONTH)
+    con = duckdb.connect(str(db))  # what a version-2 workbench wrote
+    con.execute("ALTER TABLE samples DROP COLUMN force")
+    con.execute("UPDATE meta SET value = '2'::BLOB WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(InputRefused, match=r"schema version 2.*month and sample.*upgrade"):
+        Store(db, read_only=True)
+    with Store(db, today=TODAY) as s:
+        assert s.audit(action="upgrade_store")["detail"].tolist() == [
+            "schema 2 -> 3: months and samples record their force"
+        ]
+        assert s.status()["samples"] == [
+            {"survey": "hate", "month": MONTH, "rows": 4, "force": "durham"}
+        ]
 
 
 def test_unattributed_month_is_refused_for_reports(st):
@@ -204,6 +301,7 @@ def test_version_1_store_is_upgraded_or_refused_clearly(tmp_path):
         s.ingest_victims(_durham(), month=MONTH)
     con = duckdb.connect(str(db))  # make it what a version-1 workbench wrote
     con.execute("ALTER TABLE months DROP COLUMN force")
+    con.execute("ALTER TABLE samples DROP COLUMN force")
     con.execute("UPDATE meta SET value = '1'::BLOB WHERE key = 'schema_version'")
     con.close()
     with pytest.raises(InputRefused, match="schema version 1.*rebuild the store"):
@@ -288,3 +386,51 @@ def test_a_users_copy_of_a_preset_may_use_its_months_but_not_another_prefix(tmp_
             s.require_force(load_force_file(other), MONTH)
         with pytest.raises(InputRefused, match="not mine's"):  # a bare name proves nothing
             s.require_force("mine", MONTH)
+
+
+def test_a_force_reported_from_a_shared_store_is_byte_identical_to_its_own_store(
+    store_copy, tmp_path
+):
+    """Kent's months loaded beside Durham's demo months: Kent's report from the shared store
+    has the same tables, byte for byte, as from a store of Kent's alone, and Durham's months
+    are untouched; the comparison reads both forces from the one store (``--one-store``)."""
+    from methods.report.run import run_report
+    from methods.workflows.demo import build_store
+
+    month = TEST_MONTHS[-1]
+    with Store(store_copy, read_only=True) as s:
+        durham_before = s.victims(TEST_MONTHS, force="durham", personal=True)
+    build_store(store_copy, force="kent", months=[month], seed=7)
+    alone = tmp_path / "kent.duckdb"
+    build_store(alone, force="kent", months=[month], seed=7)
+    with Store(store_copy, read_only=True) as s:
+        assert s.forces() == {"durham": TEST_MONTHS, "kent": [month]}
+        assert s.loaded_months(force="durham") == TEST_MONTHS
+    shared = run_report("kent", month, store_copy, out=tmp_path / "shared")
+    own = run_report("kent", month, alone, out=tmp_path / "own")
+    tables = sorted(p.name for p in (Path(own["report_dir"]) / "tables").glob("*.csv"))
+    assert tables
+    for name in tables:
+        a = (Path(shared["report_dir"]) / "tables" / name).read_bytes()
+        b = (Path(own["report_dir"]) / "tables" / name).read_bytes()
+        assert a == b, name
+    districts = (Path(shared["report_dir"]) / "tables" / "districts.csv").read_text()
+    assert "Canterbury" in districts and "Darlington" not in districts
+    res = run_vsw(
+        "compare",
+        "--one-store",
+        "--forces",
+        "durham,kent",
+        "--month",
+        month,
+        "--out",
+        str(tmp_path / "cmp"),
+        "--quiet",
+        db=store_copy,
+    )
+    assert res.returncode == 0, res.stderr
+    table = (tmp_path / "cmp" / "compare" / month / "tables" / "force_comparison.csv").read_text()
+    assert "\nkent," in table and "\ndurham," in table
+    with Store(store_copy, read_only=True) as s:  # Durham's rows: unchanged
+        after = s.victims(TEST_MONTHS, force="durham", personal=True)
+    pd.testing.assert_frame_equal(after, durham_before)

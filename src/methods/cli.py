@@ -127,7 +127,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             verb = "replaced" if res.get("replaced") else "loaded"
             _say(f"{verb} {res['rows']} victims for {res['month']}")
         elif args.what == "sample":
-            res = st.ingest_sample(path, survey=args.survey, month=args.month, replace=args.replace)
+            res = st.ingest_sample(
+                path,
+                survey=args.survey,
+                month=args.month,
+                replace=args.replace,
+                force=getattr(args, "force", None),
+            )
             verb = "replaced the sample with" if res.get("replaced") else "recorded"
             _say(f"{verb} {res['rows']} sampled cases for {args.survey} {args.month}")
             if res.get("dropped_responses"):
@@ -242,6 +248,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         demo=args.demo,
         seed=args.seed,
         progress=not args.quiet,
+        db=args.db if args.one_store else None,
     )
     _say(f"comparison: {res['report_dir']}")
     return EXIT_OK
@@ -548,6 +555,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--survey", required=True)
     s.add_argument("--month", required=True, type=_month)
     s.add_argument("--replace", action="store_true", help="swap the survey's sample of the month")
+    s.add_argument(
+        "--force",
+        help="whose victims were sampled (checked); default: the force of the sampled cases "
+        "(a store may hold several forces' victims for one month)",
+    )
     s.set_defaults(func=cmd_ingest)
     r = ing_sub.add_parser(
         "responses",
@@ -648,6 +660,12 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--forces", required=True, help="comma-separated force presets (2 or more)")
     cp.add_argument(
         "--stores", default="data/forces", help="folder of <force>.duckdb stores (data/forces)"
+    )
+    cp.add_argument(
+        "--one-store",
+        action="store_true",
+        help="read every force from the store given by vsw --db FILE, which holds them side "
+        "by side (instead of one store per force in --stores)",
     )
     cp.add_argument(
         "--window", type=int, default=1, help="months compared: 1 (default) or e.g. 12 (rolling)"

@@ -63,6 +63,8 @@ def _mark_negation(text: str) -> str:
 def term_words(term: str) -> str:
     """A term as words for a reader: ``not_heard back`` -> "not heard back"."""
     return term.replace(NEGATED, "not ")
+
+
 #: Columns of :func:`comment_themes` (``quotes`` is not for the CSV table).
 THEME_COLUMNS = (
     "theme",

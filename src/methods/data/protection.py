@@ -193,9 +193,10 @@ def case_key_sql(survey: str, month: str, case_id: str) -> str:
     return hmac_sql(f"'extract:' || {survey} || '|' || {month} || '|' || {case_id}")
 
 
-def case_key_map(store: Any, survey: str, month: str) -> pd.DataFrame:
-    """``case_key -> case_id`` for the recorded sample of ``survey`` in ``month``."""
-    smp = store.sample(survey, month)
+def case_key_map(store: Any, survey: str, month: str, force: Any = None) -> pd.DataFrame:
+    """``case_key -> case_id`` for the recorded sample of ``survey`` in ``month`` (of
+    ``force``, needed when the store holds several forces' data for the month)."""
+    smp = store.sample(survey, month, force=force)
     return pd.DataFrame(
         {
             "case_key": case_keys(store, smp["case_id"], survey, month),

@@ -1,16 +1,19 @@
 """The DuckDB store: validated, transactional ingest; pseudonymised analysis tables; audit log.
 
-A file holds one or several forces' data, month by month (each loaded month records its force).
-Tables (schema version 2):
+A file holds one or several forces' data side by side: each loaded month records its force, and
+several forces may hold the same month (each read names the force it wants when the store holds
+more than one for the months asked; :meth:`Store.require_force`). Tables (schema version 3):
 
 ``meta``              key/value: the store's secret pseudonym key, schema version, created_at.
 ``victims``           analysis columns, keyed by ``case_id`` (keyed pseudonym of crime_ref +
                       victim_id) with ``person_id`` (keyed pseudonym of victim_id) and ``month``.
 ``personal``          crime_ref, victim_id, name, phone, email, address, keyed by ``case_id``,
                       with ``month`` so that a retention purge can delete it month by month.
-``months``            months loaded: rows, file name, file SHA-256, loaded_at, and the force whose
+``months``            months loaded, one row per (force, month): rows, file name, file SHA-256,
+                      loaded_at, load_id (the ``victims`` rows it loaded), and the force whose
                       extract it is (NULL: not attributed; :meth:`Store.require_force`).
-``samples``           which cases each survey sampled each month, with inclusion probabilities.
+``samples``           which cases each survey sampled each month, with inclusion probabilities,
+                      and the force whose victims they are.
 ``responses``         final dispositions and answers, keyed by (survey, case_id).
 ``response_comments`` free-text comments (may hold personal data), kept apart; replaced by
                       their redacted text when the retention purge destroys the contact details.
@@ -68,12 +71,13 @@ from methods.data.ingest import (
     hmac_pads,
     hmac_sql,
 )
-from methods.data.store_ingest import IngestMixin, check_month, check_survey, utc_now
+from methods.data.store_ingest import IngestMixin, check_month, check_survey, of_force, utc_now
 
-SCHEMA_VERSION = 2
-#: Schema versions a writable open upgrades in place (1 -> 2 adds ``months.force``, NULL for
-#: the months already loaded: they must be reloaded with their force before reports use them).
-_UPGRADABLE = (1,)
+SCHEMA_VERSION = 3
+#: Schema versions a writable open upgrades in place: 1 -> 2 adds ``months.force`` (NULL for
+#: the months already loaded: they must be reloaded with their force before reports use them);
+#: 2 -> 3 adds ``samples.force`` (filled from the month's force: a version-2 month held one).
+_UPGRADABLE = (1, 2)
 _FLAGS_DDL = ", ".join(f"{f} BOOLEAN NOT NULL" for f in VICTIM_FLAG_COLUMNS)
 _STAGES_DDL = ", ".join(f"{s} TINYINT" for s in STAGES)
 
@@ -95,7 +99,7 @@ _DDL = (
     """CREATE TABLE IF NOT EXISTS samples (
         survey VARCHAR NOT NULL, month VARCHAR NOT NULL, case_id VARCHAR NOT NULL,
         row_no BIGINT NOT NULL, inclusion_prob DOUBLE NOT NULL, stratum VARCHAR,
-        load_id BIGINT NOT NULL)""",
+        load_id BIGINT NOT NULL, force VARCHAR)""",
     f"""CREATE TABLE IF NOT EXISTS responses (
         survey VARCHAR NOT NULL, case_id VARCHAR NOT NULL, row_no BIGINT NOT NULL,
         mode VARCHAR NOT NULL, disposition VARCHAR NOT NULL, interview_date DATE,
@@ -153,6 +157,16 @@ def _same_references(force: Any, held: str) -> bool:
         ref.crime_ref_prefix,
         ref.crime_ref_pattern,
     )
+
+
+def force_name(force: Any) -> str | None:
+    """The name a read filters on: a preset's ``name`` or a name in any case; ``None`` stays."""
+    if force is None:
+        return None
+    name = getattr(force, "name", force)
+    if not isinstance(name, str) or not name.strip():
+        raise UsageError(f"force must be a preset name, got {force!r}")
+    return name.strip().lower()
 
 
 def _months_list(months: str | Iterable[str] | None) -> list[str] | None:
@@ -267,13 +281,21 @@ class Store(IngestMixin):
         return int(bytes(row[0]).decode())
 
     def _upgrade_schema(self) -> None:
-        """Upgrade a version-1 store in place (one transaction): add ``months.force``."""
-        if self._version() not in _UPGRADABLE:
+        """Upgrade a version-1 or -2 store in place (one transaction): add ``months.force``
+        (version 1) and ``samples.force`` (versions 1 and 2, filled from the month's force)."""
+        version = self._version()
+        if version not in _UPGRADABLE:
             return
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute("ALTER TABLE months ADD COLUMN force VARCHAR")
+            if version == 1:
+                con.execute("ALTER TABLE months ADD COLUMN force VARCHAR")
+            con.execute("ALTER TABLE samples ADD COLUMN force VARCHAR")
+            # a version-2 store held one force's extract per month
+            con.execute(
+                "UPDATE samples SET force = m.force FROM months m WHERE samples.month = m.month"
+            )
             con.execute(
                 "UPDATE meta SET value = ? WHERE key = 'schema_version'",
                 [str(SCHEMA_VERSION).encode()],
@@ -286,8 +308,13 @@ class Store(IngestMixin):
                 None,
                 None,
                 None,
-                f"schema 1 -> {SCHEMA_VERSION}: months record their force; the months already "
-                "loaded have none until they are reloaded with --replace and their force",
+                f"schema {version} -> {SCHEMA_VERSION}: months and samples record their force"
+                + (
+                    "; the months already loaded have none until they are reloaded with "
+                    "--replace and their force"
+                    if version == 1
+                    else ""
+                ),
             )
             con.execute("COMMIT")
         except BaseException:
@@ -307,8 +334,9 @@ class Store(IngestMixin):
         if version in _UPGRADABLE and self.read_only:
             raise InputRefused(
                 f"{self.path} has store schema version {version}, which does not record whose "
-                f"data each month is; open it once for writing (any `vsw ingest`) to upgrade "
-                f"it to version {SCHEMA_VERSION}, or rebuild the store"
+                f"data each month{' and sample' if version == 2 else ''} is; open it once for "
+                f"writing (any `vsw ingest`) to upgrade it to version {SCHEMA_VERSION}, or "
+                "rebuild the store"
             )
         if version != SCHEMA_VERSION:
             raise InputRefused(
@@ -385,18 +413,46 @@ class Store(IngestMixin):
     def _df(self, sql: str, params: Any = None) -> pd.DataFrame:
         return self.con.execute(sql, params or []).df()
 
-    def loaded_months(self) -> list[str]:
-        """Months loaded, in order."""
+    def loaded_months(self, force: Any = None) -> list[str]:
+        """Months loaded (for any force, or for ``force``: preset or name), in order."""
+        f = force_name(force)
         return [
-            r[0] for r in self.con.execute("SELECT month FROM months ORDER BY month").fetchall()
+            r[0]
+            for r in self.con.execute(
+                "SELECT DISTINCT month FROM months WHERE $f IS NULL OR force = $f ORDER BY month",
+                {"f": f},
+            ).fetchall()
         ]
+
+    def _read_force(self, months: list[str] | None, force: Any) -> str | None:
+        """The force a read keeps: ``force`` by name, or ``None`` (no filter) when the months
+        read hold one force's data; refused when they hold several and none is named."""
+        f = force_name(force)
+        if f is not None:
+            return f
+        held = [
+            r[0]
+            for r in self.con.execute(
+                "SELECT DISTINCT coalesce(force, '') FROM months WHERE $ms IS NULL OR month IN "
+                "(SELECT unnest($ms::VARCHAR[])) ORDER BY 1",
+                {"ms": months},
+            ).fetchall()
+        ]
+        if len(held) > 1:
+            what = "" if months is None else f" for {', '.join(months)}"
+            names = ", ".join(h or "no recorded force" for h in held)
+            raise UsageError(
+                f"the store holds several forces' data{what} ({names}): name the force to "
+                "read (force=...)"
+            )
+        return None
 
     def forces(self) -> dict[str, list[str]]:
         """Months held by each force, ``{force: [months]}``; months loaded without a force
         are listed under ``""``."""
         out: dict[str, list[str]] = {}
         for f, m in self.con.execute(
-            "SELECT coalesce(force, ''), month FROM months ORDER BY 1, 2"
+            "SELECT DISTINCT coalesce(force, ''), month FROM months ORDER BY 1, 2"
         ).fetchall():
             out.setdefault(f, []).append(m)
         return out
@@ -425,30 +481,38 @@ class Store(IngestMixin):
                 forces the store holds (with their months).
         """
         month = check_month(month)
-        name = getattr(force, "name", force)
-        if not isinstance(name, str) or not name.strip():
-            raise UsageError(f"force must be a preset name, got {force!r}")
-        name = name.strip().lower()
-        row = self.con.execute("SELECT force FROM months WHERE month = ?", [month]).fetchall()
+        name = force_name(force)
+        if name is None:
+            raise UsageError("force must be a preset name, got None")
+        have = [
+            r[0]
+            for r in self.con.execute(
+                "SELECT force FROM months WHERE month = ? ORDER BY force NULLS LAST", [month]
+            ).fetchall()
+        ]
         held = self._forces_text()
         where = f"the store {self.path} holds: {held}"
-        if not row:
+        if not have:
             raise InputRefused(
                 f"no victims of {name} for {month}: the month is not loaded; {where}"
             )
-        have = row[0][0]
-        if have is None:
+        if name in have:
+            return name
+        same = [h for h in have if h is not None and _same_references(force, h)]
+        if len(same) == 1:
+            return same[0]
+        named = [h for h in have if h is not None]
+        if not named:
             raise InputRefused(
                 f"{month} is not recorded as {name}'s data (loaded without a force its crime "
                 f"references name): reload it with `vsw ingest victims --replace` for {name} "
                 f"before reporting or sampling it; {where}"
             )
-        if have != name and not _same_references(force, have):
-            raise InputRefused(
-                f"{month} holds {have}'s victims, not {name}'s: refusing to report or sample "
-                f"{name} from another force's data; {where}"
-            )
-        return have
+        whose = " and ".join(f"{h}'s" for h in named)
+        raise InputRefused(
+            f"{month} holds {whose} victims, not {name}'s: refusing to report or sample "
+            f"{name} from another force's data; {where}"
+        )
 
     def _forces_text(self) -> str:
         parts = []
@@ -462,7 +526,7 @@ class Store(IngestMixin):
 
         Returns:
             ``{"store", "months": [{month, rows, file, sha256, loaded_at, force}], "samples":
-            [{survey, month, rows}], "responses": [{survey, rows, interviews}], "optouts",
+            [{survey, month, rows, force}], "responses": [{survey, rows, interviews}], "optouts",
             "audit_entries", "refusals"}``.
         """
         con = self.con
@@ -470,13 +534,14 @@ class Store(IngestMixin):
             {"month": m, "rows": int(n), "file": f, "sha256": s, "loaded_at": str(t), "force": fc}
             for m, n, f, s, t, fc in con.execute(
                 "SELECT month, rows, file_name, file_sha256, loaded_at, force FROM months "
-                "ORDER BY month"
+                "ORDER BY month, force NULLS FIRST"
             ).fetchall()
         ]
         samples = [
-            {"survey": s, "month": m, "rows": int(n)}
-            for s, m, n in con.execute(
-                "SELECT survey, month, count(*) FROM samples GROUP BY ALL ORDER BY 1, 2"
+            {"survey": s, "month": m, "rows": int(n), "force": fc}
+            for s, m, fc, n in con.execute(
+                "SELECT survey, month, force, count(*) FROM samples GROUP BY ALL "
+                "ORDER BY 1, 2, 3 NULLS FIRST"
             ).fetchall()
         ]
         responses = [
@@ -499,36 +564,53 @@ class Store(IngestMixin):
             "refusals": int(n_refused),
         }
 
-    def victims(self, months: str | Iterable[str] | None = None, personal: bool = False):
+    def victims(
+        self,
+        months: str | Iterable[str] | None = None,
+        personal: bool = False,
+        force: Any = None,
+    ):
         """The victims frame: analysis columns keyed by ``case_id``, in file order per month.
 
         Arguments:
             months: a month or list of months (default: all).
             personal: also return crime_ref, victim_id, name, phone, email and address. Only
                 the contractor extract may ask for this.
+            force: one force's victims (preset or name; as :meth:`require_force` returns it).
+                Needed when the months read hold several forces' data (else UsageError).
 
         Returns:
             pandas DataFrame with :data:`ANALYSIS_COLUMNS` (+ :data:`PERSONAL_COLUMNS`).
         """
         ms = _months_list(months)
+        f = self._read_force(ms, force)
         cols = ", ".join(f"v.{c}" for c in ANALYSIS_COLUMNS)
         join = ""
         if personal:
             cols += ", " + ", ".join(f"p.{c}" for c in PERSONAL_COLUMNS)
             join = "LEFT JOIN personal p USING (case_id)"
-        where = "" if ms is None else "WHERE v.month IN (SELECT unnest($ms::VARCHAR[]))"
+        conds, params = [], {}
+        if ms is not None:
+            conds.append("v.month IN (SELECT unnest($ms::VARCHAR[]))")
+            params["ms"] = ms
+        if f is not None:
+            conds.append("v.load_id IN (SELECT load_id FROM months WHERE force = $f)")
+            params["f"] = f
+        where = ("WHERE " + " AND ".join(conds)) if conds else ""
         return self._df(
             f"SELECT {cols} FROM victims v {join} {where} ORDER BY v.month, v.row_no",
-            {"ms": ms} if ms is not None else None,
+            params or None,
         )
 
-    def sample(self, survey: str, month: str) -> pd.DataFrame:
-        """The cases ``survey`` sampled in ``month`` (``case_id, inclusion_prob, stratum``)."""
+    def sample(self, survey: str, month: str, force: Any = None) -> pd.DataFrame:
+        """The cases ``survey`` sampled in ``month`` (``case_id, inclusion_prob, stratum``),
+        among ``force``'s victims (needed when the month holds several forces' data)."""
         survey, month = check_survey(survey), check_month(month)
+        f = self._read_force([month], force)
         return self._df(
             "SELECT survey, month, case_id, inclusion_prob, stratum FROM samples "
-            "WHERE survey = ? AND month = ? ORDER BY row_no",
-            [survey, month],
+            "WHERE survey = $s AND month = $m AND ($f IS NULL OR force = $f) ORDER BY row_no",
+            {"s": survey, "m": month, "f": f},
         )
 
     def responses(
@@ -536,6 +618,7 @@ class Store(IngestMixin):
         survey: str | None = None,
         months: str | Iterable[str] | None = None,
         comments: bool = False,
+        force: Any = None,
     ) -> pd.DataFrame:
         """Responses joined with their sample and the victim profile; no personal data.
 
@@ -544,6 +627,7 @@ class Store(IngestMixin):
             months: sample month(s) (default: all).
             comments: add the free-text ``comment`` column (may hold personal data: redact it
                 before any report shows it; missing once the case's month is purged).
+            force: one force's responses (needed when the months read hold several forces').
 
         Returns:
             DataFrame with ``survey, case_id, month, inclusion_prob, stratum, mode,
@@ -551,6 +635,7 @@ class Store(IngestMixin):
             ethnicity, district, reported_date`` (+ ``comment``).
         """
         ms = _months_list(months)
+        f = self._read_force(ms, force)
         conds, params = [], {}
         if survey is not None:
             conds.append("r.survey = $s")
@@ -558,6 +643,9 @@ class Store(IngestMixin):
         if ms is not None:
             conds.append("s.month IN (SELECT unnest($ms::VARCHAR[]))")
             params["ms"] = ms
+        if f is not None:
+            conds.append("s.force = $f")
+            params["f"] = f
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
         stages = ", ".join(f"r.{s}" for s in STAGES)
         extra, join = "", ""
@@ -593,31 +681,33 @@ class Store(IngestMixin):
             sql = f"SELECT * FROM (SELECT * FROM audit {where} ORDER BY entry_id DESC LIMIT {int(limit)}) ORDER BY entry_id"
         return self._df(sql, params)
 
-    def input_hashes(self, month: str) -> dict[str, str]:
-        """SHA-256 of every input behind ``month``: its extract, samples and responses files.
+    def input_hashes(self, month: str, force: Any = None) -> dict[str, str]:
+        """SHA-256 of every input behind ``month`` (of ``force``, needed when the month holds
+        several forces' data): its extract, samples and responses files.
 
         Returns:
             ``{label: sha256}``, e.g. ``{"victims 2025-01 (victims_2025-01.csv)": "ab12..."}``;
             in-memory inputs (DataFrames) have no hash and are left out.
         """
         month = check_month(month)
+        f = self._read_force([month], force)
         rows = self.con.execute(
             """
             SELECT 'victims ' || month || ' (' || file_name || ')', file_sha256
-              FROM months WHERE month = $m
+              FROM months WHERE month = $m AND ($f IS NULL OR force = $f)
             UNION ALL
             SELECT DISTINCT 'sample ' || l.survey || ' ' || l.month || ' (' || l.file_name || ')',
                    l.file_sha256
               FROM loads l WHERE l.kind = 'sample' AND l.month = $m
-               AND l.load_id IN (SELECT load_id FROM samples)
+               AND l.load_id IN (SELECT load_id FROM samples WHERE $f IS NULL OR force = $f)
             UNION ALL
             SELECT DISTINCT 'responses ' || l.survey || ' (' || l.file_name || ')', l.file_sha256
               FROM loads l WHERE l.kind = 'responses' AND l.load_id IN (
                    SELECT r.load_id FROM responses r JOIN samples s USING (survey, case_id)
-                    WHERE s.month = $m)
+                    WHERE s.month = $m AND ($f IS NULL OR s.force = $f))
             ORDER BY 1
             """,
-            {"m": month},
+            {"m": month, "f": f},
         ).fetchall()
         return {k: s for k, s in rows if s is not None}
 
@@ -630,6 +720,7 @@ class Store(IngestMixin):
         month: str,
         replace: bool = False,
         detail: str | None = None,
+        force: Any = None,
     ) -> dict:
         """Record a sample drawn in-process (``vsw sample``), keyed by ``case_id``.
 
@@ -640,21 +731,23 @@ class Store(IngestMixin):
             replace: swap an existing sample of the same survey and month (responses of cases
                 no longer sampled are removed, as in :meth:`ingest_sample`).
             detail: what drew it (method, seed, ...), for the audit log.
+            force: whose victims were sampled (checked; default: the force of the sampled
+                cases, which must all be one force's victims of ``month``).
 
         Returns:
-            ``{"survey", "month", "rows", "replaced", "dropped_responses", "sha256"}``;
+            ``{"survey", "month", "rows", "replaced", "dropped_responses", "sha256", "force"}``;
             ``sha256`` fingerprints the recorded rows (``case_id,inclusion_prob,stratum``
             as CSV) and stands in for a file hash in report manifests.
         """
         self._require_writable()
         survey, month = check_survey(survey), check_month(month)
         try:
-            return self._record_sample(sample, survey, month, replace, detail)
+            return self._record_sample(sample, survey, month, replace, detail, force)
         except InputRefused as exc:
             self._refused("draw_sample", exc, survey=survey, month=month)
             raise
 
-    def _record_sample(self, sample, survey, month, replace, detail) -> dict:
+    def _record_sample(self, sample, survey, month, replace, detail, force) -> dict:
         con = self.con
         missing = [c for c in ("case_id", "inclusion_prob") if c not in sample.columns]
         if missing:
@@ -674,14 +767,6 @@ class Store(IngestMixin):
         dup = np.flatnonzero(pd.Series(ids).duplicated().to_numpy())
         if dup.size:
             raise ValidationError("a case is sampled twice", "case_id", (dup + 1).tolist())
-        prev = con.execute(
-            "SELECT count(*) FROM samples WHERE survey = ? AND month = ?", [survey, month]
-        ).fetchall()[0][0]
-        if prev and not replace:
-            raise InputRefused(
-                f"a sample of {prev} cases is already recorded for survey {survey}, {month}: "
-                "use --replace (replace=True) to draw it again"
-            )
         table = pa.table(
             {
                 "case_id": pa.array(ids, pa.string()),
@@ -708,10 +793,18 @@ class Store(IngestMixin):
                     "case_id",
                     [r[0] for r in foreign],
                 )
+            whose = self._sample_force("_vsw_drawn", month, force)
+            prev = self._sample_rows(survey, month, whose)
+            if prev and not replace:
+                raise InputRefused(
+                    f"a sample of {prev} cases is already recorded for survey {survey}, {month}"
+                    f"{of_force(whose)}: use --replace (replace=True) to draw it again"
+                )
             orphans = con.sql(
                 "SELECT survey, case_id FROM samples WHERE survey = $s AND month = $m AND "
-                "case_id NOT IN (SELECT case_id FROM _vsw_drawn)",
-                params={"s": survey, "m": month},
+                "force IS NOT DISTINCT FROM $f AND case_id NOT IN (SELECT case_id FROM "
+                "_vsw_drawn)",
+                params={"s": survey, "m": month, "f": whose},
             ).to_arrow_table()
             n_resp = 0
             if orphans.num_rows:
@@ -727,12 +820,14 @@ class Store(IngestMixin):
                 if prev:
                     self._drop_cases(orphans)
                     con.execute(
-                        "DELETE FROM samples WHERE survey = ? AND month = ?", [survey, month]
+                        "DELETE FROM samples WHERE survey = ? AND month = ? AND force IS NOT "
+                        "DISTINCT FROM ?",
+                        [survey, month, whose],
                     )
                 con.execute(
                     "INSERT INTO samples SELECT $s, $m, case_id, row_no, inclusion_prob, "
-                    f"stratum, {load_id} FROM _vsw_drawn",
-                    {"s": survey, "m": month},
+                    f"stratum, {load_id}, $f FROM _vsw_drawn",
+                    {"s": survey, "m": month, "f": whose},
                 )
                 con.execute(
                     "INSERT INTO loads VALUES (?, 'sample', ?, ?, ?, 'drawn in-process', ?, "
@@ -761,6 +856,7 @@ class Store(IngestMixin):
             "replaced": bool(prev),
             "dropped_responses": int(n_resp),
             "sha256": sha,
+            "force": whose,
         }
 
     def purge_personal(self, before: str, compact: bool = True) -> dict:

@@ -47,6 +47,11 @@ _SURVEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _HASH = re.compile(r"[0-9a-f]{32,64}")
 
 
+def of_force(force: str | None) -> str:
+    """`` of kent`` for a force, nothing for a month loaded without one (for messages)."""
+    return f" of {force}" if force else ""
+
+
 def utc_now() -> dt.datetime:
     """Now, UTC, to the second, without tzinfo (DuckDB TIMESTAMP)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
@@ -206,11 +211,12 @@ class IngestMixin:
             InputRefused: the month is already loaded, or the file cannot be read.
 
         Notes:
-            A (crime_ref, victim_id) already loaded under another month is refused: each case
-            belongs to one month. A store holds several forces side by side month by month;
-            one month holds one force's extract, so replacing a month with another force's
-            extract is refused (a month loaded without a force may be replaced by an
-            attributed extract: that is how it is attributed).
+            A (crime_ref, victim_id) already loaded (under another month, or in another
+            force's extract) is refused: each case belongs to one force's month. A store holds
+            several forces side by side, also in the same month: a month is keyed by (force,
+            month), so Kent's extract for 2025-11 loads beside Durham's, and ``replace``
+            swaps only the same force's month. A month loaded without a force may be replaced
+            by an attributed extract: that is how it is attributed.
         """
         self._require_writable()
         month = check_month(month)
@@ -221,65 +227,84 @@ class IngestMixin:
             self._refused("ingest_victims", exc, month=month, source=file)
             raise
 
+    def _month_load(self, month: str, force: str | None) -> tuple | None:
+        """The ``months`` row (rows, file, loaded_at, force, load_id) a load of ``force``'s
+        ``month`` would replace: that force's, else the month loaded without a force (which an
+        attributed extract replaces); ``None`` when neither is loaded."""
+        found = self.con.execute(
+            "SELECT rows, file_name, loaded_at, force, load_id FROM months WHERE month = ? "
+            "AND (force IS NOT DISTINCT FROM ? OR force IS NULL) ORDER BY force NULLS LAST",
+            [month, force],
+        ).fetchall()
+        return found[0] if found else None
+
+    def _twice(self, prev: tuple, month: str, src: Any) -> IngestError:
+        return IngestError(
+            [
+                Problem(
+                    f"month {month}{of_force(prev[3])} is already loaded ({prev[0]} rows from "
+                    f"{prev[1]}, at {prev[2]:%Y-%m-%d %H:%M} UTC): loading it twice is "
+                    "refused; use --replace (replace=True) to swap it for this file"
+                )
+            ],
+            _name(src),
+            "victim extract",
+        )
+
     def _ingest_victims(self, file: Any, month: str, replace: bool, preset: Any) -> dict:
         con = self.con
-        found = con.execute(
-            "SELECT rows, file_name, loaded_at, force FROM months WHERE month = ?", [month]
-        ).fetchall()
-        prev = found[0] if found else None
-        if prev is not None and not replace:
-            raise IngestError(
-                [
-                    Problem(
-                        f"month {month} is already loaded ({prev[0]} rows from {prev[1]}, "
-                        f"at {prev[2]:%Y-%m-%d %H:%M} UTC): loading it twice is refused; use "
-                        "--replace (replace=True) to swap it for this file"
-                    )
-                ],
-                _name(file),
-                "victim extract",
-            )
+        if preset is not None:  # refused before reading when the force is known
+            prev = self._month_load(month, preset.name)
+            if prev is not None and not replace:
+                raise self._twice(prev, month, file)
         checked = check_victims(con, file, month, self.secret, self.today, preset)
+        prev = self._month_load(month, checked.force)
+        if prev is not None and not replace:
+            raise self._twice(prev, month, file)
         if prev is not None and prev[3] is not None and prev[3] != checked.force:
-            held = prev[3]
-            raise IngestError(
+            raise IngestError(  # an unattributed extract never replaces a force's month
                 [
                     Problem(
-                        f"month {month} holds the extract of {held}; replacing it with an "
-                        f"extract of {checked.force or 'no recorded force'} is refused: a "
-                        "month holds one force's victims (use a store of its own for the "
-                        "other force)"
+                        f"month {month} holds the extract of {prev[3]}; replacing it with an "
+                        "extract of no recorded force is refused: load it for its force "
+                        "(force=..., `vsw ingest victims --force`)"
                     )
                 ],
                 checked.raw.name,
                 "victim extract",
             )
+        prev_load = -1 if prev is None else int(prev[4])
         clean = checked.clean
         con.register(_CLEAN, clean)
         try:
+            # a case belongs to one force's month: any victims row outside the load replaced
+            other_sql = (
+                f"FROM {_CLEAN} c JOIN victims v USING (case_id) JOIN months m "
+                "ON m.load_id = v.load_id WHERE v.load_id <> $p"
+            )
             other = con.execute(
-                f"SELECT string_agg(DISTINCT v.month, ', ' ORDER BY v.month) FROM {_CLEAN} c "
-                "JOIN victims v USING (case_id) WHERE v.month <> $m",
-                {"m": month},
+                "SELECT string_agg(DISTINCT v.month || coalesce(' (' || m.force || ')', ''), "
+                f"', ' ORDER BY v.month || coalesce(' (' || m.force || ')', '')) {other_sql}",
+                {"p": prev_load},
             ).fetchall()[0][0]
             problems = []
             if other:
                 problems.append(
                     self._cross_problem(
                         checked,
-                        f"SELECT c._row FROM {_CLEAN} c JOIN victims v USING (case_id) "
-                        "WHERE v.month <> $m",
-                        {"m": month},
+                        f"SELECT c._row {other_sql}",
+                        {"p": prev_load},
                         f"this (crime_ref, victim_id) is already loaded under month(s) {other}: "
                         "each case belongs to the month it was reported",
                         "crime_ref",
                     )
                 )
             self._fail(checked, problems, "victim extract")
+            whose = None if prev is None else prev[3]
             orphans = con.sql(
-                f"SELECT survey, case_id FROM samples WHERE month = $m AND case_id NOT IN "
-                f"(SELECT case_id FROM {_CLEAN})",
-                params={"m": month},
+                f"SELECT survey, case_id FROM samples WHERE month = $m AND force IS NOT "
+                f"DISTINCT FROM $f AND case_id NOT IN (SELECT case_id FROM {_CLEAN})",
+                params={"m": month, "f": whose},
             ).to_arrow_table()
             self._phase("validated")
             load_id = self._next_id("loads", "load_id")
@@ -289,9 +314,18 @@ class IngestMixin:
             def body() -> None:
                 if prev is not None:
                     self._drop_cases(orphans)
-                    con.execute("DELETE FROM victims WHERE month = ?", [month])
-                    con.execute("DELETE FROM personal WHERE month = ?", [month])
-                    con.execute("DELETE FROM months WHERE month = ?", [month])
+                    con.execute(
+                        "DELETE FROM personal WHERE month = $m AND case_id IN (SELECT case_id "
+                        "FROM victims WHERE load_id = $p)",
+                        {"m": month, "p": prev_load},
+                    )
+                    con.execute("DELETE FROM victims WHERE load_id = ?", [prev_load])
+                    con.execute("DELETE FROM months WHERE load_id = ?", [prev_load])
+                    if whose is None and checked.force is not None:  # attributed: its samples too
+                        con.execute(
+                            "UPDATE samples SET force = ? WHERE month = ? AND force IS NULL",
+                            [checked.force, month],
+                        )
                 con.execute(
                     f"""INSERT INTO victims SELECT case_id, person_id, month, _row,
                         offence_group, reported_date, age, gender, ethnicity, district, {flags},
@@ -401,7 +435,12 @@ class IngestMixin:
     # ------------------------------------------------------------------ ingest: samples
 
     def ingest_sample(
-        self, file_or_df: Any, survey: str, month: str, replace: bool = False
+        self,
+        file_or_df: Any,
+        survey: str,
+        month: str,
+        replace: bool = False,
+        force: Any = None,
     ) -> dict:
         """Record which cases ``survey`` sampled among ``month``'s victims.
 
@@ -410,45 +449,88 @@ class IngestMixin:
                 inclusion_prob`` (0 < p <= 1) and optionally ``stratum``.
             survey: survey name (lower-case identifier, e.g. ``burglary``).
             month: ``YYYY-MM``; the month's victims must be loaded and hold every key.
-            replace: swap an existing sample of the same survey and month.
+            replace: swap an existing sample of the same survey, month and force.
+            force: whose victims were sampled (preset or name; checked). Default: the force
+                of the sampled cases, which must all be one force's victims of ``month``
+                (when the store holds several forces for the month, each keeps its own
+                sample of each survey).
 
         Returns:
-            ``{"survey", "month", "rows", "replaced", "dropped_responses"}``.
+            ``{"survey", "month", "rows", "replaced", "dropped_responses", "force"}``.
         """
         self._require_writable()
         survey, month = check_survey(survey), check_month(month)
         try:
-            return self._ingest_sample(file_or_df, survey, month, replace)
+            return self._ingest_sample(file_or_df, survey, month, replace, force)
         except InputRefused as exc:
             self._refused("ingest_sample", exc, survey=survey, month=month, source=file_or_df)
             raise
 
-    def _ingest_sample(self, src: Any, survey: str, month: str, replace: bool) -> dict:
+    def _sample_rows(self, survey: str, month: str, force: str | None) -> int:
+        """How many cases ``survey`` has recorded for ``force``'s ``month``."""
+        return self.con.execute(
+            "SELECT count(*) FROM samples WHERE survey = ? AND month = ? AND force IS NOT "
+            "DISTINCT FROM ?",
+            [survey, month, force],
+        ).fetchall()[0][0]
+
+    def _sample_force(self, table: str, month: str, force: Any) -> str | None:
+        """The force whose victims of ``month`` the cases of registered ``table`` are.
+
+        Raises InputRefused when they are several forces' victims, or not ``force``'s.
+        """
+        held = [
+            r[0]
+            for r in self.con.execute(
+                f"SELECT DISTINCT m.force FROM {table} d JOIN victims v ON v.case_id = d.case_id "
+                "AND v.month = $m JOIN months m ON m.load_id = v.load_id ORDER BY 1 NULLS LAST",
+                {"m": month},
+            ).fetchall()
+        ]
+        if len(held) > 1:
+            names = ", ".join(h or "no recorded force" for h in held)
+            raise InputRefused(
+                f"the sample of {month} holds victims of several forces ({names}): a sample "
+                "is drawn from one force's victims; split it by force"
+            )
+        whose = held[0] if held else None
+        name = getattr(force, "name", force)
+        if name is not None and (whose or "") != str(name).strip().lower():
+            raise InputRefused(
+                f"the sample of {month} is of {whose or 'no recorded force'}'s victims, not "
+                f"{str(name).strip().lower()}'s"
+            )
+        return whose
+
+    def _refuse_twice(self, prev: int, survey: str, month: str, force, src: Any) -> None:
+        raise IngestError(
+            [
+                Problem(
+                    f"a sample of {prev} cases is already recorded for survey {survey}, "
+                    f"{month}{of_force(force)}: use replace=True to swap it"
+                )
+            ],
+            _name(src),
+            "sample",
+        )
+
+    def _ingest_sample(self, src: Any, survey: str, month: str, replace: bool, force: Any) -> dict:
         con = self.con
         what = "sample"
-        loaded = con.execute("SELECT count(*) FROM months WHERE month = ?", [month]).fetchall()[0][
-            0
+        held = [
+            r[0]
+            for r in con.execute("SELECT force FROM months WHERE month = ?", [month]).fetchall()
         ]
-        if not loaded:
+        if not held:
             raise IngestError(
                 [Problem(f"no victims are loaded for {month}: ingest that month's extract first")],
                 _name(src),
                 what,
             )
-        prev = con.execute(
-            "SELECT count(*) FROM samples WHERE survey = ? AND month = ?", [survey, month]
-        ).fetchall()[0][0]
-        if prev and not replace:
-            raise IngestError(
-                [
-                    Problem(
-                        f"a sample of {prev} cases is already recorded for survey {survey}, "
-                        f"{month}: use replace=True to swap it"
-                    )
-                ],
-                _name(src),
-                what,
-            )
+        if len(held) == 1:  # whose sample it is is known before reading: refuse early
+            prev = self._sample_rows(survey, month, held[0])
+            if prev and not replace:
+                self._refuse_twice(prev, survey, month, held[0], src)
         checked = check_sample(con, src, survey, month, self.secret)
         con.register(_CLEAN, checked.clean)
         try:
@@ -462,10 +544,14 @@ class IngestMixin:
                 "crime_ref",
             )
             self._fail(checked, [p], what)
+            whose = self._sample_force(_CLEAN, month, force)
+            prev = self._sample_rows(survey, month, whose)
+            if prev and not replace:
+                self._refuse_twice(prev, survey, month, whose, src)
             orphans = con.sql(
                 f"SELECT survey, case_id FROM samples WHERE survey = $s AND month = $m AND "
-                f"case_id NOT IN (SELECT case_id FROM {_CLEAN})",
-                params={"s": survey, "m": month},
+                f"force IS NOT DISTINCT FROM $f AND case_id NOT IN (SELECT case_id FROM {_CLEAN})",
+                params={"s": survey, "m": month, "f": whose},
             ).to_arrow_table()
             n_resp = 0
             if orphans.num_rows:
@@ -482,11 +568,14 @@ class IngestMixin:
                 if prev:
                     self._drop_cases(orphans)
                     con.execute(
-                        "DELETE FROM samples WHERE survey = ? AND month = ?", [survey, month]
+                        "DELETE FROM samples WHERE survey = ? AND month = ? AND force IS NOT "
+                        "DISTINCT FROM ?",
+                        [survey, month, whose],
                     )
                 con.execute(
                     f"INSERT INTO samples SELECT survey, month, case_id, _row, inclusion_prob, "
-                    f"stratum, {load_id} FROM {_CLEAN}"
+                    f"stratum, {load_id}, $f FROM {_CLEAN}",
+                    {"f": whose},
                 )
                 self._record_load(load_id, "sample", survey, month, checked, bool(prev), now)
                 detail = f"{n_resp} response(s) of dropped cases removed" if n_resp else None
@@ -516,6 +605,7 @@ class IngestMixin:
             "rows": checked.rows,
             "replaced": bool(prev),
             "dropped_responses": int(n_resp),
+            "force": whose,
         }
 
     def _survey_limits(self, survey: str) -> dict[str, int] | None:
@@ -523,8 +613,7 @@ class IngestMixin:
         forces = [
             r[0]
             for r in self.con.execute(
-                "SELECT DISTINCT force FROM months WHERE force IS NOT NULL AND month IN "
-                "(SELECT DISTINCT month FROM samples WHERE survey = ?)",
+                "SELECT DISTINCT force FROM samples WHERE force IS NOT NULL AND survey = ?",
                 [survey],
             ).fetchall()
         ]

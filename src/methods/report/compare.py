@@ -186,8 +186,10 @@ def force_period_estimates(
                 f"{preset.title}'s store does not hold {', '.join(missing)} "
                 f"(it holds {len(loaded)} month(s)); load them or choose other months"
             )
-        responses = st.responses(months=months)
-        victims = st.victims(months=months)
+        # every month must be this force's (a store may hold several forces side by side)
+        whose = {st.require_force(preset, m) for m in months}.pop()
+        responses = st.responses(months=months, force=whose)
+        victims = st.victims(months=months, force=whose)
         eligible = _eligible(victims, preset, st)
     asked = {s for sv in preset.surveys for s in sv.stages}
     r_month = responses["month"].to_numpy()

@@ -37,7 +37,8 @@ def _inputs(stores: Mapping[str, Path], months: list[str]) -> dict[str, str]:
                     "the forces' months do not overlap; load them or choose other months"
                 )
             for m in months:
-                for label, digest in st.input_hashes(m).items():
+                whose = st.require_force(force, m)  # one store may hold several forces
+                for label, digest in st.input_hashes(m, force=whose).items():
                     out[f"{force}/{label}"] = digest
     return out
 

@@ -129,7 +129,7 @@ def _missing_months_error(missing: list[str], db: Path, loaded: list[str]) -> Us
     )
 
 
-def report_inputs(store, month: str) -> tuple[dict[str, str], list[str]]:
+def report_inputs(store, month: str, force=None) -> tuple[dict[str, str], list[str]]:
     """SHA-256 of every input file the monthly report of ``month`` reads.
 
     The report reads every loaded month among the :data:`INPUT_SPAN_MONTHS` months ending with
@@ -138,6 +138,8 @@ def report_inputs(store, month: str) -> tuple[dict[str, str], list[str]]:
     Arguments:
         store: an open :class:`methods.data.store.Store`.
         month: the report month ``YYYY-MM``.
+        force: whose inputs (as :meth:`methods.data.store.Store.require_force` returns it);
+            needed when the store holds several forces' data for those months.
 
     Returns:
         ``({label: sha256}, months)``: labels as :meth:`methods.data.store.Store.input_hashes` gives
@@ -145,10 +147,10 @@ def report_inputs(store, month: str) -> tuple[dict[str, str], list[str]]:
     """
 
     span = set(months_back(month, INPUT_SPAN_MONTHS))
-    months = sorted(m for m in store.loaded_months() if m in span)
+    months = sorted(m for m in store.loaded_months(force=force) if m in span)
     inputs: dict[str, str] = {}
     for m in months:
-        for label, sha in store.input_hashes(m).items():
+        for label, sha in store.input_hashes(m, force=force).items():
             if inputs.get(label, sha) != sha:  # same label, other content: keep both
                 label = f"{label} [{sha[:12]}]"
             inputs[label] = sha
@@ -476,8 +478,8 @@ def run_report(
         loaded = sorted(st.loaded_months())
         if month not in loaded:
             raise _missing_months_error([month], db, loaded)
-        st.require_force(force, month)  # refused here, before papermill starts
-        inputs, input_months = report_inputs(st, month)
+        whose = st.require_force(force, month)  # refused here, before papermill starts
+        inputs, input_months = report_inputs(st, month, force=whose)
     report_dir = (Path(out) / force / month).resolve()
     report_dir.mkdir(parents=True, exist_ok=True)
     _clear_outputs(report_dir)
@@ -505,7 +507,7 @@ def run_report(
     title = f"{load_force(force).title}: victim satisfaction, {month_label(month)}"
     notebook_to_html(nb_out, report_dir / "report.html", title=title)
     with _open_store(db) as st:
-        after, _ = report_inputs(st, month)
+        after, _ = report_inputs(st, month, force=whose)
     if after != inputs:
         changed = sorted(set(after.items()) ^ set(inputs.items()))
         raise ReportError(

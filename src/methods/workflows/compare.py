@@ -43,7 +43,24 @@ def compare(
     demo: bool = False,
     seed: int = DEFAULT_SEED,
     progress: bool = False,
+    db: str | Path | None = None,
 ) -> dict:
-    """Run the force comparison for ``month`` (see :func:`methods.report.compare_run.run_comparison`)."""
-    stores = force_stores(forces, store_dir, demo=demo, seed=seed)
+    """Run the force comparison for ``month`` (see :func:`methods.report.compare_run.run_comparison`).
+
+    Each force is read from ``<store_dir>/<force>.duckdb``, or, with ``db``, every force from
+    that one store (which holds the forces side by side; each force's months are checked to
+    be its own).
+    """
+    if db is not None:
+        if demo:
+            raise UsageError("--demo builds one store per force; it cannot be used with --db")
+        names = [load_force(f.strip()).name for f in forces if f.strip()]
+        if len(set(names)) != len(names):
+            raise UsageError(f"a force is named twice in --forces: {', '.join(names)}")
+        path = Path(db)
+        if not path.is_file():
+            raise UsageError(f"no store at {path}: ingest the forces' months into it first")
+        stores = {name: path for name in names}
+    else:
+        stores = force_stores(forces, store_dir, demo=demo, seed=seed)
     return run_comparison(month, stores, out, window=window, seed=seed, progress=progress)

@@ -137,14 +137,16 @@ def draw_month(
     ref = contact_from or contact_reference(month)
     if month not in store.loaded_months():
         raise InputRefused(f"no victims are loaded for {month}: ingest them first")
-    store.require_force(preset, month)  # never sample one force from another's victims
-    prev = len(store.sample(survey_def.name, month))
+    # never sample one force from another's victims; with several forces in the month, read
+    # only this force's rows (``whose``: the force as stored)
+    whose = store.require_force(preset, month)
+    prev = len(store.sample(survey_def.name, month, force=whose))
     if prev and not replace:
         raise InputRefused(
             f"a sample of {prev} cases is already recorded for {survey_def.name} {month}; "
             "give --replace to draw it again"
         )
-    victims = store.victims(month, personal=True)  # phones match the register
+    victims = store.victims(month, personal=True, force=whose)  # phones match the register
     if key is not None and len(victims) and victims["crime_ref"].isna().all():
         raise InputRefused(
             f"the personal data of {month} was purged (retention): no contractor "
@@ -177,7 +179,8 @@ def draw_month(
     sealed = None
     if key is not None and out_dir is not None:
         sealed = protection.seal(
-            protection.extract_frame(smp, store, survey_def.name, month, survey_def.modes), key
+            protection.extract_frame(smp, store, survey_def.name, month, survey_def.modes),
+            key,
         )
         manifest = {
             "force": preset.name,
@@ -206,6 +209,7 @@ def draw_month(
             survey_def.name,
             month,
             replace=replace,
+            force=whose,
             detail=(
                 f"{method} within {STRATA}, {size.rule}, seed {seed}; "
                 f"{len(smp)} of {len(frame)} eligible{extract_note}"
