@@ -189,15 +189,38 @@ def test_scenario_files_exist():
         "lonely_domains",
         "supplied_replicates",
         "multistage",
+        "ciprop_likelihood",
     }
 
 
-def test_likelihood_interval_is_not_pretended():
-    """R's svyciprop(method="likelihood") is not implemented: it says so, never a stand-in."""
-    with pytest.raises(NotImplementedError, match="profile-likelihood"):
-        build_design("data=apistrat;weights=pw;strata=stype;fpc=fpc").proportion(
-            "meals_hi", ci="likelihood"
-        )
+def test_likelihood_interval_refused_for_replicate_designs():
+    """R's svyciprop(method="likelihood") gives NA for replicate designs (checked against R in
+    test_r_gives_no_likelihood_interval_for_replicate_designs): the engine says so, never a
+    stand-in."""
+    design = build_design("data=apistrat;weights=pw;strata=stype;fpc=fpc;replicate=jkn")
+    with pytest.raises(NotImplementedError, match="replicate designs"):
+        design.proportion("meals_hi", ci="likelihood")
+    with pytest.raises(NotImplementedError, match="replicate designs"):
+        design.by("stype").proportion("yes", ci="likelihood")
+
+
+@requires_r
+@pytest.mark.r
+def test_r_gives_no_likelihood_interval_for_replicate_designs():
+    """The reason for the refusal above: R's interval is NA on a JKn and a JK1 design."""
+    script = (
+        "suppressMessages(library(survey)); data(api);"
+        "d <- svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = apistrat);"
+        "c <- svydesign(id = ~dnum, weights = ~pw, fpc = ~fpc, data = apiclus1);"
+        "a <- attr(svyciprop(~I(meals > 50), as.svrepdesign(d), method = 'likelihood'), 'ci');"
+        "b <- attr(svyciprop(~I(sch.wide == 'Yes'), as.svrepdesign(c), method = 'likelihood'),"
+        " 'ci'); cat(c(a, b))"
+    )
+    proc = subprocess.run(
+        [RSCRIPT, "--vanilla", "-e", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["NA"] * 4
 
 
 @pytest.mark.parametrize(("feature", "ref"), list(_cases()))

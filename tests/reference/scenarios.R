@@ -581,3 +581,35 @@ for (uc in c(FALSE, TRUE)) {
 }
 options(survey.ultimate.cluster = FALSE)
 flush("multistage")
+
+# ---- feature: svyciprop(method = "likelihood"), the profile-likelihood interval of the
+# intercept-only quasibinomial svyglm (confint.svyglm(method = "likelihood")), at levels 0.95
+# and 0.9: stratified, one-stage cluster, two-stage (apiclus2; a stratified two-stage sample
+# for domains), post-stratified (R keeps every row in a calibrated domain), whole and domains.
+# Taylor designs only: R gives NA for replicate designs (the engine refuses them) ------------
+A <- "data=apiclus2;ids=dnum+snum;fpc=fpc1+fpc2"
+da <- svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, data = apiclus2)
+X <- "data=stratms;weights=w;strata=st;ids=psu+ssu;fpc=f1+f2;nest=1"
+dx <- svydesign(id = ~psu + ssu, strata = ~st, fpc = ~f1 + f2, weights = ~w, data = sm,
+                nest = TRUE)
+for (lev in c(0.95, 0.9)) {
+  tag <- if (lev == 0.95) "95" else "90"
+  cl <- if (lev == 0.95) "" else ";conf_level=0.9"
+  lk <- function(case, spec, call, f, des) {
+    ciprop(paste0(case, "_lik", tag), spec, paste0(call, ";ci=likelihood", cl),
+           svyciprop(f, des, method = "likelihood", level = lev), des)
+  }
+  lkby <- function(case, spec, call, f, b, des) {
+    by(paste0(case, "_lik", tag), spec, paste0(call, ";ci=likelihood", cl),
+       svyby(f, b, des, svyciprop, method = "likelihood", level = lev, vartype = vt))
+  }
+  lk("strat_meals", S, "proportion:meals_hi", ~meals_hi, ds)
+  lk("clus_yes", C, "proportion:yes", ~yes, dc)
+  lk("apiclus2_E", A, "proportion:stype;level=E", ~I(stype == "E"), da)
+  lk("ps_yes", CP, "proportion:yes", ~yes, dcp)
+  lkby("strat_by_stype_yes", S, "by=stype|proportion:yes", ~yes, ~stype, ds)
+  lkby("clus_by_awards_meals", C, "by=awards|proportion:meals_hi", ~meals_hi, ~awards, dc)
+  lkby("stratms_by_st_u", X, "by=st|proportion:g;level=u", ~I(g == "u"), ~st, dx)
+  lkby("ps_by_awards_meals", CP, "by=awards|proportion:meals_hi", ~meals_hi, ~awards, dcp)
+}
+flush("ciprop_likelihood")

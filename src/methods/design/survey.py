@@ -793,6 +793,8 @@ class SurveyDesign:
             raise UsageError(f"conf_level must be in (0, 1), got {conf_level}")
         if kind == "proportion" and ci in dci.NOT_IMPLEMENTED:
             raise NotImplementedError(dci.NOT_IMPLEMENTED[ci])
+        if kind == "proportion" and ci in dci.TAYLOR_ONLY and self._rep is not None:
+            raise NotImplementedError(dci.TAYLOR_ONLY[ci])
         if kind == "proportion" and ci not in dci.CI_METHODS:
             raise UsageError(f"ci must be one of {dci.CI_METHODS}, got {ci!r}")
         replace = _deff_replace(deff)
@@ -916,8 +918,9 @@ class SurveyDesign:
                 n_rows = np.full(K, float(self.n))  # R keeps every row of a calibrated subset
             else:
                 n_rows = np.bincount(dom[dom >= 0], minlength=K).astype(float)
+        like = self._likelihood_inputs(p, se, dom, pr, y) if ci == "likelihood" else None
         lo, hi, degenerate = dci.proportion_interval(
-            ci, p, se, se_logit, ddf, n_rows, succ, cnt, conf_level
+            ci, p, se, se_logit, ddf, n_rows, succ, cnt, conf_level, like
         )
         if degenerate.any():
             warnings.warn(
@@ -927,6 +930,43 @@ class SurveyDesign:
                 stacklevel=4,
             )
         return lo, hi
+
+    def _likelihood_inputs(self, p, se, dom, pr, y):
+        """``(b0, se_logit, w_model, info, phi, n_model)`` of
+        :func:`methods.design.ci.likelihood_interval`: what R's ``svyglm(y ~ 1, domain
+        design, family = quasibinomial)`` fits.
+
+        R's domain design (``svyby``'s ``design[dom == k, ]``) drops the other rows unless the
+        design is calibrated (then their weights are zero and they stay); svyglm rescales the
+        weights by their mean over the domain design's rows and glm drops rows with a missing
+        y. ``phi`` is ``svyvar`` of the Pearson residuals over the domain (``summary.svyglm``),
+        which ``residuals.svyglm`` takes with the sampling weights divided out:
+        ``(y - mu0) / sqrt(mu0 (1 - mu0))`` (so ``phi = m / (m - 1)`` for a 0/1 column).
+        The sandwich variance of b0 (``svy.varcoef``) is that of the mean on the logit scale.
+        """
+        K = len(p)
+        g = pr.groups
+        wr, yr, cr = g.take(self._w), g.take(y), g.cr
+        inside = dom >= 0
+        wsum_rows = np.bincount(dom[inside], weights=self._w[inside], minlength=K)
+        if (K == 1 and dom.min() >= 0) or self._calibrations:  # R keeps every row
+            rows = np.full(K, float(self.n))
+            n_model = np.full(K, float(np.count_nonzero(~np.isnan(y))))
+        else:
+            rows = np.bincount(dom[inside], minlength=K).astype(float)
+            n_model = pr.rows_used.astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = wsum_rows / rows  # mean(1/prob) over the domain design's rows
+            b0, info = dci.intercept_logit_fit(yr, wr / scale[cr], cr, K)
+            mu0 = 1.0 / (1.0 + np.exp(-b0))
+            se_logit = se / (mu0 * (1.0 - mu0))
+            w_model = pr.w_sum / scale
+            r = (yr - mu0[cr]) / np.sqrt(mu0 * (1.0 - mu0))[cr]
+            r1 = g.sum(wr * r) / pr.w_sum
+            r2 = g.sum(wr * r * r) / pr.w_sum
+            m = pr.nonzero
+            phi = m / (m - 1.0) * (r2 - r1 * r1)
+        return b0, se_logit, w_model, info, phi, n_model
 
     # ------------------------------------------------------------------ public estimators
 
@@ -1423,8 +1463,9 @@ class SurveyDesign:
             col: 0/1 or boolean column, or a categorical/coded column with ``level=``.
             ci: "logit" (default), "beta" (Korn-Graubard), "xlogit", "asin", "mean" (as R's
                 ``svyciprop`` methods), "wilson" (effective sample size) or "clopper-pearson"
-                (simple random samples only); see :mod:`methods.design.ci`. R's "likelihood"
-                raises NotImplementedError.
+                (simple random samples only) or "likelihood" (R's profile-likelihood interval;
+                Taylor designs only, as R gives NA for replicate designs: NotImplementedError);
+                see :mod:`methods.design.ci`.
             level: the category whose proportion is wanted.
             conf_level: confidence level.
 
