@@ -613,3 +613,41 @@ for (lev in c(0.95, 0.9)) {
   lkby("ps_by_awards_meals", CP, "by=awards|proportion:meals_hi", ~meals_hi, ~awards, dcp)
 }
 flush("ciprop_likelihood")
+
+# ---- feature: domain means and totals of several variables at once (svyby(~a+b, ~by, ...,
+# covmat = TRUE)): figures per domain and variable, keyed "<domain>:<variable>" as R's coef
+# (call suffix ">>long"), and the joint covariance (">>vcov"); Taylor (stratified, cluster)
+# and replicate (JKn, JK1); with missing values (a row missing either variable is dropped) --
+bymany <- function(case, design, call, b) {
+  v <- attr(b, "svyby")$variables
+  cl <- function(pre) as.vector(as.matrix(b[, paste0(pre, v), drop = FALSE]))
+  d <- if (any(startsWith(names(b), "DEff."))) cl("DEff.") else NA
+  put(case, design, call, names(coef(b)), coef(b), as.vector(as.matrix(SE(b))), cl("ci_l."),
+      cl("ci_u."), d)
+}
+rs <- as.svrepdesign(ds, type = "JKn")
+rc <- as.svrepdesign(dc, type = "JK1")
+for (kind in c("mean", "total")) {
+  fn <- if (kind == "mean") svymean else svytotal
+  for (des in list(list("strat", S, ds, TRUE), list("clus", C, dc, TRUE),
+                   list("jkn", SJ, rs, FALSE), list("jk1", CJ, rc, FALSE))) {
+    tag <- paste0(des[[1]], "_by_awards_", kind)
+    call <- paste0("by=awards|", kind, ":api00+enroll")
+    b <- svyby(~api00 + enroll, ~awards, des[[3]], fn, deff = des[[4]], covmat = TRUE,
+               vartype = vt)
+    bymany(tag, des[[2]], paste0(call, if (des[[4]]) "" else ";deff=False", ">>long"), b)
+    vc(paste0(tag, "_vcov"), des[[2]], paste0(call, ">>vcov"), b)
+  }
+}
+# (no covmat here: R's svyby.survey.design2 fails with covmat = TRUE and na.rm = TRUE,
+# "number of items to replace is not a multiple of replacement length")
+b <- svyby(~api00_na + meals, ~stype, ds, svymean, na.rm = TRUE, deff = TRUE, vartype = vt)
+bymany("strat_by_stype_mean_na", S, "by=stype|mean:api00_na+meals>>long", b)
+b <- svyby(~api00_na + meals, ~awards, rs, svymean, na.rm = TRUE, covmat = TRUE, vartype = vt)
+bymany("jkn_by_awards_mean_na", SJ, "by=awards|mean:api00_na+meals;deff=False>>long", b)
+vc("jkn_by_awards_mean_na_vcov", SJ, "by=awards|mean:api00_na+meals>>vcov", b)
+# a factor: one 0/1 variable per level (R's names "<domain>:stypeE")
+b <- svyby(~stype, ~awards, dc, svymean, deff = TRUE, covmat = TRUE, vartype = vt)
+bymany("clus_by_awards_mean_factor", C, "by=awards|mean:stype>>long", b)
+vc("clus_by_awards_mean_factor_vcov", C, "by=awards|mean:stype>>vcov", b)
+flush("by_many")

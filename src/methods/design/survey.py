@@ -74,6 +74,8 @@ __all__ = ["SurveyDesign", "DomainView", "SinglePSUError", "compare_independent"
 
 COLUMNS = ["estimate", "se", "ci_low", "ci_high", "deff", "n"]
 VCOV_MAX = 2000  # outputs with more rows do not keep their covariance matrix in attrs
+#: largest dense influence matrix (values) the joint covariance of by(...).mean([a, b]) builds
+DENSE_INFLUENCE_MAX = 2**26
 
 
 def _deff_replace(deff: Any) -> bool:
@@ -1331,6 +1333,99 @@ class SurveyDesign:
         require_columns(self._data, col)
         c = self._data[col]
         return pd.api.types.is_numeric_dtype(c) or pd.api.types.is_bool_dtype(c)
+
+    def _estimate_many_by(
+        self,
+        kind: str,
+        cols: Any,
+        dom: np.ndarray,
+        index: pd.Index,
+        *,
+        df: Any,
+        conf_level: float,
+        deff: bool | str,
+        cache: dict,
+    ) -> pd.DataFrame:
+        """Domain means or totals of several columns (R ``svyby(~a+b, ~by, design, svymean,
+        covmat=TRUE)``): one row per domain, columns ``(statistic, variable)``.
+
+        Each variable's figures are those of the one-column domain estimator on the rows where
+        no variable is missing (R's ``na.rm=TRUE`` drops a row missing any of them for all);
+        ``attrs["vcov"]`` is the joint covariance of the k x K estimates, variable-major and
+        labelled ``"<domain>:<variable>"`` as R's ``vcov(svyby(...))``: from the n x kK
+        influence matrix (``svyby.survey.design2``: ``svyrecvar`` of the influence functions)
+        or from the replicate estimates (``svrVar``).
+        """
+        Y, names = mom.design_matrix(self._data, cols)
+        keep = ~np.isnan(Y).any(axis=1)
+        if not keep.all():
+            Y = np.where(keep[:, None], Y, np.nan)
+        parts = [
+            self._estimate(
+                kind,
+                Y[:, j],
+                dom,
+                index,
+                df=df,
+                conf_level=conf_level,
+                cache=cache,
+                deff=deff,
+            )
+            for j in range(len(names))
+        ]
+        cols_out = pd.MultiIndex.from_product(
+            [list(parts[0].columns), names], names=["statistic", "variable"]
+        )
+        out = pd.DataFrame(
+            {(st, v): p_[st].to_numpy() for st in parts[0].columns for v, p_ in zip(names, parts)},
+            index=index,
+        )
+        out.columns = cols_out
+        labels = [f"{d}:{v}" for v in names for d in index]
+        K, k = len(index), len(names)
+        estimate = np.concatenate([p_["estimate"].to_numpy() for p_ in parts])
+        attrs: dict[str, Any] = dict(parts[0].attrs)
+        attrs.pop("replicates", None)
+        attrs["df"] = parts[0].attrs["df"]
+        if k * K > VCOV_MAX:
+            attrs.pop("vcov", None)
+            attrs["vcov_omitted"] = f"{k * K} estimates > {VCOV_MAX}: covariance not kept"
+        elif self._rep is None and self.n * k * K > DENSE_INFLUENCE_MAX:
+            attrs.pop("vcov", None)
+            attrs["vcov_omitted"] = (
+                f"the joint covariance needs an n x kK influence matrix ({self.n} x {k * K}, "
+                f"> {DENSE_INFLUENCE_MAX} values): not computed; the SEs are"
+            )
+        elif self._rep is not None:
+            th = np.hstack([p_.attrs["replicates"].values for p_ in parts])
+            attrs["vcov"] = mom.AttrMatrix(self._rep_var(th, estimate), labels, labels)
+            attrs["replicates"] = mom.AttrMatrix(th, None, labels)
+        else:
+            c = est.usable_codes(dom, Y[:, 0])
+            z = np.hstack(
+                [
+                    est.point_estimates(
+                        kind, Y[:, j], self._w, c, K, None, self._w_all_positive()
+                    ).influence.dense()
+                    for j in range(k)
+                ]
+            )
+            V = self._lin_variance(z, present=None if keep.all() else keep)
+            var = np.concatenate([p_["se"].to_numpy() ** 2 for p_ in parts])
+            gap = np.abs(np.diag(V) - var)
+            bad = gap > 1e-9 * np.maximum(var, 1e-300)
+            if bad.any():  # domain-level lonely-PSU rules the joint matrix does not follow
+                i = int(np.flatnonzero(bad)[0])
+                warnings.warn(
+                    f"the joint covariance's variance of {labels[i]} is {np.diag(V)[i]:.6g}, "
+                    f"the estimate's {var[i]:.6g} ({int(bad.sum())} differ): the domain "
+                    "single-PSU rules apply to the SEs only",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            attrs["vcov"] = mom.AttrMatrix(V, labels, labels)
+        out.attrs = attrs
+        return out
 
     def _estimate_many(
         self, kind: str, cols: Any, *, df: Any, conf_level: float, deff: bool | str
