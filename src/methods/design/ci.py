@@ -19,7 +19,7 @@ Which quantile each interval uses follows R's ``survey`` package, the reference 
   sandwich to the model-based variance of the logit. As R, the statistic is evaluated on a grid
   of logits ``b0 -/+ k * del * se`` (MASS ``profile.glm``, R's ``MASSprofile_glm``), smoothed
   by R's ``spline(method="fmm")`` and inverted by linear interpolation, so the bounds agree
-  with R's to rounding rather than being the exact roots (which differ by ~1e-5).
+  with R's to rounding rather than being the exact roots (3e-8 away on apistrat).
   :func:`likelihood_interval`. Taylor designs only: for replicate designs R returns NA
   (``summary.svrepglm``'s dispersion is n times the weighted Pearson mean square, so the
   profile never reaches the cutoff), and the design raises :class:`NotImplementedError`.
@@ -251,7 +251,7 @@ def intercept_logit_fit(y: np.ndarray, wn: np.ndarray, c: np.ndarray, K: int):
         for ``cov.unscaled`` (svyglm's ``naive.cov``), which lag the converged fit by one
         Newton step. Replicating the iterations (``mustart = (wn y + 0.5) / (wn + 1)``, then
         Newton steps on the logit until ``|dev - dev_old| / (|dev| + 0.1) < 1e-8``) matters:
-        the lag moves R's likelihood bounds by up to ~1e-6.
+        the lag moves R's likelihood bounds by up to 3e-6 on the reference designs.
     """
     good = wn > 0
     y, wn, c = y[good], wn[good], c[good]
