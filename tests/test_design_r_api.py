@@ -142,6 +142,10 @@ CASES = {
     "strat_prop_beta": lambda D: D["strat"].proportion("yes", ci="beta"),
     "strat_prop_ed3_logit_na": lambda D: D["strat"].proportion("ed3"),
     "strat_prop_ed3_beta_na": lambda D: D["strat"].proportion("ed3", ci="beta"),
+    "strat_prop_ed3_likelihood_na": lambda D: D["strat"].proportion("ed3", ci="likelihood"),
+    "strat_by_stype_prop_ed3_likelihood_na": lambda D: (
+        D["strat"].by("stype").proportion("ed3", ci="likelihood")
+    ),
     "strat_by_stype_prop_logit": lambda D: D["strat"].by("stype").proportion("both_yes"),
     "strat_by_yrrnd_prop_beta": lambda D: D["strat"].by("yr.rnd").proportion("both_yes", "beta"),
     "strat_by_yrrnd_prop_logit": lambda D: D["strat"].by("yr.rnd").proportion("both_yes"),
@@ -176,6 +180,10 @@ CASES = {
     "clus_by_stype_total": lambda D: D["clus"].by("stype").total("enroll"),
     "clus_prop_logit": lambda D: D["clus"].proportion("yes"),
     "clus_prop_beta": lambda D: D["clus"].proportion("yes", ci="beta"),
+    "clus_prop_likelihood": lambda D: D["clus"].proportion("yes", ci="likelihood"),
+    "clus_by_stype_prop_likelihood": lambda D: (
+        D["clus"].by("stype").proportion("yes", ci="likelihood")
+    ),
     "clus_by_stype_prop_logit": lambda D: D["clus"].by("stype").proportion("yes"),
     "clus_by_stype_prop_beta": lambda D: D["clus"].by("stype").proportion("yes", ci="beta"),
     "clus_ttest_E": lambda D: D["clus"].compare("api00", "isE", "E", "other"),

@@ -126,6 +126,19 @@ def _vcov_long(out: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"estimate": V.to_numpy().reshape(-1, order="F")}, index=keys)
 
 
+def _long(out: pd.DataFrame) -> pd.DataFrame:
+    """Domain estimates of several variables (columns ``(statistic, variable)``) as rows keyed
+    ``<domain>:<variable>``, variable-major as R's ``coef(svyby(~a+b, ...))``."""
+    variables = list(dict.fromkeys(out.columns.get_level_values("variable")))
+    stats = list(dict.fromkeys(out.columns.get_level_values("statistic")))
+    rows = [
+        {"key": f"{d}:{v}", **{st: out[(st, v)].loc[d] for st in stats}}
+        for v in variables
+        for d in out.index
+    ]
+    return pd.DataFrame(rows).set_index("key").rename_axis(None)
+
+
 def _contrasts(spec: str) -> dict:
     """``name=[a=1 b=-1]&name=<expression>``: linear weights in brackets, else an expression."""
     out: dict = {}
@@ -140,12 +153,15 @@ def _contrasts(spec: str) -> dict:
 
 def run_call(design: SurveyDesign, call: str) -> pd.DataFrame:
     """``[by=<col>|]<method>:<arg>,<arg>[;<kw>=<value>...][>>vcov]`` on ``design``; an
-    argument ``a+b`` is a list of columns; ``>>vcov`` gives the covariance entries."""
+    argument ``a+b`` is a list of columns; ``>>vcov`` gives the covariance entries, ``>>long``
+    the rows ``<domain>:<variable>`` of domain estimates of several variables."""
     call, sep, post = call.rpartition(">>") if ">>" in call else (call, "", "")
     if sep:
         inner = run_call(design, call)
         if post == "vcov":
             return _vcov_long(inner)
+        if post == "long":
+            return _long(inner)
         kind, _, spec = post.partition(":")
         assert kind == "contrast", f"unknown post-processing {post!r}"
         return design.contrast(inner, _contrasts(spec))
@@ -189,15 +205,39 @@ def test_scenario_files_exist():
         "lonely_domains",
         "supplied_replicates",
         "multistage",
+        "ciprop_likelihood",
+        "by_many",
     }
 
 
-def test_likelihood_interval_is_not_pretended():
-    """R's svyciprop(method="likelihood") is not implemented: it says so, never a stand-in."""
-    with pytest.raises(NotImplementedError, match="profile-likelihood"):
-        build_design("data=apistrat;weights=pw;strata=stype;fpc=fpc").proportion(
-            "meals_hi", ci="likelihood"
-        )
+def test_likelihood_interval_refused_for_replicate_designs():
+    """R's svyciprop(method="likelihood") gives NA for replicate designs (checked against R in
+    test_r_gives_no_likelihood_interval_for_replicate_designs): the engine says so, never a
+    stand-in."""
+    design = build_design("data=apistrat;weights=pw;strata=stype;fpc=fpc;replicate=jkn")
+    with pytest.raises(NotImplementedError, match="replicate designs"):
+        design.proportion("meals_hi", ci="likelihood")
+    with pytest.raises(NotImplementedError, match="replicate designs"):
+        design.by("stype").proportion("yes", ci="likelihood")
+
+
+@requires_r
+@pytest.mark.r
+def test_r_gives_no_likelihood_interval_for_replicate_designs():
+    """The reason for the refusal above: R's interval is NA on a JKn and a JK1 design."""
+    script = (
+        "suppressMessages(library(survey)); data(api);"
+        "d <- svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = apistrat);"
+        "c <- svydesign(id = ~dnum, weights = ~pw, fpc = ~fpc, data = apiclus1);"
+        "a <- attr(svyciprop(~I(meals > 50), as.svrepdesign(d), method = 'likelihood'), 'ci');"
+        "b <- attr(svyciprop(~I(sch.wide == 'Yes'), as.svrepdesign(c), method = 'likelihood'),"
+        " 'ci'); cat(c(a, b))"
+    )
+    proc = subprocess.run(
+        [RSCRIPT, "--vanilla", "-e", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["NA"] * 4
 
 
 @pytest.mark.parametrize(("feature", "ref"), list(_cases()))
@@ -227,3 +267,20 @@ def test_committed_reference_is_what_r_gives_now(tmp_path):
     assert fresh == committed
     differ = [str(p) for p in fresh if not filecmp.cmp(tmp_path / p, REF / p, shallow=False)]
     assert not differ, f"R now gives other figures: rerun `make r-reference` ({differ})"
+
+
+def test_by_many_columns_omits_a_covariance_too_large_to_build(monkeypatch):
+    """The joint covariance of domain means of several columns needs an n x kK influence
+    matrix: beyond DENSE_INFLUENCE_MAX values it says it is omitted, and the per-column figures
+    are still R's (by_many.csv)."""
+    from methods.design import survey
+
+    design = build_design("data=apistrat;weights=pw;strata=stype;fpc=fpc")
+    full = design.by("awards").mean(["api00", "enroll"])
+    monkeypatch.setattr(survey, "DENSE_INFLUENCE_MAX", 10)
+    small = design.by("awards").mean(["api00", "enroll"])
+    assert "vcov" not in small.attrs and "200 x 4" in small.attrs["vcov_omitted"]
+    pd.testing.assert_frame_equal(small, full)
+    ref = pd.read_csv(SCEN / "by_many.csv", dtype={"key": str})
+    r = ref[ref["case"] == "strat_by_awards_mean"].set_index("key")
+    assert abs(small[("se", "enroll")]["Yes"] - r.loc["Yes:enroll", "se"]) < 1e-9

@@ -40,6 +40,10 @@ emit_ciprop("strat_prop_logit", svyciprop(~yes, dstrat, method = "logit"), dstra
 emit_ciprop("strat_prop_beta", svyciprop(~yes, dstrat, method = "beta"), dstrat)
 emit_ciprop("strat_prop_ed3_logit_na", svyciprop(~ed3, dstrat, method = "logit", na.rm = TRUE), dstrat)
 emit_ciprop("strat_prop_ed3_beta_na", svyciprop(~ed3, dstrat, method = "beta", na.rm = TRUE), dstrat)
+emit_ciprop("strat_prop_ed3_likelihood_na",
+            svyciprop(~ed3, dstrat, method = "likelihood", na.rm = TRUE), dstrat)
+emit_by("strat_by_stype_prop_ed3_likelihood_na",
+        svyby(~ed3, ~stype, dstrat, svyciprop, vartype = vt, method = "likelihood", na.rm = TRUE))
 emit_by("strat_by_stype_prop_logit", svyby(~both_yes, ~stype, dstrat, svyciprop, vartype = vt, method = "logit"))
 emit_by("strat_by_yrrnd_prop_beta", svyby(~both_yes, ~yr.rnd, dstrat, svyciprop, vartype = vt, method = "beta"))
 emit_by("strat_by_yrrnd_prop_logit", svyby(~both_yes, ~yr.rnd, dstrat, svyciprop, vartype = vt, method = "logit"))
@@ -93,6 +97,9 @@ emit_by("clus_by_stype_mean", svyby(~api00, ~stype, dclus1, svymean, deff = TRUE
 emit_by("clus_by_stype_total", svyby(~enroll, ~stype, dclus1, svytotal, deff = TRUE, vartype = vt))
 emit_ciprop("clus_prop_logit", svyciprop(~yes, dclus1, method = "logit"), dclus1)
 emit_ciprop("clus_prop_beta", svyciprop(~yes, dclus1, method = "beta"), dclus1)
+emit_ciprop("clus_prop_likelihood", svyciprop(~yes, dclus1, method = "likelihood"), dclus1)
+emit_by("clus_by_stype_prop_likelihood",
+        svyby(~yes, ~stype, dclus1, svyciprop, vartype = vt, method = "likelihood"))
 emit_by("clus_by_stype_prop_logit", svyby(~yes, ~stype, dclus1, svyciprop, vartype = vt, method = "logit"))
 emit_by("clus_by_stype_prop_beta", svyby(~yes, ~stype, dclus1, svyciprop, vartype = vt, method = "beta"))
 emit_ttest("clus_ttest_E", svyttest(api00 ~ I(stype == "E"), dclus1))

@@ -581,3 +581,73 @@ for (uc in c(FALSE, TRUE)) {
 }
 options(survey.ultimate.cluster = FALSE)
 flush("multistage")
+
+# ---- feature: svyciprop(method = "likelihood"), the profile-likelihood interval of the
+# intercept-only quasibinomial svyglm (confint.svyglm(method = "likelihood")), at levels 0.95
+# and 0.9: stratified, one-stage cluster, two-stage (apiclus2; a stratified two-stage sample
+# for domains), post-stratified (R keeps every row in a calibrated domain), whole and domains.
+# Taylor designs only: R gives NA for replicate designs (the engine refuses them) ------------
+A <- "data=apiclus2;ids=dnum+snum;fpc=fpc1+fpc2"
+da <- svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, data = apiclus2)
+X <- "data=stratms;weights=w;strata=st;ids=psu+ssu;fpc=f1+f2;nest=1"
+dx <- svydesign(id = ~psu + ssu, strata = ~st, fpc = ~f1 + f2, weights = ~w, data = sm,
+                nest = TRUE)
+for (lev in c(0.95, 0.9)) {
+  tag <- if (lev == 0.95) "95" else "90"
+  cl <- if (lev == 0.95) "" else ";conf_level=0.9"
+  lk <- function(case, spec, call, f, des) {
+    ciprop(paste0(case, "_lik", tag), spec, paste0(call, ";ci=likelihood", cl),
+           svyciprop(f, des, method = "likelihood", level = lev), des)
+  }
+  lkby <- function(case, spec, call, f, b, des) {
+    by(paste0(case, "_lik", tag), spec, paste0(call, ";ci=likelihood", cl),
+       svyby(f, b, des, svyciprop, method = "likelihood", level = lev, vartype = vt))
+  }
+  lk("strat_meals", S, "proportion:meals_hi", ~meals_hi, ds)
+  lk("clus_yes", C, "proportion:yes", ~yes, dc)
+  lk("apiclus2_E", A, "proportion:stype;level=E", ~I(stype == "E"), da)
+  lk("ps_yes", CP, "proportion:yes", ~yes, dcp)
+  lkby("strat_by_stype_yes", S, "by=stype|proportion:yes", ~yes, ~stype, ds)
+  lkby("clus_by_awards_meals", C, "by=awards|proportion:meals_hi", ~meals_hi, ~awards, dc)
+  lkby("stratms_by_st_u", X, "by=st|proportion:g;level=u", ~I(g == "u"), ~st, dx)
+  lkby("ps_by_awards_meals", CP, "by=awards|proportion:meals_hi", ~meals_hi, ~awards, dcp)
+}
+flush("ciprop_likelihood")
+
+# ---- feature: domain means and totals of several variables at once (svyby(~a+b, ~by, ...,
+# covmat = TRUE)): figures per domain and variable, keyed "<domain>:<variable>" as R's coef
+# (call suffix ">>long"), and the joint covariance (">>vcov"); Taylor (stratified, cluster)
+# and replicate (JKn, JK1); with missing values (a row missing either variable is dropped) --
+bymany <- function(case, design, call, b) {
+  v <- attr(b, "svyby")$variables
+  cl <- function(pre) as.vector(as.matrix(b[, paste0(pre, v), drop = FALSE]))
+  d <- if (any(startsWith(names(b), "DEff."))) cl("DEff.") else NA
+  put(case, design, call, names(coef(b)), coef(b), as.vector(as.matrix(SE(b))), cl("ci_l."),
+      cl("ci_u."), d)
+}
+rs <- as.svrepdesign(ds, type = "JKn")
+rc <- as.svrepdesign(dc, type = "JK1")
+for (kind in c("mean", "total")) {
+  fn <- if (kind == "mean") svymean else svytotal
+  for (des in list(list("strat", S, ds, TRUE), list("clus", C, dc, TRUE),
+                   list("jkn", SJ, rs, FALSE), list("jk1", CJ, rc, FALSE))) {
+    tag <- paste0(des[[1]], "_by_awards_", kind)
+    call <- paste0("by=awards|", kind, ":api00+enroll")
+    b <- svyby(~api00 + enroll, ~awards, des[[3]], fn, deff = des[[4]], covmat = TRUE,
+               vartype = vt)
+    bymany(tag, des[[2]], paste0(call, if (des[[4]]) "" else ";deff=False", ">>long"), b)
+    vc(paste0(tag, "_vcov"), des[[2]], paste0(call, ">>vcov"), b)
+  }
+}
+# (no covmat here: R's svyby.survey.design2 fails with covmat = TRUE and na.rm = TRUE,
+# "number of items to replace is not a multiple of replacement length")
+b <- svyby(~api00_na + meals, ~stype, ds, svymean, na.rm = TRUE, deff = TRUE, vartype = vt)
+bymany("strat_by_stype_mean_na", S, "by=stype|mean:api00_na+meals>>long", b)
+b <- svyby(~api00_na + meals, ~awards, rs, svymean, na.rm = TRUE, covmat = TRUE, vartype = vt)
+bymany("jkn_by_awards_mean_na", SJ, "by=awards|mean:api00_na+meals;deff=False>>long", b)
+vc("jkn_by_awards_mean_na_vcov", SJ, "by=awards|mean:api00_na+meals>>vcov", b)
+# a factor: one 0/1 variable per level (R's names "<domain>:stypeE")
+b <- svyby(~stype, ~awards, dc, svymean, deff = TRUE, covmat = TRUE, vartype = vt)
+bymany("clus_by_awards_mean_factor", C, "by=awards|mean:stype>>long", b)
+vc("clus_by_awards_mean_factor_vcov", C, "by=awards|mean:stype>>vcov", b)
+flush("by_many")

@@ -36,12 +36,33 @@ class DomainView:
         """The domain labels, in output order."""
         return self._index
 
+    def _many(self, kind, cols, df, conf_level, deff) -> pd.DataFrame:
+        return self._design._estimate_many_by(
+            kind,
+            cols,
+            self._codes,
+            self._index,
+            df=df,
+            conf_level=conf_level,
+            deff=deff,
+            cache=self._cache,
+        )
+
     def mean(
-        self, col: str, *, df: Any = None, conf_level: float = 0.95, deff: bool | str = True
+        self,
+        col: str | Sequence[str],
+        *,
+        df: Any = None,
+        conf_level: float = 0.95,
+        deff: bool | str = True,
     ) -> pd.DataFrame:
         """Domain means (R ``svyby(~col, ~by, design, svymean, na.rm=TRUE, deff=TRUE)``);
-        arguments as :meth:`SurveyDesign.mean`."""
-        _one_column(col, "mean")
+        arguments as :meth:`SurveyDesign.mean`. Several columns (or a factor) give one row
+        per domain with columns ``(statistic, variable)`` and the joint covariance in
+        ``attrs["vcov"]`` (R ``svyby(~a+b, ..., covmat=TRUE)``; see
+        :meth:`SurveyDesign._estimate_many_by`)."""
+        if not self._design._single_numeric(col):
+            return self._many("mean", col, df, conf_level, deff)
         y = numeric_column(self._design._data, col)
         return self._design._estimate(
             "mean",
@@ -55,10 +76,16 @@ class DomainView:
         )
 
     def total(
-        self, col: str, *, df: Any = None, conf_level: float = 0.95, deff: bool | str = True
+        self,
+        col: str | Sequence[str],
+        *,
+        df: Any = None,
+        conf_level: float = 0.95,
+        deff: bool | str = True,
     ) -> pd.DataFrame:
-        """Domain totals (R ``svyby(..., svytotal)``)."""
-        _one_column(col, "total")
+        """Domain totals (R ``svyby(..., svytotal)``); several columns as :meth:`mean`."""
+        if not self._design._single_numeric(col):
+            return self._many("total", col, df, conf_level, deff)
         y = numeric_column(self._design._data, col)
         return self._design._estimate(
             "total",
@@ -160,8 +187,8 @@ class DomainView:
 
 
 def _one_column(col: Any, kind: str) -> None:
-    """Domains take one numeric column: several columns or a factor by domain (R
-    ``svyby(~a+b, ...)``) are not implemented."""
+    """Domain variances take one numeric column: several columns by domain (R
+    ``svyby(~a+b, ..., svyvar)``) are not implemented (means and totals are)."""
     if not isinstance(col, str):
         raise NotImplementedError(
             f"by(...).{kind} over several columns (R svyby(~a+b, ...)): call it per column"

@@ -74,6 +74,8 @@ __all__ = ["SurveyDesign", "DomainView", "SinglePSUError", "compare_independent"
 
 COLUMNS = ["estimate", "se", "ci_low", "ci_high", "deff", "n"]
 VCOV_MAX = 2000  # outputs with more rows do not keep their covariance matrix in attrs
+#: largest dense influence matrix (values) the joint covariance of by(...).mean([a, b]) builds
+DENSE_INFLUENCE_MAX = 2**26
 
 
 def _deff_replace(deff: Any) -> bool:
@@ -793,6 +795,8 @@ class SurveyDesign:
             raise UsageError(f"conf_level must be in (0, 1), got {conf_level}")
         if kind == "proportion" and ci in dci.NOT_IMPLEMENTED:
             raise NotImplementedError(dci.NOT_IMPLEMENTED[ci])
+        if kind == "proportion" and ci in dci.TAYLOR_ONLY and self._rep is not None:
+            raise NotImplementedError(dci.TAYLOR_ONLY[ci])
         if kind == "proportion" and ci not in dci.CI_METHODS:
             raise UsageError(f"ci must be one of {dci.CI_METHODS}, got {ci!r}")
         replace = _deff_replace(deff)
@@ -916,8 +920,9 @@ class SurveyDesign:
                 n_rows = np.full(K, float(self.n))  # R keeps every row of a calibrated subset
             else:
                 n_rows = np.bincount(dom[dom >= 0], minlength=K).astype(float)
+        like = self._likelihood_inputs(p, se, dom, pr, y) if ci == "likelihood" else None
         lo, hi, degenerate = dci.proportion_interval(
-            ci, p, se, se_logit, ddf, n_rows, succ, cnt, conf_level
+            ci, p, se, se_logit, ddf, n_rows, succ, cnt, conf_level, like
         )
         if degenerate.any():
             warnings.warn(
@@ -927,6 +932,43 @@ class SurveyDesign:
                 stacklevel=4,
             )
         return lo, hi
+
+    def _likelihood_inputs(self, p, se, dom, pr, y):
+        """``(b0, se_logit, w_model, info, phi, n_model)`` of
+        :func:`methods.design.ci.likelihood_interval`: what R's ``svyglm(y ~ 1, domain
+        design, family = quasibinomial)`` fits.
+
+        R's domain design (``svyby``'s ``design[dom == k, ]``) drops the other rows unless the
+        design is calibrated (then their weights are zero and they stay); svyglm rescales the
+        weights by their mean over the domain design's rows and glm drops rows with a missing
+        y. ``phi`` is ``svyvar`` of the Pearson residuals over the domain (``summary.svyglm``),
+        which ``residuals.svyglm`` takes with the sampling weights divided out:
+        ``(y - mu0) / sqrt(mu0 (1 - mu0))`` (so ``phi = m / (m - 1)`` for a 0/1 column).
+        The sandwich variance of b0 (``svy.varcoef``) is that of the mean on the logit scale.
+        """
+        K = len(p)
+        g = pr.groups
+        wr, yr, cr = g.take(self._w), g.take(y), g.cr
+        inside = dom >= 0
+        wsum_rows = np.bincount(dom[inside], weights=self._w[inside], minlength=K)
+        if (K == 1 and dom.min() >= 0) or self._calibrations:  # R keeps every row
+            rows = np.full(K, float(self.n))
+            n_model = np.full(K, float(np.count_nonzero(~np.isnan(y))))
+        else:
+            rows = np.bincount(dom[inside], minlength=K).astype(float)
+            n_model = pr.rows_used.astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = wsum_rows / rows  # mean(1/prob) over the domain design's rows
+            b0, info = dci.intercept_logit_fit(yr, wr / scale[cr], cr, K)
+            mu0 = 1.0 / (1.0 + np.exp(-b0))
+            se_logit = se / (mu0 * (1.0 - mu0))
+            w_model = pr.w_sum / scale
+            r = (yr - mu0[cr]) / np.sqrt(mu0 * (1.0 - mu0))[cr]
+            r1 = g.sum(wr * r) / pr.w_sum
+            r2 = g.sum(wr * r * r) / pr.w_sum
+            m = pr.nonzero
+            phi = m / (m - 1.0) * (r2 - r1 * r1)
+        return b0, se_logit, w_model, info, phi, n_model
 
     # ------------------------------------------------------------------ public estimators
 
@@ -1292,6 +1334,99 @@ class SurveyDesign:
         c = self._data[col]
         return pd.api.types.is_numeric_dtype(c) or pd.api.types.is_bool_dtype(c)
 
+    def _estimate_many_by(
+        self,
+        kind: str,
+        cols: Any,
+        dom: np.ndarray,
+        index: pd.Index,
+        *,
+        df: Any,
+        conf_level: float,
+        deff: bool | str,
+        cache: dict,
+    ) -> pd.DataFrame:
+        """Domain means or totals of several columns (R ``svyby(~a+b, ~by, design, svymean,
+        covmat=TRUE)``): one row per domain, columns ``(statistic, variable)``.
+
+        Each variable's figures are those of the one-column domain estimator on the rows where
+        no variable is missing (R's ``na.rm=TRUE`` drops a row missing any of them for all);
+        ``attrs["vcov"]`` is the joint covariance of the k x K estimates, variable-major and
+        labelled ``"<domain>:<variable>"`` as R's ``vcov(svyby(...))``: from the n x kK
+        influence matrix (``svyby.survey.design2``: ``svyrecvar`` of the influence functions)
+        or from the replicate estimates (``svrVar``).
+        """
+        Y, names = mom.design_matrix(self._data, cols)
+        keep = ~np.isnan(Y).any(axis=1)
+        if not keep.all():
+            Y = np.where(keep[:, None], Y, np.nan)
+        parts = [
+            self._estimate(
+                kind,
+                Y[:, j],
+                dom,
+                index,
+                df=df,
+                conf_level=conf_level,
+                cache=cache,
+                deff=deff,
+            )
+            for j in range(len(names))
+        ]
+        cols_out = pd.MultiIndex.from_product(
+            [list(parts[0].columns), names], names=["statistic", "variable"]
+        )
+        out = pd.DataFrame(
+            {(st, v): p_[st].to_numpy() for st in parts[0].columns for v, p_ in zip(names, parts)},
+            index=index,
+        )
+        out.columns = cols_out
+        labels = [f"{d}:{v}" for v in names for d in index]
+        K, k = len(index), len(names)
+        estimate = np.concatenate([p_["estimate"].to_numpy() for p_ in parts])
+        attrs: dict[str, Any] = dict(parts[0].attrs)
+        attrs.pop("replicates", None)
+        attrs["df"] = parts[0].attrs["df"]
+        if k * K > VCOV_MAX:
+            attrs.pop("vcov", None)
+            attrs["vcov_omitted"] = f"{k * K} estimates > {VCOV_MAX}: covariance not kept"
+        elif self._rep is None and self.n * k * K > DENSE_INFLUENCE_MAX:
+            attrs.pop("vcov", None)
+            attrs["vcov_omitted"] = (
+                f"the joint covariance needs an n x kK influence matrix ({self.n} x {k * K}, "
+                f"> {DENSE_INFLUENCE_MAX} values): not computed; the SEs are"
+            )
+        elif self._rep is not None:
+            th = np.hstack([p_.attrs["replicates"].values for p_ in parts])
+            attrs["vcov"] = mom.AttrMatrix(self._rep_var(th, estimate), labels, labels)
+            attrs["replicates"] = mom.AttrMatrix(th, None, labels)
+        else:
+            c = est.usable_codes(dom, Y[:, 0])
+            z = np.hstack(
+                [
+                    est.point_estimates(
+                        kind, Y[:, j], self._w, c, K, None, self._w_all_positive()
+                    ).influence.dense()
+                    for j in range(k)
+                ]
+            )
+            V = self._lin_variance(z, present=None if keep.all() else keep)
+            var = np.concatenate([p_["se"].to_numpy() ** 2 for p_ in parts])
+            gap = np.abs(np.diag(V) - var)
+            bad = gap > 1e-9 * np.maximum(var, 1e-300)
+            if bad.any():  # domain-level lonely-PSU rules the joint matrix does not follow
+                i = int(np.flatnonzero(bad)[0])
+                warnings.warn(
+                    f"the joint covariance's variance of {labels[i]} is {np.diag(V)[i]:.6g}, "
+                    f"the estimate's {var[i]:.6g} ({int(bad.sum())} differ): the domain "
+                    "single-PSU rules apply to the SEs only",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            attrs["vcov"] = mom.AttrMatrix(V, labels, labels)
+        out.attrs = attrs
+        return out
+
     def _estimate_many(
         self, kind: str, cols: Any, *, df: Any, conf_level: float, deff: bool | str
     ) -> pd.DataFrame:
@@ -1423,8 +1558,9 @@ class SurveyDesign:
             col: 0/1 or boolean column, or a categorical/coded column with ``level=``.
             ci: "logit" (default), "beta" (Korn-Graubard), "xlogit", "asin", "mean" (as R's
                 ``svyciprop`` methods), "wilson" (effective sample size) or "clopper-pearson"
-                (simple random samples only); see :mod:`methods.design.ci`. R's "likelihood"
-                raises NotImplementedError.
+                (simple random samples only) or "likelihood" (R's profile-likelihood interval;
+                Taylor designs only, as R gives NA for replicate designs: NotImplementedError);
+                see :mod:`methods.design.ci`.
             level: the category whose proportion is wanted.
             conf_level: confidence level.
 
