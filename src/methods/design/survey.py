@@ -479,6 +479,14 @@ class SurveyDesign:
         """Number of sampling stages (1 unless ``ids=`` named several)."""
         return 1 + len(self._stages)
 
+    def stage_units(self, stage: int) -> np.ndarray | None:
+        """Integer code of each row's sampling unit at ``stage`` (read-only): 1 gives
+        :attr:`clusters` (None when every row is its own PSU), 2 the SSUs, and so on, nested
+        in the units above as R's ``design$cluster[[stage]]`` (``svydesign`` nests them)."""
+        if not isinstance(stage, int | np.integer) or not 1 <= stage <= self.stages:
+            raise UsageError(f"stage must be an integer from 1 to {self.stages}, got {stage!r}")
+        return self.clusters if stage == 1 else self._stages[stage - 2].units
+
     @property
     def ultimate_cluster(self) -> bool:
         """Whether the variance uses stage 1 only (R ``options(survey.ultimate.cluster=TRUE)``)."""
