@@ -60,7 +60,7 @@ def build_design(spec: str) -> SurveyDesign:
     """A design from ``data=<name>;weights=..;strata=..;psu=..;fpc=..;replicate=jkn;mse=1``."""
     kv = dict(part.split("=", 1) for part in spec.split(";"))
     extra = {"data", "replicate", "mse", "repweights", "scale", "poststratify"}
-    extra |= {"reptype", "rho", "rscales", "multipliers", "calibrate"}
+    extra |= {"reptype", "rho", "rscales", "multipliers", "calibrate", "nonresponse"}
     unknown = {k for k in set(kv) - DESIGN_KEYS - extra if not k.startswith("cal_")}
     assert not unknown, f"unknown design keys {sorted(unknown)} in {spec!r}"
     args = {k: v for k, v in kv.items() if k in DESIGN_KEYS}
@@ -71,6 +71,9 @@ def build_design(spec: str) -> SurveyDesign:
         if stages in args and "+" in args[stages]:
             args[stages] = args[stages].split("+")
     d = SurveyDesign(_data(kv["data"]), **args)
+    if "nonresponse" in kv:  # "<indicator>:<class column>": weighting-class adjustment
+        responded, _, cells = kv["nonresponse"].partition(":")
+        d = d.adjust_nonresponse(responded, cells=cells)
     if "poststratify" in kv:
         col, _, cells = kv["poststratify"].partition(":")
         pop = {k: float(v) for k, v in (c.split("=") for c in cells.split(","))}
@@ -195,6 +198,7 @@ def test_scenario_files_exist():
         "supplied_replicates",
         "multistage",
         "calibrated_aggregate",
+        "nonresponse_multistage",
     }
 
 

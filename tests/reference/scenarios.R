@@ -648,3 +648,40 @@ agg_stat("agg_sup_jk1_raking",
                 "calibrate=stype:E=4421,H=755,M=1018&api99=3914069;cal_aggregate_index=dnum;",
                 "cal_distance=raking"), des, "api00+enroll")
 flush("calibrated_aggregate")
+
+# ---- feature: weighting-class non-response adjustment of multistage designs, full multistage
+# variance: the adjusted weights by hand (w * sum of w in the class / sum of respondents' w in
+# the class), a design of the whole sample with them, then subset() to the respondents (R keeps
+# every stage's sample counts: the PSUs and SSUs without respondents are zero totals). Design
+# option nonresponse=<indicator>:<class column>. apiclus2 (districts 456 and 552 have no
+# respondent) and stratms (strata, fpc as fractions, nest; 3 rows per SSU) ------------------
+nr_by_hand <- function(des, data, cls) {
+  w <- weights(des)
+  w * ave(w, data[[cls]], FUN = sum) / ave(w * data$resp, data[[cls]], FUN = sum)
+}
+nr2 <- apiclus2
+nr2$resp <- as.numeric(nr2$api99 %% 4 != 0)
+save_data(nr2, "apiclus2_nr")
+nr2$wnr <- nr_by_hand(svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, data = nr2), nr2, "stype")
+nrsm <- sm
+nrsm$resp <- as.numeric(seq_len(nrow(nrsm)) %% 3 != 0 | nrsm$psu == 2)
+nrsm$resp[nrsm$st == "h2" & nrsm$psu == 1] <- 0  # a PSU without respondents
+save_data(nrsm, "stratms_nr")
+nrsm$wnr <- nr_by_hand(svydesign(id = ~psu + ssu, strata = ~st, fpc = ~f1 + f2, weights = ~w,
+                                 data = nrsm, nest = TRUE), nrsm, "g")
+A <- "data=apiclus2_nr;ids=dnum+snum;fpc=fpc1+fpc2;nonresponse=resp:stype"
+da <- subset(svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, weights = ~wnr, data = nr2),
+             resp == 1)
+stat("nr_apiclus2_mean", A, "mean:api00", svymean(~api00, da, deff = TRUE))
+stat("nr_apiclus2_total", A, "total:api00", svytotal(~api00, da))
+stat("nr_apiclus2_ratio", A, "ratio:api00,api99", svyratio(~api00, ~api99, da))
+by("nr_apiclus2_by_stype", A, "by=stype|mean:api00",
+   svyby(~api00, ~stype, da, svymean, vartype = vt))
+X <- "data=stratms_nr;weights=w;strata=st;ids=psu+ssu;fpc=f1+f2;nest=1;nonresponse=resp:g"
+dx <- subset(svydesign(id = ~psu + ssu, strata = ~st, fpc = ~f1 + f2, weights = ~wnr,
+                       data = nrsm, nest = TRUE), resp == 1)
+stat("nr_stratms_mean", X, "mean:y", svymean(~y, dx, deff = TRUE))
+stat("nr_stratms_total", X, "total:y", svytotal(~y, dx))
+stat("nr_stratms_ratio", X, "ratio:y,x", svyratio(~y, ~x, dx))
+by("nr_stratms_by_g", X, "by=g|mean:y", svyby(~y, ~g, dx, svymean, vartype = vt))
+flush("nonresponse_multistage")
