@@ -224,7 +224,11 @@ def adjust_nonresponse(
     Notes:
         Kalton and Flores-Cervantes (2003, section 2); Little (1986). The linearisation
         variance treats the adjusted weights as given (see
-        :class:`methods.weighting.variance.NonresponseStep`).
+        :class:`methods.weighting.variance.NonresponseStep`). The respondents' design: for one
+        stage (or ``ultimate_cluster=True``) R's ``svydesign`` on the respondents (PSUs and
+        strata recounted from them); for several stages with the full multistage variance,
+        R's ``subset()`` of the whole design (every stage's ids, fpc, nesting and sampled
+        counts kept: units without respondents are zero totals, the domain variance).
     """
     if design.steps and any(
         getattr(s, "kind", None) in ("poststratify", "rake", "calibrate", "trim", "nonresponse")
@@ -304,10 +308,9 @@ def adjust_nonresponse(
         k = int(np.flatnonzero(sum_dr <= 0)[0])
         raise ValidationError(f"adjust_nonresponse: respondents in {labels[k]} have zero weight")
     factor = sum_d / sum_dr
-    rep = getattr(design, "_rep", None)
+    rep = design.replicate_weights
     rep_new = None
     if rep is not None:
-        rep = np.asarray(rep, dtype=np.float64)
         rs = group_sums(codes, rep, ncell)
         rr = group_sums(codes, rep * r[:, None], ncell)
         if (rr <= 0).any():
