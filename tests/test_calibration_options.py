@@ -171,7 +171,12 @@ def test_aggregate_stage_makes_factors_constant_within_psus():
         }
     )
     d = SurveyDesign(df, weights="w", psu="psu")
-    c = wt.calibrate(d, {"x": 330.0}, population_size=90.0, aggregate_stage=1)
+    with pytest.warns(
+        UserWarning,
+        match=r"not constant within the groups of aggregate_stage=1.*"
+        r"3 of 4 groups.*largest 2\.828.*first at row 1",
+    ):
+        c = wt.calibrate(d, {"x": 330.0}, population_size=90.0, aggregate_stage=1)
     g = c.weights / d.weights
     assert np.ptp(g.reshape(4, 2), axis=1).max() < 1e-12  # one factor per PSU
     # by hand: x and w replaced by PSU means, then the GREG factors of that system
@@ -181,12 +186,47 @@ def test_aggregate_stage_makes_factors_constant_within_psus():
     lam = np.linalg.solve(X.T @ (X * wm[:, None]), np.array([90.0, 330.0]) - X.T @ wm)
     np.testing.assert_allclose(g, 1 + X @ lam, rtol=1e-12)
     np.testing.assert_allclose(X.T @ (wm * g), [90.0, 330.0], rtol=1e-12)
-    r = wt.calibrate(d, {"x": 330.0}, population_size=90.0, distance="raking", aggregate_stage=1)
+    with pytest.warns(UserWarning, match="not constant"):
+        r = wt.calibrate(
+            d, {"x": 330.0}, population_size=90.0, distance="raking", aggregate_stage=1
+        )
     assert np.ptp((r.weights / d.weights).reshape(4, 2), axis=1).max() < 1e-12
-    with pytest.raises(NotImplementedError, match="only 1"):
+    with pytest.raises(UsageError, match="aggregate_stage=2 but the design has 1 stage"):
         wt.calibrate(d, {"x": 330.0}, population_size=90.0, aggregate_stage=2)
-    with pytest.raises(NotImplementedError, match="replicate design"):
-        wt.calibrate(d.replicate("jk1"), {"x": 330.0}, population_size=90.0, aggregate_stage=1)
+    with pytest.raises(UsageError, match="aggregate_index= is R's aggregate.index of replicate"):
+        wt.calibrate(d, {"x": 330.0}, population_size=90.0, aggregate_index="psu")
+
+
+def test_aggregated_replicates_solve_each_replicate_on_its_group_means():
+    """R's calibrate.svyrep.design(aggregate.index=): each replicate's weights are averaged
+    over the groups and calibrated on that system (R's figures: calibrated_aggregate.csv, JK1
+    of apiclus1); here by hand, replicate by replicate, with weights constant in the PSUs."""
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame(
+        {
+            "psu": np.repeat(np.arange(6), 3),
+            "x": rng.uniform(1, 5, 18).round(2),
+            "w": np.repeat([10.0, 12, 8, 9, 11, 10], 3),
+        }
+    )
+    rep = SurveyDesign(df, weights="w", psu="psu").replicate("jk1")
+    pop = {"x": 560.0}
+    a = wt.calibrate(rep, pop, population_size=180.0, aggregate_stage=1)
+    b = wt.calibrate(rep, pop, population_size=180.0, aggregate_index="psu")
+    np.testing.assert_array_equal(a.replicate_weights, b.replicate_weights)
+    xm = np.repeat(df.groupby("psu")["x"].mean().to_numpy(), 3)
+    X = np.column_stack([np.ones(18), xm])
+    for r in range(6):
+        d_r = rep.replicate_weights[:, r]  # constant in the PSUs: its own group means
+        lam = np.linalg.solve(X.T @ (X * d_r[:, None]), np.array([180.0, 560.0]) - X.T @ d_r)
+        np.testing.assert_allclose(a.replicate_weights[:, r], d_r * (1 + X @ lam), rtol=1e-12)
+    w0 = rep.replicate_weights
+    g = np.divide(a.replicate_weights, w0, out=np.ones_like(w0), where=w0 > 0)
+    assert np.ptp(g.reshape(6, 3, 6), axis=1).max() < 1e-12  # constant within PSUs
+    with pytest.raises(UsageError, match="aggregate_index has 3 values but the design has 18"):
+        wt.calibrate(rep, pop, population_size=180.0, aggregate_index=[1, 2, 3])
+    with pytest.raises(UsageError, match="not both"):
+        wt.calibrate(rep, pop, population_size=180.0, aggregate_index="psu", aggregate_stage=1)
 
 
 def test_force_on_replicates_names_the_replicate(small):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from methods.core.errors import ValidationError
+from methods.core.errors import UsageError, ValidationError
 from methods.design.survey import SinglePSUError, SurveyDesign
 
 
@@ -91,16 +91,37 @@ def test_lonely_ssu_names_stage_and_rows():
     assert np.isfinite(ok["se"].iloc[0])
 
 
-def test_nonresponse_adjustment_of_full_multistage_design_refused_not_silently_collapsed():
-    """Adjusting for non-response keeps the respondents' stage-1 design only; with the full
-    multistage variance that would silently drop the later stages, so it is refused, and with
-    ultimate_cluster=True (the variance then uses stage 1 only anyway) it runs."""
+def test_nonresponse_adjustment_of_full_multistage_design_is_the_domain_of_respondents():
+    """Adjusting for non-response keeps every stage, as R's subset() of the design: the
+    respondents' total has the SE of the respondent domain of the whole sample weighted with
+    the adjusted weights (R's figures: scenarios/nonresponse_multistage.csv). Here SSUs 12 and
+    22 and all of PSU 3 have no respondent, so PSUs 1 and 2 keep one SSU of two each (R's
+    subset keeps the sampled counts, so they are not lonely)."""
     from methods.weighting.nonresponse import adjust_nonresponse
 
-    d = _two_stage().assign(r=[1, 1, 0, 1] * 3, cls=["a", "b"] * 6)
+    r = np.array([1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0])
+    d = _two_stage().assign(r=r, cls=["a", "b"] * 6)
     full = SurveyDesign(d, ids=["p", "s"], fpc=["N1", "N2"])
-    with pytest.raises(NotImplementedError, match="ultimate_cluster=True"):
-        adjust_nonresponse(full, responded="r", cells=["cls"])
+    adj = adjust_nonresponse(full, responded="r", cells=["cls"])
+    assert adj.stages == 2 and not adj.ultimate_cluster and adj.n == 3
+    w = full.weights
+    c = d["cls"].to_numpy()
+    wnr = w.copy()
+    for k in ("a", "b"):
+        m = c == k
+        wnr[m] = w[m] * w[m].sum() / (w[m] * r[m]).sum()
+    np.testing.assert_allclose(adj.weights, wnr[r == 1], rtol=1e-12)
+    dom = SurveyDesign(d.assign(wnr=wnr), weights="wnr", ids=["p", "s"], fpc=["N1", "N2"])
+    for stat in ("total", "mean"):
+        want = getattr(dom.by("r"), stat)("y").loc[1]
+        got = getattr(adj, stat)("y").iloc[0]
+        assert got["estimate"] == pytest.approx(want["estimate"], rel=1e-12)
+        assert got["se"] == pytest.approx(want["se"], rel=1e-12)
+    assert adj.degf == 2 - 1  # R's degf of the subset: PSUs and strata with respondents
+    with pytest.raises(UsageError, match="make the replicate design first"):
+        adj.replicate("jk1")
+    # ultimate_cluster=True: the respondents' stage-1 design, rebuilt as before
     uc = SurveyDesign(d, ids=["p", "s"], fpc=["N1", "N2"], ultimate_cluster=True)
-    adj = adjust_nonresponse(uc, responded="r", cells=["cls"])
-    assert adj.weights.sum() == pytest.approx(uc.weights.sum())
+    adj_uc = adjust_nonresponse(uc, responded="r", cells=["cls"])
+    assert adj_uc.stages == 1
+    assert adj_uc.weights.sum() == pytest.approx(uc.weights.sum())

@@ -60,7 +60,7 @@ def build_design(spec: str) -> SurveyDesign:
     """A design from ``data=<name>;weights=..;strata=..;psu=..;fpc=..;replicate=jkn;mse=1``."""
     kv = dict(part.split("=", 1) for part in spec.split(";"))
     extra = {"data", "replicate", "mse", "repweights", "scale", "poststratify"}
-    extra |= {"reptype", "rho", "rscales", "multipliers", "calibrate"}
+    extra |= {"reptype", "rho", "rscales", "multipliers", "calibrate", "nonresponse"}
     unknown = {k for k in set(kv) - DESIGN_KEYS - extra if not k.startswith("cal_")}
     assert not unknown, f"unknown design keys {sorted(unknown)} in {spec!r}"
     args = {k: v for k, v in kv.items() if k in DESIGN_KEYS}
@@ -71,26 +71,13 @@ def build_design(spec: str) -> SurveyDesign:
         if stages in args and "+" in args[stages]:
             args[stages] = args[stages].split("+")
     d = SurveyDesign(_data(kv["data"]), **args)
+    if "nonresponse" in kv:  # "<indicator>:<class column>": weighting-class adjustment
+        responded, _, cells = kv["nonresponse"].partition(":")
+        d = d.adjust_nonresponse(responded, cells=cells)
     if "poststratify" in kv:
         col, _, cells = kv["poststratify"].partition(":")
         pop = {k: float(v) for k, v in (c.split("=") for c in cells.split(","))}
         d = d.poststratify(col, pop)
-    if "calibrate" in kv:  # "<col>:<level>=<N>,..&<numeric col>=<total>"; options cal_<arg>=
-        pop = {}
-        for part in kv["calibrate"].split("&"):
-            col, sep, cells = part.partition(":")
-            if sep:
-                pop[col] = {k: float(v) for k, v in (c.split("=") for c in cells.split(","))}
-            else:
-                col, _, total = part.partition("=")
-                pop[col] = float(total)
-        opts = {k[4:]: _value(v) for k, v in kv.items() if k.startswith("cal_")}
-        for flag in ("bounds_const", "force"):
-            if flag in opts:
-                opts[flag] = bool(opts[flag])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # force=True warns that it did not converge
-            d = d.calibrate(pop, **opts)
     if "repweights" in kv:
         # R's own bootstrap replicate weights through the public constructor (R svrepdesign)
         rep = _data(f"rep_{kv['repweights']}").add_prefix("rw_")
@@ -111,7 +98,28 @@ def build_design(spec: str) -> SurveyDesign:
         )
     elif "replicate" in kv:
         d = d.replicate(kv["replicate"], mse=bool(int(kv.get("mse", "0"))))
+    if "calibrate" in kv:  # after the replicates, as R's calibrate(as.svrepdesign(d), ...)
+        d = _calibrated(d, kv)
     return d
+
+
+def _calibrated(d: SurveyDesign, kv: dict) -> SurveyDesign:
+    """``calibrate=<col>:<level>=<N>,..&<numeric col>=<total>`` with options ``cal_<arg>=``."""
+    pop = {}
+    for part in kv["calibrate"].split("&"):
+        col, sep, cells = part.partition(":")
+        if sep:
+            pop[col] = {k: float(v) for k, v in (c.split("=") for c in cells.split(","))}
+        else:
+            col, _, total = part.partition("=")
+            pop[col] = float(total)
+    opts = {k[4:]: _value(v) for k, v in kv.items() if k.startswith("cal_")}
+    for flag in ("bounds_const", "force"):
+        if flag in opts:
+            opts[flag] = bool(opts[flag])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # force=True warns that it did not converge
+        return d.calibrate(pop, **opts)
 
 
 def _arg(text: str):
@@ -207,6 +215,8 @@ def test_scenario_files_exist():
         "multistage",
         "ciprop_likelihood",
         "by_many",
+        "calibrated_aggregate",
+        "nonresponse_multistage",
     }
 
 

@@ -651,3 +651,111 @@ b <- svyby(~stype, ~awards, dc, svymean, deff = TRUE, covmat = TRUE, vartype = v
 bymany("clus_by_awards_mean_factor", C, "by=awards|mean:stype>>long", b)
 vc("clus_by_awards_mean_factor_vcov", C, "by=awards|mean:stype>>vcov", b)
 flush("by_many")
+# ---- feature: calibration with aggregation (R's aggregate.stage on multistage designs and
+# aggregate.index on replicate designs): the g-weights are constant within the stage-s units
+# (or the index's groups), every replicate calibrated on its own group means. Design option
+# cal_aggregate_stage=<s> / cal_aggregate_index=<col>; calibration after replicate= (R's
+# calibrate(as.svrepdesign(d), ...)). apiclus2 (SSU = school: stage 2 aggregates nothing),
+# stratms (three rows per SSU), JK1 of apiclus1 (made here and R's own supplied weights) -----
+agg_stat <- function(case, spec, des, total = "api00") {
+  f <- as.formula(paste0("~", total))
+  stat(paste0(case, "_total"), spec, paste0("total:", total), svytotal(f, des))
+  stat(paste0(case, "_mean"), spec, "mean:api00", svymean(~api00, des, deff = TRUE))
+}
+A2 <- "data=apiclus2;ids=dnum+snum;fpc=fpc1+fpc2;calibrate=stype:E=4421,H=755,M=1018&api99=3914069"
+da2 <- svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, data = apiclus2)
+for (st in 1:2) {
+  for (cf in c("linear", "raking")) {
+    spec <- paste0(A2, ";cal_aggregate_stage=", st, if (cf == "raking") ";cal_distance=raking")
+    des <- calibrate(da2, ~stype + api99, cal_pop, aggregate.stage = st, calfun = cf,
+                     epsilon = 1e-10)
+    agg_stat(paste0("agg_apiclus2_s", st, "_", cf), spec, des)
+  }
+}
+sm_pop <- c(`(Intercept)` = 3400, gv = 1900, x = 6900)
+XC <- "data=stratms;weights=w;strata=st;ids=psu+ssu;fpc=f1+f2;nest=1;calibrate=g:u=1500,v=1900&x=6900"
+for (st in 1:2) {
+  for (cf in c("linear", "logit")) {
+    b <- if (cf == "logit") c(0.5, 2) else c(-Inf, Inf)
+    spec <- paste0(XC, ";cal_aggregate_stage=", st,
+                   if (cf == "logit") ";cal_distance=logit;cal_bounds=0.5+2")
+    des <- calibrate(dx, ~g + x, sm_pop, aggregate.stage = st, calfun = cf, bounds = b,
+                     epsilon = 1e-10)
+    stat(paste0("agg_stratms_s", st, "_", cf, "_total"), spec, "total:y", svytotal(~y, des))
+    stat(paste0("agg_stratms_s", st, "_", cf, "_mean"), spec, "mean:y", svymean(~y, des))
+    by(paste0("agg_stratms_s", st, "_", cf, "_by"), spec, "by=g|mean:y",
+       svyby(~y, ~g, des, svymean, vartype = vt))
+  }
+}
+# grake keeps each unit's own variance= (R averages it only in regcalibrate)
+des <- calibrate(dc, ~stype + api99, cal_pop, aggregate.stage = 1, calfun = "raking",
+                 variance = apiclus1$enroll, epsilon = 1e-10)
+agg_stat("agg_apiclus1_raking_var", paste0(CALC, ";cal_distance=raking;cal_variance=enroll"),
+         des, "api00+enroll")
+CALJ <- paste0(C, ";replicate=jk1;calibrate=stype:E=4421,H=755,M=1018&api99=3914069")
+# (logit is left out: R's replicate grake fails to converge on 14-district replicates and R
+# keeps those replicates without a word; the engine raises)
+for (cf in c("linear", "raking")) {
+  opt <- if (cf == "raking") ";cal_distance=raking" else ""
+  des <- calibrate(rc, ~stype + api99, cal_pop, aggregate.index = ~dnum, calfun = cf,
+                   epsilon = 1e-10)
+  agg_stat(paste0("agg_jk1_index_", cf), paste0(CALJ, ";cal_aggregate_index=dnum", opt), des,
+           "api00+enroll")
+  agg_stat(paste0("agg_jk1_stage_", cf), paste0(CALJ, ";cal_aggregate_stage=1", opt), des,
+           "api00+enroll")
+}
+des <- calibrate(rc, ~stype + api99, cal_pop, aggregate.index = ~dnum, variance = apiclus1$enroll,
+                 epsilon = 1e-10)
+agg_stat("agg_jk1_linear_var", paste0(CALJ, ";cal_aggregate_index=dnum;cal_variance=enroll"), des,
+         "api00+enroll")
+rj <- svrepdesign(data = apiclus1, repweights = as.matrix(rw), weights = ~pw, type = "JK1")
+# compress = FALSE: R's default (NA) fails on uncompressed supplied weights ("missing value")
+des <- calibrate(rj, ~stype + api99, cal_pop, aggregate.index = ~dnum, calfun = "raking",
+                 epsilon = 1e-10, compress = FALSE)
+agg_stat("agg_sup_jk1_raking",
+         paste0("data=apiclus1;weights=pw;repweights=clus_jk1;reptype=JK1;",
+                "calibrate=stype:E=4421,H=755,M=1018&api99=3914069;cal_aggregate_index=dnum;",
+                "cal_distance=raking"), des, "api00+enroll")
+flush("calibrated_aggregate")
+
+# ---- feature: weighting-class non-response adjustment of multistage designs, full multistage
+# variance: the adjusted weights by hand (w * sum of w in the class / sum of respondents' w in
+# the class), a design of the whole sample with them, then subset() to the respondents (R keeps
+# every stage's sample counts: the PSUs and SSUs without respondents are zero totals). Design
+# option nonresponse=<indicator>:<class column>. apiclus2 (districts 456 and 552 have no
+# respondent) and stratms (strata, fpc as fractions, nest; 3 rows per SSU) ------------------
+nr_by_hand <- function(des, data, cls) {
+  w <- weights(des)
+  w * ave(w, data[[cls]], FUN = sum) / ave(w * data$resp, data[[cls]], FUN = sum)
+}
+nr2 <- apiclus2
+nr2$resp <- as.numeric(nr2$api99 %% 4 != 0)
+save_data(nr2, "apiclus2_nr")
+nr2$wnr <- nr_by_hand(svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, data = nr2), nr2, "stype")
+nrsm <- sm
+nrsm$resp <- as.numeric(seq_len(nrow(nrsm)) %% 3 != 0 | nrsm$psu == 2)
+nrsm$resp[nrsm$st == "h2" & nrsm$psu == 1] <- 0  # a PSU without respondents
+save_data(nrsm, "stratms_nr")
+nrsm$wnr <- nr_by_hand(svydesign(id = ~psu + ssu, strata = ~st, fpc = ~f1 + f2, weights = ~w,
+                                 data = nrsm, nest = TRUE), nrsm, "g")
+A <- "data=apiclus2_nr;ids=dnum+snum;fpc=fpc1+fpc2;nonresponse=resp:stype"
+da <- subset(svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, weights = ~wnr, data = nr2),
+             resp == 1)
+stat("nr_apiclus2_mean", A, "mean:api00", svymean(~api00, da, deff = TRUE))
+stat("nr_apiclus2_total", A, "total:api00", svytotal(~api00, da))
+stat("nr_apiclus2_ratio", A, "ratio:api00,api99", svyratio(~api00, ~api99, da))
+by("nr_apiclus2_by_stype", A, "by=stype|mean:api00",
+   svyby(~api00, ~stype, da, svymean, vartype = vt))
+X <- "data=stratms_nr;weights=w;strata=st;ids=psu+ssu;fpc=f1+f2;nest=1;nonresponse=resp:g"
+dx <- subset(svydesign(id = ~psu + ssu, strata = ~st, fpc = ~f1 + f2, weights = ~wnr,
+                       data = nrsm, nest = TRUE), resp == 1)
+stat("nr_stratms_mean", X, "mean:y", svymean(~y, dx, deff = TRUE))
+stat("nr_stratms_total", X, "total:y", svytotal(~y, dx))
+stat("nr_stratms_ratio", X, "ratio:y,x", svyratio(~y, ~x, dx))
+by("nr_stratms_by_g", X, "by=g|mean:y", svyby(~y, ~g, dx, svymean, vartype = vt))
+# then calibrated with g constant within SSUs (R: calibrate on the subset design)
+des <- calibrate(dx, ~g + x, sm_pop, aggregate.stage = 2, epsilon = 1e-10)
+XA <- paste0(X, ";calibrate=g:u=1500,v=1900&x=6900;cal_aggregate_stage=2")
+stat("nr_stratms_cal_agg2_mean", XA, "mean:y", svymean(~y, des, deff = TRUE))
+stat("nr_stratms_cal_agg2_total", XA, "total:y", svytotal(~y, des))
+flush("nonresponse_multistage")

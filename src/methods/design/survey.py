@@ -30,6 +30,7 @@ usable row still count where R counts them.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import re
 import warnings
@@ -224,6 +225,7 @@ class SurveyDesign:
         self._rep_factors = None
         self._rep_seed = None
         self._cache: dict = {}
+        self._rows_kept = False  # True for keep_rows(): the stages count rows no longer here
         self._strata, self._strata_labels = strata_codes(data, strata)
         if multi:
             self._init_stages(data, weights, ids_list, fpc_list, nest)
@@ -481,6 +483,14 @@ class SurveyDesign:
         """Number of sampling stages (1 unless ``ids=`` named several)."""
         return 1 + len(self._stages)
 
+    def stage_units(self, stage: int) -> np.ndarray | None:
+        """Integer code of each row's sampling unit at ``stage`` (read-only): 1 gives
+        :attr:`clusters` (None when every row is its own PSU), 2 the SSUs, and so on, nested
+        in the units above as R's ``design$cluster[[stage]]`` (``svydesign`` nests them)."""
+        if not isinstance(stage, int | np.integer) or not 1 <= stage <= self.stages:
+            raise UsageError(f"stage must be an integer from 1 to {self.stages}, got {stage!r}")
+        return self.clusters if stage == 1 else self._stages[stage - 2].units
+
     @property
     def ultimate_cluster(self) -> bool:
         """Whether the variance uses stage 1 only (R ``options(survey.ultimate.cluster=TRUE)``)."""
@@ -546,6 +556,80 @@ class SurveyDesign:
         if replicate_weights is not None:
             changes["_rep"] = replicate_weights
         return other._replace(**changes)
+
+    def keep_rows(
+        self,
+        keep: np.ndarray,
+        weights: np.ndarray,
+        *,
+        step: Any = None,
+        replicate_weights: np.ndarray | None = None,
+    ) -> SurveyDesign:
+        """The design of the rows ``keep`` with new ``weights``, every stage as sampled: R's
+        ``subset()`` (``[.survey.design2``) of an uncalibrated design.
+
+        R subsets the rows but keeps ``fpc$sampsize``, the units sampled per stratum (stage
+        1) and per unit above (later stages), so ``survey:::onestrat`` pads the PSUs and SSUs
+        that lost all their rows with zero totals: the variance is the domain (zero-out)
+        variance of the full design (Lumley 2010, sec. 2.3), every stage's ids, fpc and
+        nesting kept. ``degf`` counts the PSUs and strata that still have rows, as R's
+        ``degf`` of the subset.
+
+        Arguments:
+            keep: boolean mask of length n (at least one True).
+            weights: the kept rows' new weights.
+            step: a weighting step to add to the history (which must be empty: R zeroes the
+                weights of a calibrated design instead of subsetting it).
+            replicate_weights: the kept rows' replicate weights (default: this design's,
+                subset).
+
+        Raises:
+            UsageError: wrong lengths, nothing kept, or a design with weighting steps.
+        """
+        keep = np.asarray(keep)
+        if keep.dtype != bool or keep.shape != (self.n,):
+            raise UsageError(f"keep_rows: keep must be a boolean mask of length {self.n}")
+        m = int(keep.sum())
+        if m == 0:
+            raise UsageError("keep_rows: no row is kept")
+        if self._calibrations:
+            raise UsageError(
+                "keep_rows: the design has weighting steps; their adjustments are defined on "
+                "all its rows (R keeps every row of a calibrated design and zeroes weights)"
+            )
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != (m,):
+            raise UsageError(f"keep_rows: weights must have shape ({m},), got {w.shape}")
+        rep = replicate_weights
+        if rep is None and self._rep is not None:
+            rep = self._rep[keep]
+        new = object.__new__(SurveyDesign)
+        new.__dict__.update(self.__dict__)
+        new._cache = {}
+        new._rows_kept = True
+        new._data = self._data.iloc[np.flatnonzero(keep)].reset_index(drop=True)
+        new._w = readonly(np.array(w, order="C"))
+        new._strata = readonly(self._strata[keep])
+        new._psu = readonly(self._psu[keep])
+        new._fpc = None if self._fpc is None else readonly(self._fpc[keep])
+        new._struct = dataclasses.replace(self._struct, psu_identity=False)
+        new._stages = tuple(
+            dataclasses.replace(
+                st,
+                units=readonly(st.units[keep]),
+                parent=readonly(st.parent[keep]),
+                popsize=readonly(st.popsize[keep]),
+                sampsize=readonly(st.sampsize[keep]),
+                structure=dataclasses.replace(st.structure, psu_identity=False),
+            )
+            for st in self._stages
+        )
+        new._calibrations = () if step is None else (step,)
+        new._rep = None
+        new._rep_factors = None
+        if rep is not None:
+            return new._replace(_rep=rep)
+        return new
 
     # The weighting verbs are methods.weighting's functions; design sits below weighting in
     # the layers, so it does not import them: methods.weighting attaches them when imported
@@ -678,7 +762,7 @@ class SurveyDesign:
         ``degf.survey.design2`` of the domain subset), or the replicate rank - 1."""
         if self._rep is not None:
             return np.array([replicate_degf(self, dom == d) for d in range(K)], dtype=float)
-        if dom.min() >= 0 and self._w_all_positive():
+        if dom.min() >= 0 and self._w_all_positive() and not self._rows_kept:
             if K == 1:  # every row, every PSU and every stratum is in
                 return np.array([float(self._struct.n_psu - (self._struct.n_h > 0).sum())])
             member = slice(None)
@@ -764,6 +848,13 @@ class SurveyDesign:
             R's, which gives the same variance for linear estimators and slightly different
             ones for nonlinear ones; pass ``hadamard=`` to fix the half-samples.
         """
+        if self._rows_kept:
+            raise UsageError(
+                "replicate: this design keeps the sample counts of rows it no longer holds "
+                "(keep_rows, e.g. the respondents after a non-response adjustment of a "
+                "multistage design), which replicate weights cannot carry: make the replicate "
+                "design first, then adjust it"
+            )
         return make_replicate_design(self, method, replicates, seed, fay, mse, hadamard)
 
     # ------------------------------------------------------------------ core estimation

@@ -468,6 +468,7 @@ def calibrate(
     force: bool = False,
     alpha: float = 1.0,
     aggregate_stage: int | None = None,
+    aggregate_index=None,
 ):
     """Calibrate the weights to population totals (Deville and Sarndal 1992).
 
@@ -482,13 +483,24 @@ def calibrate(
             Sarndal and Sautory 1993 discuss such bounded distances).
         alpha: the sinh distance's parameter (R's ``dasinh(u, alpha)``; R's ``cal.sinh``
             uses ``alpha = 1``, the default); ignored by the other distances.
-        aggregate_stage: ``1`` for R's ``aggregate.stage = 1``: the calibration is solved on
-            PSU means (each unit's auxiliaries, input weight and ``variance`` replaced by their
-            means over its PSU), so the factors ``g`` are constant within PSUs (unless
-            ``bounds_const`` makes the bounds differ within a PSU, as in R); the new weights
-            are ``d_i g_i``, which meet the totals exactly when the weights are constant within
-            PSUs. The linearisation residuals use the PSU means, as R's. Taylor designs only;
-            other stages raise NotImplementedError.
+        aggregate_stage: R's ``aggregate.stage``: ``1`` solves the calibration on PSU means
+            (each unit's auxiliaries and input weight replaced by their means over its PSU,
+            R's ``ave(x, design$cluster[[1]])``), so the factors ``g`` are constant within
+            PSUs; ``2`` does the same within the SSUs of a multistage design (nested in their
+            PSUs as R's ``svydesign`` nests them), and so on. Exceptions, as R: ``bounds_const``
+            bounds that differ within a group, and ``variance``, which R averages only for
+            unbounded linear calibration (``regcalibrate``; ``grake`` uses each unit's own).
+            The new weights are ``d_i g_i``, which meet the totals exactly when the weights are
+            constant within the groups (otherwise a UserWarning with R's 1%-of-the-mean rule
+            gives the largest within-group SD). The linearisation residuals use the group
+            means, as R's. On a replicate design (one made by ``replicate()``, which keeps the
+            stages) it is R's ``aggregate.index`` with the stage's units: every replicate's
+            weights are averaged over the groups and calibrated on that system, so each
+            replicate's factors are constant within the groups too
+            (``survey:::calibrate.svyrep.design``, ``regcalibrate.svyrep.design``).
+        aggregate_index: replicate designs only, R's ``aggregate.index``: a column name (or an
+            array of length n) whose levels are the groups, e.g. the PSU column of a design
+            from supplied replicate weights. Taylor designs take ``aggregate_stage``, as R.
         bounds: ``(lower, upper)`` on the factors ``g = new / old weight``.
         population_size: the population size, when there is no categorical column (adds an
             intercept), or as a check on the categorical totals.
@@ -541,23 +553,17 @@ def calibrate(
     x, totals, labels, targets, checks = _calibration_system(design, population, population_size)
     rep = rep_weights(design)
     q = None if variance is None else _variance_column(design, variance)
-    wc = w  # the weights the calibration is solved with (PSU means with aggregate_stage)
-    if aggregate_stage is not None:
-        if aggregate_stage != 1:
-            raise NotImplementedError(
-                f"calibrate: aggregate_stage={aggregate_stage!r}: only 1 (the PSUs) is implemented"
-            )
-        if rep is not None:
-            raise NotImplementedError(
-                "calibrate: aggregate_stage on a replicate design (R's aggregate.index) is not "
-                "implemented; calibrate the Taylor design, then make replicates"
-            )
-        cl = design.clusters
-        if cl is not None:
-            x = _psu_means(x, cl)
-            wc = _psu_means(w, cl)
-            q = None if q is None else _psu_means(q, cl)
-            checks = []  # the indicator columns are PSU shares now: only x's own checks apply
+    wc, rep_c = w, rep  # the weights the calibration is solved with (group means if aggregated)
+    q_lin = q  # the q of the linearisation (unbounded linear only)
+    groups = _aggregation_groups(design, aggregate_stage, aggregate_index, rep is not None)
+    if groups is not None:
+        _warn_varying_weights(w, groups, aggregate_stage, aggregate_index)
+        x = _group_means(x, groups)
+        wc = _group_means(w, groups)
+        if q is not None and distance == "linear" and bounds is None:
+            q = q_lin = _group_means(q, groups)  # regcalibrate averages sigma2; grake does not
+        rep_c = None if rep is None else _group_means(rep, groups)
+        checks = []  # the indicator columns are group shares now: only x's own checks apply
     if distance == "linear" and bounds is None:
         g = linear_calibration_factors(x, wc, totals, q)
         info = {"iterations": 1, "gap": _gap(x, wc * g, totals)}
@@ -594,7 +600,7 @@ def calibrate(
             rb = _factor_bounds(distance, bounds, rep[:, r]) if gb is not bounds else bounds
             gr = _replicate_factors(
                 x,
-                rep[:, r],
+                rep_c[:, r],
                 totals,
                 distance,
                 rb,
@@ -623,6 +629,7 @@ def calibrate(
         "force": force,
         "alpha": alpha,
         "aggregate_stage": aggregate_stage,
+        "aggregate_index": aggregate_index,
     }
     info.update(bounds_const=bounds_const, variance=None if variance is None else "given")
     step = GregAdjustment(
@@ -632,22 +639,97 @@ def calibrate(
         w_out=w_new,
         info=info,
         xmat=x,
-        q=q if (distance == "linear" and bounds is None) else None,
+        q=q_lin if (distance == "linear" and bounds is None) else None,
         base=None if wc is w else wc,
     )
     return new_design(design, w_new, rep_new, step)
 
 
-def _psu_means(v: np.ndarray, psu: np.ndarray) -> np.ndarray:
-    """Each row's mean over its PSU (R's ``ave(v, design$cluster[[1]])``), for a vector or the
-    columns of a matrix."""
-    n_psu = int(psu.max()) + 1
-    size = np.bincount(psu, minlength=n_psu).astype(np.float64)
+def _aggregation_groups(design, stage, index, replicate: bool) -> np.ndarray | None:
+    """Integer group of each row for R's ``aggregate.stage`` / ``aggregate.index``, or None.
+
+    ``stage`` s takes the stage-s sampling units (R: ``design$cluster[[s]]``, nested as
+    ``svydesign`` nests them); stage 1 of a design whose rows are their own PSUs aggregates
+    nothing (R's ``ave`` over one row each). ``index`` (replicate designs, R's
+    ``aggregate.index``) is a column name or an array of length n.
+    """
+    if stage is None and index is None:
+        return None
+    if stage is not None and index is not None:
+        raise UsageError("calibrate: give aggregate_stage= or aggregate_index=, not both")
+    if index is not None:
+        if not replicate:
+            raise UsageError(
+                "calibrate: aggregate_index= is R's aggregate.index of replicate designs; a "
+                "Taylor design aggregates by its sampling units: aggregate_stage=1 (PSUs) or 2 "
+                "(SSUs), R's aggregate.stage"
+            )
+        if isinstance(index, str):
+            codes, _ = factorize(_column(design, index), index)
+            return codes
+        arr = np.asarray(index).ravel()
+        if len(arr) != design.n:
+            raise UsageError(
+                f"calibrate: aggregate_index has {len(arr)} values but the design has "
+                f"{design.n} rows"
+            )
+        codes, _ = factorize(pd.Series(arr), "aggregate_index")
+        return codes
+    if isinstance(stage, bool) or not isinstance(stage, int | np.integer) or stage < 1:
+        raise UsageError(f"calibrate: aggregate_stage must be a stage number >= 1, got {stage!r}")
+    if stage > design.stages:
+        raise UsageError(
+            f"calibrate: aggregate_stage={stage} but the design has {design.stages} stage(s)"
+        )
+    units = design.stage_units(int(stage))
+    if units is None and replicate:
+        raise UsageError(
+            f"calibrate: aggregate_stage={stage} on a replicate design that records no PSUs "
+            "(every row is its own unit): give the groups as aggregate_index=<column> (R's "
+            "aggregate.index)"
+        )
+    return None if units is None else np.asarray(units, dtype=np.intp)
+
+
+def _warn_varying_weights(w: np.ndarray, groups: np.ndarray, stage, index) -> None:
+    """R's check (``calibrate.svyrep.design``): warn when the largest within-group standard
+    deviation of the weights exceeds 1% of their mean; the aggregated calibration then meets
+    the totals only approximately (``sum d_i g_i`` differs from ``sum mean(d) g_i``)."""
+    G = int(groups.max()) + 1
+    size = np.bincount(groups, minlength=G).astype(np.float64)
+    s1 = np.bincount(groups, weights=w, minlength=G)
+    mean = s1 / np.maximum(size, 1.0)
+    dev = np.bincount(groups, weights=(w - mean[groups]) ** 2, minlength=G)
+    multi = size > 1
+    if not multi.any():
+        return
+    sd = np.sqrt(dev[multi] / (size[multi] - 1.0))
+    limit = 0.01 * float(w.mean())
+    if sd.max() > limit:
+        what = f"aggregate_stage={stage}" if stage is not None else "aggregate_index"
+        first = int(np.flatnonzero(multi)[np.argmax(sd > limit)])
+        warnings.warn(
+            f"calibrate: the weights are not constant within the groups of {what} (R: "
+            f"'Sampling weights are not constant within clusters'): {int((sd > limit).sum())} "
+            f"of {int(multi.sum())} groups with two or more rows have a weight SD above 1% of "
+            f"the mean weight ({limit:.4g}), largest {sd.max():.4g}, first at row "
+            f"{int(np.argmax(groups == first)) + 1}; the calibrated totals are met only "
+            "approximately",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _group_means(v: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Each row's mean over its group (R's ``ave(v, index)``), for a vector or the columns
+    of a matrix (kept in the input's memory order)."""
+    G = int(groups.max()) + 1
+    size = np.maximum(np.bincount(groups, minlength=G), 1).astype(np.float64)
     if v.ndim == 1:
-        return (np.bincount(psu, weights=v, minlength=n_psu) / size)[psu]
+        return (np.bincount(groups, weights=v, minlength=G) / size)[groups]
     out = np.empty_like(v)
     for j in range(v.shape[1]):
-        out[:, j] = (np.bincount(psu, weights=v[:, j], minlength=n_psu) / size)[psu]
+        out[:, j] = (np.bincount(groups, weights=v[:, j], minlength=G) / size)[groups]
     return out
 
 
@@ -711,4 +793,5 @@ def replay(design, step: WeightingStep):
         force=s.get("force", False),
         alpha=s.get("alpha", 1.0),
         aggregate_stage=s.get("aggregate_stage"),
+        aggregate_index=s.get("aggregate_index"),
     )

@@ -224,7 +224,11 @@ def adjust_nonresponse(
     Notes:
         Kalton and Flores-Cervantes (2003, section 2); Little (1986). The linearisation
         variance treats the adjusted weights as given (see
-        :class:`methods.weighting.variance.NonresponseStep`).
+        :class:`methods.weighting.variance.NonresponseStep`). The respondents' design: for one
+        stage (or ``ultimate_cluster=True``) R's ``svydesign`` on the respondents (PSUs and
+        strata recounted from them); for several stages with the full multistage variance,
+        R's ``subset()`` of the whole design (every stage's ids, fpc, nesting and sampled
+        counts kept: units without respondents are zero totals, the domain variance).
     """
     if design.steps and any(
         getattr(s, "kind", None) in ("poststratify", "rake", "calibrate", "trim", "nonresponse")
@@ -304,10 +308,9 @@ def adjust_nonresponse(
         k = int(np.flatnonzero(sum_dr <= 0)[0])
         raise ValidationError(f"adjust_nonresponse: respondents in {labels[k]} have zero weight")
     factor = sum_d / sum_dr
-    rep = getattr(design, "_rep", None)
+    rep = design.replicate_weights
     rep_new = None
     if rep is not None:
-        rep = np.asarray(rep, dtype=np.float64)
         rs = group_sums(codes, rep, ncell)
         rr = group_sums(codes, rep * r[:, None], ncell)
         if (rr <= 0).any():
@@ -349,20 +352,21 @@ def adjust_nonresponse(
 def _subset(design, keep: np.ndarray, w_new, rep_new, step):
     """The design restricted to rows ``keep`` (respondents), with new weights and the step.
 
-    Rebuilt through the public ``SurveyDesign`` constructor from the design's own strata,
-    PSU and fpc codes (so PSUs or strata without respondents drop out, as when R's
-    ``svydesign`` is called on the respondents), then the data, replicate settings and
-    history are carried over with ``_replace``.
+    One stage (or ``ultimate_cluster=True``): rebuilt through the public ``SurveyDesign``
+    constructor from the design's own strata, PSU and fpc codes (so PSUs or strata without
+    respondents drop out, as when R's ``svydesign`` is called on the respondents), then the
+    data, replicate settings and history are carried over with ``carried_to``.
+
+    Several stages with the full multistage variance: :meth:`SurveyDesign.keep_rows`, R's
+    ``subset()`` of the design: every stage's ids, fpc and nesting, and the units sampled at
+    each stage, are kept, so PSUs and SSUs without respondents count as zero totals (the domain
+    variance). Calling ``svydesign`` on the respondents instead would recount the SSUs sampled
+    in each PSU from the respondents (and in R fails as soon as a PSU keeps one respondent:
+    "Stratum has only one PSU at stage 2").
     """
 
     if not design.ultimate_cluster:
-        # the respondents' design would keep stage 1 only and so silently change the variance
-        raise NotImplementedError(
-            f"non-response adjustment of a {design.stages}-stage design with the full "
-            "multistage variance is not supported yet: build the design with "
-            "ultimate_cluster=True (R options(survey.ultimate.cluster=TRUE)), or adjust the "
-            "weights before building the multistage design"
-        )
+        return design.keep_rows(keep, w_new, step=step, replicate_weights=rep_new)
     data = design.frame.loc[keep].reset_index(drop=True)
     helper = pd.DataFrame({"w": w_new})
     kw = {}
