@@ -85,7 +85,7 @@ def test_options_are_checked(design):
         design.quantile("api00", 0.5, qrule="hf10")
     with pytest.raises(UsageError, match="Taylor designs"):
         design.quantile("api00", 0.5, interval_type="quantile")  # a replicate-design option
-    with pytest.raises(NotImplementedError, match="interval_type='likelihood'"):
+    with pytest.raises(UsageError, match="unknown interval_type='likelihood'.*'score', 'quantile'"):
         design.quantile("api00", 0.5, interval_type="likelihood")
     with pytest.raises(UsageError, match="probabilities"):
         design.quantile("api00", 1.5)

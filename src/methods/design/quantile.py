@@ -253,7 +253,8 @@ def design_quantiles(
                 f"interval_type={interval_type!r} is not available for {kind} designs "
                 f"(R's svyquantile allows {allowed})"
             )
-        raise NotImplementedError(f"svyquantile interval_type={interval_type!r}")
+        known = tuple(dict.fromkeys(INTERVALS_TAYLOR + INTERVALS_REPLICATE))
+        raise UsageError(f"unknown interval_type={interval_type!r}: R's svyquantile knows {known}")
     if rep and ci and interval_type == "quantile" and design._rep_method in ("jk1", "jkn"):
         warnings.warn(
             "jackknife replicate weights may not give valid standard errors for quantiles "
