@@ -650,6 +650,18 @@ vc("jkn_by_awards_mean_na_vcov", SJ, "by=awards|mean:api00_na+meals>>vcov", b)
 b <- svyby(~stype, ~awards, dc, svymean, deff = TRUE, covmat = TRUE, vartype = vt)
 bymany("clus_by_awards_mean_factor", C, "by=awards|mean:stype>>long", b)
 vc("clus_by_awards_mean_factor_vcov", C, "by=awards|mean:stype>>vcov", b)
+# domain variance matrices of several variables (svyby(~a+b, ~by, des, svyvar)): keys
+# "<domain>:<row variable>:<column variable>", R's column-major order of each matrix
+for (des in list(list("strat", S, ds), list("clus", C, dc), list("jkn", SJ, rs),
+                 list("jk1", CJ, rc))) {
+  b <- svyby(~api00 + api99, ~awards, des[[3]], svyvar)
+  v <- c("api00", "api99")
+  ent <- as.vector(outer(v, v, function(r, c) paste0(r, ":", c)))
+  keys <- as.vector(outer(as.character(b$awards), ent, paste, sep = ":"))
+  se <- as.vector(as.matrix(b[, grep("^se", names(b))]))
+  put(paste0(des[[1]], "_by_awards_var"), des[[2]], "by=awards|var:api00+api99>>long",
+      keys, as.vector(as.matrix(b[, paste0("V", 1:4)])), se)
+}
 flush("by_many")
 # ---- feature: calibration with aggregation (R's aggregate.stage on multistage designs and
 # aggregate.index on replicate designs): the g-weights are constant within the stage-s units

@@ -138,14 +138,57 @@ class DomainView:
             cache=self._cache,
         )
 
-    def var(self, col: str, *, df: Any = None, conf_level: float = 0.95) -> pd.DataFrame:
+    def var(
+        self, col: str | Sequence[str], *, df: Any = None, conf_level: float = 0.95
+    ) -> pd.DataFrame:
         """Domain population variances (R ``svyby(~col, ~by, design, svyvar)``); see
-        :meth:`SurveyDesign.var`."""
-        _one_column(col, "var")
+        :meth:`SurveyDesign.var`.
+
+        Several columns (R ``svyby(~a+b, ~by, design, svyvar)``): each domain's k x k matrix,
+        one row per domain and columns ``(statistic, "a:b")`` in R's column-major order. As
+        R's svyby, each domain is the design's ``subset()`` (:meth:`SurveyDesign.keep_rows`:
+        every stage as sampled, the domain variance; replicate designs keep the domain's rows
+        and their replicate weights), and :meth:`SurveyDesign.var` of it. The covariance
+        between domains is not computed (``attrs["vcov_omitted"]``); each domain's is
+        ``d.keep_rows(mask, weights).var(cols).attrs["vcov"]``.
+        """
+        if not isinstance(col, str):
+            return self._var_many(list(col), df, conf_level)
         y = numeric_column(self._design._data, col)
         return self._design._domain_var(
             y, self._codes, self._index, df=df, conf_level=conf_level, cache=self._cache
         )
+
+    def _var_many(self, cols: list[str], df: Any, conf_level: float) -> pd.DataFrame:
+        design = self._design
+        if design.steps:
+            raise NotImplementedError(
+                "by(...).var over several columns of a weighted (calibrated, raked, adjusted) "
+                "design: R zeroes the weights outside each domain there; call var per column"
+            )
+        w = design.weights
+        rep = design.replicate_weights
+        rows, names = [], None
+        for k in range(len(self._index)):
+            keep = self._codes == k
+            if not keep.any():
+                raise UsageError(f"domain {self._index[k]!r} has no rows")
+            sub = design.keep_rows(
+                keep, w[keep], replicate_weights=None if rep is None else rep[keep]
+            )
+            out = sub.var(cols, df=df, conf_level=conf_level)
+            names = list(out.index)
+            rows.append(out[["estimate", "se", "ci_low", "ci_high"]].to_numpy().T.ravel())
+        columns = pd.MultiIndex.from_product(
+            [["estimate", "se", "ci_low", "ci_high"], names], names=["statistic", "variable"]
+        )
+        res = pd.DataFrame(np.vstack(rows), index=self._index, columns=columns)
+        res.attrs.update(
+            statistic="var",
+            conf_level=conf_level,
+            vcov_omitted="the covariance between domains' variance matrices is not computed",
+        )
+        return res
 
     def quantile(
         self,
@@ -184,15 +227,6 @@ class DomainView:
         if not isinstance(self._by, str):
             raise UsageError("compare needs a single by column")
         return self._design.compare(col, self._by, a, b, level=level, conf_level=conf_level)
-
-
-def _one_column(col: Any, kind: str) -> None:
-    """Domain variances take one numeric column: several columns by domain (R
-    ``svyby(~a+b, ..., svyvar)``) are not implemented (means and totals are)."""
-    if not isinstance(col, str):
-        raise NotImplementedError(
-            f"by(...).{kind} over several columns (R svyby(~a+b, ...)): call it per column"
-        )
 
 
 def compare_independent(
