@@ -104,3 +104,62 @@ def test_nonresponse_adjustment_of_full_multistage_design_refused_not_silently_c
     uc = SurveyDesign(d, ids=["p", "s"], fpc=["N1", "N2"], ultimate_cluster=True)
     adj = adjust_nonresponse(uc, responded="r", cells=["cls"])
     assert adj.weights.sum() == pytest.approx(uc.weights.sum())
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([5, 3, 3, 9, 5, -2], dtype=np.int64),
+        np.array([-100, 100, 0, -100], dtype=np.int8),  # a - min overflows int8
+        np.array([7, 2, 2, 7], dtype=np.uint16),
+        np.array([10**15, 3, 10**15, 3], dtype=np.int64),  # wide range: pd.factorize
+        np.array([2.5, 1.0, 2.5]),
+        np.array(["b", "a", "b"], dtype=object),
+    ],
+)
+def test_label_codes_are_pandas_factorize(values):
+    """The counting relabel of compact integer labels gives pd.factorize(sort=True)'s codes."""
+    from methods.design.columns import label_codes
+
+    col = pd.Series(values)
+    codes, labels = label_codes(col)
+    ref_codes, ref_labels = pd.factorize(col, sort=True)
+    assert codes.dtype == np.intp
+    assert np.array_equal(codes, ref_codes)
+    assert list(labels) == list(ref_labels)
+
+
+@pytest.mark.parametrize("nest", [False, True])
+@pytest.mark.parametrize("wide", [False, True])
+def test_nest_codes_are_the_inverse_of_unique_pairs(nest, wide):
+    """Units coded in (parent, label) order, as ``np.unique(parent * m + label)`` (the
+    constructor's former code), for labels in any order, with and without nest."""
+    from methods.design.columns import nest_codes
+
+    rng = np.random.default_rng(5)
+    n, P = 5000, 40
+    parent = rng.integers(0, P, n)
+    if nest:
+        raw = rng.integers(0, 7 if not wide else 3000, n)
+    else:  # each label under one parent, labels not in parent order
+        lab_parent = rng.integers(0, P, 300)
+        raw = rng.integers(0, 300, n)
+        parent = lab_parent[raw]
+    raw = np.unique(raw, return_inverse=True)[1].reshape(-1)  # every code used
+    m = int(raw.max()) + 1
+    if wide:  # n_parent * m beyond the counting relabel's budget: np.unique
+        P = 10**4
+    ukey, inv = np.unique(parent * m + raw, return_inverse=True)
+    codes, up, shared = nest_codes(raw, m, parent, P, nest)
+    assert shared is None
+    assert np.array_equal(codes, inv.reshape(-1)) and np.array_equal(up, ukey // m)
+
+
+def test_ssu_label_under_two_psus_found_anywhere_in_the_rows():
+    """The nest check (one scatter, one gather) finds a shared label however the rows are
+    ordered, and names its rows."""
+    d = _two_stage().iloc[::-1].reset_index(drop=True)
+    d.loc[0, "s"] = 11  # row 1 is in PSU 3; label 11 belongs to PSU 1
+    with pytest.raises(ValidationError, match="label 11 appears under more than one") as e:
+        SurveyDesign(d, ids=["p", "s"], fpc=["N1", "N2"])
+    assert e.value.rows == [1, 11, 12]

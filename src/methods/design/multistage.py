@@ -40,7 +40,14 @@ import numpy as np
 import pandas as pd
 
 from methods.core.errors import ValidationError
-from methods.design.columns import first_varying, fpc_values, readonly, rows1
+from methods.design.columns import (
+    fpc_values,
+    group_value,
+    label_codes,
+    nest_codes,
+    readonly,
+    rows1,
+)
 from methods.design.variance import (
     DomainInfluence,
     SinglePSUStratum,
@@ -89,7 +96,7 @@ class Stage:
 
 def nested_codes(
     data: pd.DataFrame, name: str, parent: np.ndarray, parent_name: str, nest: bool
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes of the units of column ``name``, nested within the ``parent`` codes.
 
     Arguments:
@@ -100,7 +107,7 @@ def nested_codes(
         nest: labels are only unique within the parent (R ``nest=TRUE``): relabel.
 
     Returns:
-        Codes 0..U-1, ordered by parent, then label.
+        (codes 0..U-1 per row, ordered by parent, then label; the parent code of each unit).
 
     Raises:
         ValidationError: a missing label; without ``nest``, a label under two parents (the
@@ -110,66 +117,61 @@ def nested_codes(
     bad = col.isna().to_numpy()
     if bad.any():
         raise ValidationError(f"stage unit ({name}) must not be missing", name, rows1(bad))
-    raw, _ = pd.factorize(col, sort=True)
-    m = int(raw.max()) + 1
-    ukey, inv = np.unique(parent.astype(np.int64) * m + raw, return_inverse=True)
-    if not nest:
-        per_label = np.bincount(ukey % m, minlength=m)
-        if (per_label > 1).any():
-            first = np.flatnonzero(np.isin(raw, np.flatnonzero(per_label > 1)))[0]
-            shared = raw == raw[first]
-            raise ValidationError(
-                f"units of {name!r} are not nested in {parent_name!r}: the label "
-                f"{col.iloc[first]!r} appears under more than one {parent_name} (first "
-                f"offending row {first + 1}); if {name} labels are only unique within "
-                f"{parent_name} pass nest=True (R's svydesign nests them)",
-                name,
-                rows1(shared),
-            )
-    return inv.astype(np.intp).reshape(-1)
+    raw, labels = label_codes(col)
+    codes, up, shared = nest_codes(raw, len(labels), parent, int(parent.max()) + 1, nest)
+    if shared is not None:
+        first = int(np.flatnonzero(shared[raw])[0])
+        label = col.iloc[first]
+        label = label.item() if isinstance(label, np.generic) else label  # 11, not np.int64(11)
+        raise ValidationError(
+            f"units of {name!r} are not nested in {parent_name!r}: the label "
+            f"{label!r} appears under more than one {parent_name} (first "
+            f"offending row {first + 1}); if {name} labels are only unique within "
+            f"{parent_name} pass nest=True (R's svydesign nests them)",
+            name,
+            rows1(raw == raw[first]),
+        )
+    return codes, up
 
 
-def _count_within(units: np.ndarray, parent: np.ndarray, n_parent: int) -> np.ndarray:
-    """Per row: the number of distinct ``units`` in the row's ``parent`` (R ``as.fpc`` sampsize)."""
-    U = int(units.max()) + 1
-    up = np.zeros(U, np.intp)
-    up[units] = parent
-    n_per_parent = np.bincount(up, minlength=n_parent)
-    return n_per_parent[parent].astype(float)
+def group_sizes(unit_groups: Sequence[np.ndarray], n_groups: Sequence[int]) -> list[np.ndarray]:
+    """Per stage, the number of units sampled in each group (stratum at stage 1, unit of the
+    stage above later): R ``as.fpc``'s sampsize, one value per group."""
+    return [np.bincount(u, minlength=g) for u, g in zip(unit_groups, n_groups, strict=True)]
 
 
 def stage_popsizes(
     data: pd.DataFrame,
     fpc: Sequence[str],
-    codes: Sequence[np.ndarray],
     groups: Sequence[np.ndarray],
+    sizes: Sequence[np.ndarray],
     group_names: Sequence[str],
     group_labels: Sequence[np.ndarray | None],
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """R's ``as.fpc`` for several stages: per-stage population counts N and sample counts n.
+) -> list[np.ndarray]:
+    """R's ``as.fpc`` for several stages: per-stage population counts N, one per group.
 
     Arguments:
         data: the sample.
         fpc: fpc column of stage 1, 2, ... (may be fewer than the stages: the rest are
             with replacement, with a warning as R).
-        codes: integer unit codes of each stage (nested).
-        groups: the "strata" of each stage: stage-1 strata codes, then the units of the stage
-            above (R: ``strata[, i] <- interaction(strata, ids[, i - 1])``).
+        groups: per row, the "stratum" of each stage: stage-1 strata codes, then the units of
+            the stage above (R: ``strata[, i] <- interaction(strata, ids[, i - 1])``).
+        sizes: per stage, units sampled per group (:func:`group_sizes`).
         group_names: what a group is called in messages ("stratum", "PSU (dnum)", ...).
         group_labels: labels of stage-1 strata (or None to use codes) for messages.
 
     Returns:
-        (popsize per stage, sampsize per stage), each a list of per-row float arrays.
+        Per stage, the population count N of each group (inf: fraction 0 or no fpc).
 
     Notes:
         R's rule over all fpc columns at once: if any value exceeds 1 all are counts (each must
         be >= 1), otherwise all are sampling fractions n/N (fraction 0 = infinite population);
         all equal to 1 is ambiguous and refused (as R). N < n is refused ("FPC implies >100%
         sampling"), and so, unlike R (which only warns), is an fpc that varies within a stage's
-        stratum (stage 1) or unit above (later stages).
+        stratum (stage 1) or unit above (later stages). The checks run per group; only an
+        error goes back to the rows.
     """
-    S = len(codes)
-    sampsize = [_count_within(codes[s], groups[s], int(groups[s].max()) + 1) for s in range(S)]
+    S = len(groups)
     vals = [fpc_values(data, name) for name in fpc]
     is_count = any(bool((f > 1).any()) for f in vals)
     for name, f in zip(fpc, vals, strict=True):
@@ -195,11 +197,12 @@ def stage_popsizes(
         )
     popsize = []
     for s in range(S):
+        n_g = sizes[s]
         if s >= len(fpc):
-            popsize.append(np.full(len(data), np.inf))
+            popsize.append(np.full(n_g.shape[0], np.inf))
             continue
-        f, name, g = vals[s], fpc[s], groups[s]
-        h = first_varying(g, f, int(g.max()) + 1)
+        name, g = fpc[s], groups[s]
+        f_g, h = group_value(g, vals[s], n_g.shape[0])
         if h is not None:
             labels = group_labels[s]
             what = f"{group_names[s]} {labels[h]!r}" if labels is not None else group_names[s]
@@ -212,81 +215,101 @@ def stage_popsizes(
                 rows,
             )
         if is_count:
-            N = f
+            N = f_g
         else:
-            with np.errstate(divide="ignore"):
-                N = np.where(f > 0, sampsize[s] / np.where(f > 0, f, 1.0), np.inf)
-        too_small = N < sampsize[s] * (1 - 1e-9)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                N = np.where(f_g > 0, n_g / np.where(f_g > 0, f_g, 1.0), np.inf)
+        too_small = N < n_g * (1 - 1e-9)
         if too_small.any():
-            i = int(np.flatnonzero(too_small)[0])
+            rows = too_small[g]
+            i = int(np.flatnonzero(rows)[0])
             raise ValidationError(
                 f"fpc of stage {s + 1} implies more than 100% sampling (first offending row "
-                f"{i + 1}: population {N[i]:g} < {int(sampsize[s][i])} units sampled)",
+                f"{i + 1}: population {N[g[i]]:g} < {int(n_g[g[i]])} units sampled)",
                 name,
-                rows1(too_small),
+                rows1(rows),
             )
         popsize.append(N)
-    return [readonly(p) for p in popsize], [readonly(n) for n in sampsize]
+    return popsize
 
 
 def build_stages(
     codes: Sequence[np.ndarray],
-    strata: np.ndarray,
+    unit_groups: Sequence[np.ndarray],
+    sizes: Sequence[np.ndarray],
     popsize: Sequence[np.ndarray] | None,
-    sampsize: Sequence[np.ndarray],
 ) -> tuple[Stage, ...]:
     """The later stages (2, 3, ...) with their structures and recursion weights.
 
     Arguments:
-        codes: unit codes of stage 1, 2, ... (stage 1 = the PSU codes, unique across strata).
-        strata: stage-1 stratum codes.
-        popsize, sampsize: per-stage, per-row N and n (see :func:`stage_popsizes`); popsize
-            None without any fpc (then every weight is 0, as R skips the recursion).
+        codes: per row, the unit codes of stage 1, 2, ... (stage 1 = the PSU codes, unique
+            across strata).
+        unit_groups: per stage, the group of each unit (stratum of each PSU, PSU of each
+            SSU, ...), from :func:`methods.design.columns.nest_codes`.
+        sizes: per stage, units sampled per group (:func:`group_sizes`).
+        popsize: per stage, N per group (:func:`stage_popsizes`); None without any fpc (then
+            every weight is 0, as R skips the recursion).
+
+    Notes:
+        Everything is per unit: the weight of unit u of stage s - 1 (the stratum of stage s) is
+        the weight of its group times that group's fraction n / N (0 where N is infinite).
     """
     out = []
-    n = strata.shape[0]
-    # weight per row of the recursion so far: product of n/N of the stages above
-    w_row = np.zeros(n) if popsize is None else np.ones(n)
+    n = codes[0].shape[0]
+    # per group of the current stage: product of n/N of the stages above (1 at stage 1)
+    w_group = np.ones(sizes[0].shape[0])
+    if popsize is None:
+        w_group = np.zeros_like(w_group)
     for s in range(1, len(codes)):
+        up = unit_groups[s - 1]
         if popsize is not None:
+            N, m = popsize[s - 1], sizes[s - 1]
             with np.errstate(divide="ignore", invalid="ignore"):
-                frac = np.where(np.isinf(popsize[s - 1]), 0.0, sampsize[s - 1] / popsize[s - 1])
-            w_row = w_row * frac
+                frac = np.where(np.isinf(N), 0.0, m / N)
+            w_group = w_group * frac
+        weight = w_group[up]  # per unit of stage s (the strata of this stage)
         parent, units = codes[s - 1], codes[s]
-        Pp = int(parent.max()) + 1
-        U = int(units.max()) + 1
-        up = np.zeros(U, np.intp)
-        up[units] = parent
-        n_h = np.bincount(up, minlength=Pp)
+        n_h = sizes[s]
         if popsize is None:
-            f_h = np.ones(Pp)
+            f_h = np.ones(n_h.shape[0])
         else:
-            N = np.full(Pp, np.inf)
-            N[parent] = popsize[s]
+            Nh = popsize[s]
             with np.errstate(invalid="ignore", divide="ignore"):
-                f_h = np.where(np.isinf(N), 1.0, (N - n_h) / N)
-        weight = np.zeros(Pp)
-        weight[parent] = w_row
+                f_h = np.where(np.isinf(Nh), 1.0, (Nh - n_h) / Nh)
+        U = unit_groups[s].shape[0]
         identity = U == n and np.array_equal(units, np.arange(n))
         out.append(
             Stage(
                 number=s + 1,
                 units=units,
                 parent=parent,
-                structure=Structure(up, n_h, f_h, identity),
+                structure=Structure(unit_groups[s], n_h, f_h, identity),
                 weight=readonly(weight),
-                popsize=np.full(n, np.inf) if popsize is None else popsize[s],
-                sampsize=sampsize[s],
+                popsize=readonly(
+                    np.full(n, np.inf) if popsize is None else popsize[s].astype(float)[parent]
+                ),
+                sampsize=readonly(n_h.astype(float)[parent]),
             )
         )
+        w_group = weight
     return tuple(out)
 
 
-def default_weights(popsize: Sequence[np.ndarray], sampsize: Sequence[np.ndarray]) -> np.ndarray:
+def default_weights(
+    popsize: Sequence[np.ndarray],
+    sizes: Sequence[np.ndarray],
+    unit_groups: Sequence[np.ndarray],
+    groups: Sequence[np.ndarray],
+) -> np.ndarray:
     """``prod_s N_s / n_s`` per row: R ``weights.survey_fpc(final=TRUE)`` when no weights are
-    given. Raises ValidationError where a stage has no (finite) population count."""
-    w = np.ones(popsize[0].shape[0])
-    for s, (N, m) in enumerate(zip(popsize, sampsize, strict=True)):
+    given. Raises ValidationError where a stage has no (finite) population count.
+
+    Notes:
+        The product is taken per group down the stages (a PSU's factor times its stratum's)
+        and read out per row once; the order of the operations, and so every bit of the
+        result, is that of the per-row product."""
+    w = np.ones(1)
+    for s, (N, m) in enumerate(zip(popsize, sizes, strict=True)):
         bad = ~np.isfinite(N) | (N > 1e12)
         if bad.any():
             raise ValidationError(
@@ -294,10 +317,11 @@ def default_weights(popsize: Sequence[np.ndarray], sampsize: Sequence[np.ndarray
                 "compute them from (R: 'Weights not supplied and can't be computed from "
                 "fpc'); pass weights=",
                 None,
-                rows1(bad),
+                rows1(bad[groups[s]]),
             )
-        w = w * N / m
-    return readonly(w)
+        # w per group of stage s: the factor of its parent group times N / n
+        w = (w[unit_groups[s - 1]] if s else np.ones(N.shape[0])) * N / m
+    return readonly(w[groups[-1]])
 
 
 def later_stage_variance(

@@ -51,7 +51,7 @@ from methods.design.columns import (
     binary_column,
     fpc_popsize,
     numeric_column,
-    psu_codes,
+    psu_codes_parents,
     psu_count_per_row,
     readonly,
     require_columns,
@@ -224,9 +224,9 @@ class SurveyDesign:
         self._cache: dict = {}
         self._strata, self._strata_labels = strata_codes(data, strata)
         if multi:
-            self._init_stages(data, weights, ids_list, fpc_list, nest)
+            ps = self._init_stages(data, weights, ids_list, fpc_list, nest)
         else:
-            self._psu = psu_codes(data, psu, self._strata, nest)
+            self._psu, ps = psu_codes_parents(data, psu, self._strata, nest)
             n_h_rows = psu_count_per_row(self._strata, self._psu)
             self._fpc = (
                 None
@@ -236,53 +236,62 @@ class SurveyDesign:
             self._w = weights_array(data, weights, self._fpc, n_h_rows)
         self._strata = readonly(self._strata)
         self._psu = readonly(self._psu)
-        self._derive()
+        self._derive(ps)
 
-    def _init_stages(self, data, weights, ids, fpc, nest) -> None:
+    def _init_stages(self, data, weights, ids, fpc, nest) -> np.ndarray:
         """Codes, fpc and weights of a design with two or more stages (R ``svydesign`` with
-        ``ids=~psu+ssu``, ``fpc=~f1+f2``; see :mod:`methods.design.multistage`)."""
-        codes = [psu_codes(data, ids[0], self._strata, nest)]
+        ``ids=~psu+ssu``, ``fpc=~f1+f2``; see :mod:`methods.design.multistage`).
+
+        Everything below the row codes is per group (strata, then the units of the stage
+        above): the fpc checks, sample sizes, population sizes and the default weights; the
+        per-row figures are read out once at the end. Returns the stratum of each PSU."""
+        psu, ps = psu_codes_parents(data, ids[0], self._strata, nest)
+        codes, unit_groups = [psu], [ps]
         for s in range(1, len(ids)):
-            codes.append(ms.nested_codes(data, ids[s], codes[-1], ids[s - 1], nest))
+            c, up = ms.nested_codes(data, ids[s], codes[-1], ids[s - 1], nest)
+            codes.append(c)
+            unit_groups.append(up)
         self._psu = codes[0]
         groups = [self._strata, *codes[:-1]]
+        n_groups = [len(self._strata_labels), *(u.shape[0] for u in unit_groups[:-1])]
+        sizes = ms.group_sizes(unit_groups, n_groups)
         if fpc is None:
             popsize = None
-            sampsize = [
-                ms._count_within(codes[s], groups[s], int(groups[s].max()) + 1)
-                for s in range(len(ids))
-            ]
         else:
-            popsize, sampsize = ms.stage_popsizes(
+            popsize = ms.stage_popsizes(
                 data,
                 fpc,
-                codes,
                 groups,
+                sizes,
                 [
                     "stratum",
                     *[f"PSU ({c})" if s == 0 else f"unit ({c})" for s, c in enumerate(ids[:-1])],
                 ],
                 [self._strata_labels, *[None] * (len(ids) - 1)],
             )
-        self._fpc = None if popsize is None else popsize[0]
+        self._fpc = None if popsize is None else readonly(popsize[0][self._strata])
         if weights is None and popsize is not None:
-            self._w = ms.default_weights(popsize, sampsize)
+            self._w = ms.default_weights(popsize, sizes, unit_groups, groups)
         else:
-            self._w = weights_array(data, weights, None, sampsize[0])
-        self._stages = ms.build_stages(codes, self._strata, popsize, sampsize)
+            self._w = weights_array(data, weights, None, None)
+        self._stages = ms.build_stages(codes, unit_groups, sizes, popsize)
         self._names.update(psu=ids[0], fpc=None if fpc is None else fpc[0], ids=list(ids))
         if fpc is not None:
             self._names["fpcs"] = list(fpc)
+        return ps
 
-    def _derive(self) -> None:
-        """Recompute the structure (PSU strata, n_h, f_h) from ``_strata``, ``_psu``, ``_fpc``."""
+    def _derive(self, ps: np.ndarray | None = None) -> None:
+        """Recompute the structure (PSU strata, n_h, f_h) from ``_strata``, ``_psu``, ``_fpc``;
+        ``ps``, the stratum of each PSU, when the constructor has already found (and checked)
+        it."""
         n = self._strata.shape[0]
         H = max(len(self._strata_labels), int(self._strata.max()) + 1)
         P = int(self._psu.max()) + 1
-        ps = np.zeros(P, np.intp)
-        ps[self._psu] = self._strata
-        if not np.array_equal(ps[self._psu], self._strata):
-            raise ValidationError("PSU codes are not nested in strata codes", "psu")
+        if ps is None or ps.shape[0] != P:
+            ps = np.zeros(P, np.intp)
+            ps[self._psu] = self._strata
+            if not np.array_equal(ps[self._psu], self._strata):
+                raise ValidationError("PSU codes are not nested in strata codes", "psu")
         n_h = np.bincount(ps, minlength=H)
         if self._fpc is None:
             f_h = np.ones(H)
