@@ -163,3 +163,29 @@ def test_ssu_label_under_two_psus_found_anywhere_in_the_rows():
     with pytest.raises(ValidationError, match="label 11 appears under more than one") as e:
         SurveyDesign(d, ids=["p", "s"], fpc=["N1", "N2"])
     assert e.value.rows == [1, 11, 12]
+
+
+@pytest.mark.parametrize("shift", [0, -7, 1000])
+def test_unit_codes_one_pass_path_is_label_then_nest_codes(shift):
+    """Compact integer labels without nest skip the label codes; same codes, unit parents and
+    shared-label rows as label_codes followed by nest_codes."""
+    from methods.design.columns import label_codes, nest_codes, unit_codes
+
+    rng = np.random.default_rng(11)
+    lab_parent = rng.integers(0, 30, 400)
+    lab = rng.integers(0, 400, 6000)
+    parent = lab_parent[lab]
+    for shared in (False, True):
+        if shared:
+            parent = parent.copy()
+            parent[[17, 4000]] = (parent[[17, 4000]] + 1) % 30
+        col = pd.Series(lab + shift)
+        got = unit_codes(col, parent, 30, nest=False)
+        raw, labels = label_codes(col)
+        ref = nest_codes(raw, len(labels), parent, 30, nest=False)
+        if shared:
+            assert got[2] is not None and np.array_equal(got[2], ref[2][raw])
+            assert set(lab[got[2]]) == {lab[17], lab[4000]}
+        else:
+            assert got[2] is None and ref[2] is None
+            assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])

@@ -137,6 +137,49 @@ def nest_codes(
     return codes, (ukey // m).astype(np.intp), None
 
 
+def unit_codes(
+    col: pd.Series, parent: np.ndarray, n_parent: int, nest: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`label_codes` then :func:`nest_codes` for the unit labels ``col`` (no missing
+    value) in the ``parent`` codes; the third item is, when a label lies under two parents
+    and ``nest`` is False, the boolean mask of the rows holding such a label.
+
+    Notes:
+        Compact integer labels without ``nest`` take one pass fewer: the nest check scatters
+        the parents straight into the label range, which also marks the labels present, so
+        the label codes are never materialised (same codes as the two steps).
+    """
+    dt = col.dtype
+    if not nest and isinstance(dt, np.dtype) and dt.kind in "iu" and len(col):
+        a = col.to_numpy()
+        lo, hi = int(a.min()), int(a.max())
+        if -(2**62) < lo and hi < 2**62 and _span_ok(hi - lo + 1, a.shape[0]):
+            x = a.astype(np.intp, copy=False)
+            if lo:
+                x = x - lo
+            up = np.full(hi - lo + 1, -1, np.intp)
+            up[x] = parent
+            got = up[x]
+            if not np.array_equal(got, parent):
+                shared = np.zeros(up.shape[0], bool)
+                shared[x[got != parent]] = True
+                empty = np.zeros(0, np.intp)
+                return empty, empty, shared[x]
+            values = np.flatnonzero(up >= 0)
+            upv = up[values]  # parent of each label, in label order
+            remap = np.empty(up.shape[0], np.intp)
+            m = values.shape[0]
+            if m < 2 or bool((upv[1:] >= upv[:-1]).all()):
+                remap[values] = np.arange(m, dtype=np.intp)
+                return remap[x], upv, None
+            order = np.argsort(upv, kind="stable")
+            remap[values[order]] = np.arange(m, dtype=np.intp)
+            return remap[x], upv[order], None
+    raw, labels = label_codes(col)
+    codes, up, shared = nest_codes(raw, len(labels), parent, n_parent, nest)
+    return codes, up, None if shared is None else shared[raw]
+
+
 def psu_codes(data: pd.DataFrame, name: str | None, strata: np.ndarray, nest: bool) -> np.ndarray:
     """PSU code per row, unique across strata and ordered by stratum (R's ``ids``/``nest``)."""
     return psu_codes_parents(data, name, strata, nest)[0]
@@ -153,14 +196,13 @@ def psu_codes_parents(
     bad = col.isna().to_numpy()
     if bad.any():
         raise ValidationError("PSU must not be missing", name, rows1(bad))
-    raw, labels = label_codes(col)
-    codes, ps, shared = nest_codes(raw, len(labels), strata, int(strata.max()) + 1, nest)
+    codes, ps, shared = unit_codes(col, strata, int(strata.max()) + 1, nest)
     if shared is not None:
         raise ValidationError(
             "PSU labels appear in more than one stratum (R: 'Clusters not nested in "
             "strata'); if PSU labels are only unique within strata pass nest=True",
             name,
-            rows1(shared[raw]),
+            rows1(shared),
         )
     return codes, ps
 

@@ -43,10 +43,9 @@ from methods.core.errors import ValidationError
 from methods.design.columns import (
     fpc_values,
     group_value,
-    label_codes,
-    nest_codes,
     readonly,
     rows1,
+    unit_codes,
 )
 from methods.design.variance import (
     DomainInfluence,
@@ -81,8 +80,10 @@ class Stage:
         weight: per parent unit, the product of the sampling fractions ``n / N`` of all the
             stages above (0 when a stage above has no fpc): R's ``nPSUs[,1] / fpcs[,1]``
             factors of the recursion.
-        popsize: per row, this stage's population count N (inf without fpc).
-        sampsize: per row, the number of units sampled at this stage in the row's parent.
+        parent_popsize: per parent unit, this stage's population count N (inf without fpc).
+
+    The per-row figures of R's ``as.fpc`` (``popsize``, ``sampsize``) are properties, read
+    out of the per-parent ones when asked for (the variance never needs them per row).
     """
 
     number: int
@@ -90,8 +91,17 @@ class Stage:
     parent: np.ndarray
     structure: Structure
     weight: np.ndarray
-    popsize: np.ndarray
-    sampsize: np.ndarray
+    parent_popsize: np.ndarray
+
+    @property
+    def popsize(self) -> np.ndarray:
+        """Per row, this stage's population count N (inf without fpc)."""
+        return self.parent_popsize[self.parent]
+
+    @property
+    def sampsize(self) -> np.ndarray:
+        """Per row, the number of units sampled at this stage in the row's parent."""
+        return self.structure.n_h.astype(float)[self.parent]
 
 
 def nested_codes(
@@ -117,10 +127,9 @@ def nested_codes(
     bad = col.isna().to_numpy()
     if bad.any():
         raise ValidationError(f"stage unit ({name}) must not be missing", name, rows1(bad))
-    raw, labels = label_codes(col)
-    codes, up, shared = nest_codes(raw, len(labels), parent, int(parent.max()) + 1, nest)
+    codes, up, shared = unit_codes(col, parent, int(parent.max()) + 1, nest)
     if shared is not None:
-        first = int(np.flatnonzero(shared[raw])[0])
+        first = int(np.flatnonzero(shared)[0])
         label = col.iloc[first]
         label = label.item() if isinstance(label, np.generic) else label  # 11, not np.int64(11)
         raise ValidationError(
@@ -129,7 +138,7 @@ def nested_codes(
             f"offending row {first + 1}); if {name} labels are only unique within "
             f"{parent_name} pass nest=True (R's svydesign nests them)",
             name,
-            rows1(raw == raw[first]),
+            rows1((col == col.iloc[first]).to_numpy()),
         )
     return codes, up
 
@@ -245,7 +254,7 @@ def build_stages(
         codes: per row, the unit codes of stage 1, 2, ... (stage 1 = the PSU codes, unique
             across strata).
         unit_groups: per stage, the group of each unit (stratum of each PSU, PSU of each
-            SSU, ...), from :func:`methods.design.columns.nest_codes`.
+            SSU, ...), from :func:`methods.design.columns.unit_codes`.
         sizes: per stage, units sampled per group (:func:`group_sizes`).
         popsize: per stage, N per group (:func:`stage_popsizes`); None without any fpc (then
             every weight is 0, as R skips the recursion).
@@ -285,10 +294,9 @@ def build_stages(
                 parent=parent,
                 structure=Structure(unit_groups[s], n_h, f_h, identity),
                 weight=readonly(weight),
-                popsize=readonly(
-                    np.full(n, np.inf) if popsize is None else popsize[s].astype(float)[parent]
+                parent_popsize=readonly(
+                    np.full(n_h.shape[0], np.inf) if popsize is None else popsize[s]
                 ),
-                sampsize=readonly(n_h.astype(float)[parent]),
             )
         )
         w_group = weight

@@ -224,9 +224,10 @@ class SurveyDesign:
         self._cache: dict = {}
         self._strata, self._strata_labels = strata_codes(data, strata)
         if multi:
-            ps = self._init_stages(data, weights, ids_list, fpc_list, nest)
+            ps, N_h = self._init_stages(data, weights, ids_list, fpc_list, nest)
         else:
             self._psu, ps = psu_codes_parents(data, psu, self._strata, nest)
+            N_h = None
             n_h_rows = psu_count_per_row(self._strata, self._psu)
             self._fpc = (
                 None
@@ -236,15 +237,16 @@ class SurveyDesign:
             self._w = weights_array(data, weights, self._fpc, n_h_rows)
         self._strata = readonly(self._strata)
         self._psu = readonly(self._psu)
-        self._derive(ps)
+        self._derive(ps, N_h)
 
-    def _init_stages(self, data, weights, ids, fpc, nest) -> np.ndarray:
+    def _init_stages(self, data, weights, ids, fpc, nest) -> tuple[np.ndarray, np.ndarray | None]:
         """Codes, fpc and weights of a design with two or more stages (R ``svydesign`` with
         ``ids=~psu+ssu``, ``fpc=~f1+f2``; see :mod:`methods.design.multistage`).
 
         Everything below the row codes is per group (strata, then the units of the stage
         above): the fpc checks, sample sizes, population sizes and the default weights; the
-        per-row figures are read out once at the end. Returns the stratum of each PSU."""
+        per-row figures are read out once at the end. Returns the stratum of each PSU and
+        the stage-1 population count of each stratum (None without fpc)."""
         psu, ps = psu_codes_parents(data, ids[0], self._strata, nest)
         codes, unit_groups = [psu], [ps]
         for s in range(1, len(ids)):
@@ -278,12 +280,12 @@ class SurveyDesign:
         self._names.update(psu=ids[0], fpc=None if fpc is None else fpc[0], ids=list(ids))
         if fpc is not None:
             self._names["fpcs"] = list(fpc)
-        return ps
+        return ps, None if popsize is None else popsize[0]
 
-    def _derive(self, ps: np.ndarray | None = None) -> None:
+    def _derive(self, ps: np.ndarray | None = None, N_h: np.ndarray | None = None) -> None:
         """Recompute the structure (PSU strata, n_h, f_h) from ``_strata``, ``_psu``, ``_fpc``;
-        ``ps``, the stratum of each PSU, when the constructor has already found (and checked)
-        it."""
+        ``ps`` (the stratum of each PSU) and ``N_h`` (the fpc of each stratum) when the
+        constructor has already found (and checked) them."""
         n = self._strata.shape[0]
         H = max(len(self._strata_labels), int(self._strata.max()) + 1)
         P = int(self._psu.max()) + 1
@@ -296,8 +298,11 @@ class SurveyDesign:
         if self._fpc is None:
             f_h = np.ones(H)
         else:
-            N = np.full(H, np.inf)
-            N[self._strata] = self._fpc
+            if N_h is not None and N_h.shape[0] == H:
+                N = N_h
+            else:
+                N = np.full(H, np.inf)
+                N[self._strata] = self._fpc
             with np.errstate(invalid="ignore", divide="ignore"):
                 f_h = np.where(np.isinf(N), 1.0, (N - n_h) / N)
         identity = P == n and np.array_equal(self._psu, np.arange(n))

@@ -171,23 +171,30 @@ def taylor_variance(
         lonely &= stratum_weight > 0
 
     sparse_key = None
+    every_row = False  # a DomainInfluence in which every row feeds a column
     if isinstance(z, DomainInfluence):
         k = z.k
         col = z.column
-        if col.size and col.min() >= 0:
+        every_row = bool(col.size and col.min() >= 0)
+        if every_row:
             key = strata if k == 1 else strata * k + col
             v = z.values
         else:
             inrow = col >= 0
             key = strata[inrow] * k + col[inrow]
             v = z.values[inrow]
-        if k == 1 and structure.psu_identity and v.size == strata.size:
-            counts = n_h.astype(float)[:, None]  # every row of every stratum is in
+        if k == 1 and every_row and not structure.psu_identity:
+            # every row is in: a stratum is present where it has PSUs (the counts per stratum
+            # are only needed by the identity-PSU kernel)
+            pres = (n_h > 0)[:, None]
         else:
-            counts = np.bincount(key, minlength=H * k).reshape(H, k).astype(float)
-        # Which strata are present in which column (R subsets the design per domain).
-        pres = counts > 0
-        sparse_key = (key, v, counts)
+            if k == 1 and structure.psu_identity and every_row:
+                counts = n_h.astype(float)[:, None]  # every row of every stratum is in
+            else:
+                counts = np.bincount(key, minlength=H * k).reshape(H, k).astype(float)
+            # Which strata are present in which column (R subsets the design per domain).
+            pres = counts > 0
+            sparse_key = (key, v, counts)
     else:
         z = np.asarray(z, dtype=float)
         if z.ndim == 1:
@@ -214,10 +221,14 @@ def taylor_variance(
     else:
         if isinstance(z, DomainInfluence):
             P = structure.n_psu
-            inrow = z.column >= 0
-            T = np.bincount(
-                psu[inrow] * z.k + z.column[inrow], weights=z.values[inrow], minlength=P * z.k
-            ).reshape(P, z.k)
+            if every_row:  # no row to drop: one pass, no masked copies
+                cell = psu if z.k == 1 else psu * z.k + z.column
+                T = np.bincount(cell, weights=z.values, minlength=P * z.k).reshape(P, z.k)
+            else:
+                inrow = z.column >= 0
+                T = np.bincount(
+                    psu[inrow] * z.k + z.column[inrow], weights=z.values[inrow], minlength=P * z.k
+                ).reshape(P, z.k)
         elif structure.psu_identity:
             T = z
         else:
