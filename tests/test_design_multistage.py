@@ -3,12 +3,23 @@ tests/reference/scenarios/multistage.csv, checked by tests/test_reference_scenar
 
 from __future__ import annotations
 
+import subprocess
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from methods.core.errors import ValidationError
 from methods.design.survey import SinglePSUError, SurveyDesign
+
+try:
+    from r_support import RSCRIPT, requires_r
+except ImportError:  # tests/ imported as a package
+    from tests.r_support import RSCRIPT, requires_r
+
+SCEN = Path(__file__).parent / "reference" / "scenarios"
 
 
 def _two_stage():
@@ -189,3 +200,69 @@ def test_unit_codes_one_pass_path_is_label_then_nest_codes(shift):
         else:
             assert got[2] is None and ref[2] is None
             assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
+
+
+def _apiclus2(mode, adl):
+    d = pd.read_csv(SCEN / "data_apiclus2.csv")
+    return SurveyDesign(
+        d, ids=["dnum", "snum"], fpc=["fpc1", "fpc2"], single_psu=mode, adjust_domain_lonely=adl
+    )
+
+
+def test_average_with_domain_lonely_units_at_stage_2_is_nan_with_a_warning():
+    """R (survey 4.1, tests/reference/scenarios/multistage.csv, apiclus2_dom_average_adl):
+    a district holding one of its sampled schools within the domain makes onestrat's scale
+    NA; onestage over that district's single stratum then gives 0 * 1/0 = NaN, so the SEs of
+    H and M are NaN while E (no such district) keeps its figure. Ours: the same, said aloud."""
+    with pytest.warns(UserWarning, match=r"NaN for 2 estimate.*'dnum'.*'snum'.*H \(1\), M \(4\)"):
+        out = _apiclus2("average", True).by("stype").mean("api00")
+    assert out["se"].isna().tolist() == [False, True, True]
+    assert out["estimate"].notna().all()
+    assert out["se"].iloc[0] == pytest.approx(29.926604237403, rel=1e-10)
+    V = out.attrs["vcov"]
+    assert np.isnan(np.asarray(V)[1:, :]).all() and np.asarray(V)[0, 0] > 0
+    # without domain-lonely units nothing changes and nothing is said
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        whole = _apiclus2("average", True).mean("api00")
+    assert whole["se"].iloc[0] == pytest.approx(
+        _apiclus2("average", False).mean("api00")["se"].iloc[0], rel=1e-12
+    )
+
+
+R_DOMAIN_LONELY = """
+suppressMessages(library(survey))
+d <- read.csv("{csv}")
+for (mode in c("average", "adjust")) {{
+  options(survey.lonely.psu = mode, survey.adjust.domain.lonely = TRUE)
+  des <- svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, data = d)
+  w <- NULL
+  b <- withCallingHandlers(svyby(~api00, ~stype, des, svymean),
+    warning = function(c) {{ w <<- c(w, conditionMessage(c)); invokeRestart("muffleWarning") }})
+  cat(mode, format(SE(b), digits = 17), "\n")
+  cat("warning:", unique(w)[1], "\n")
+}}
+"""
+
+
+@requires_r
+@pytest.mark.r
+def test_domain_lonely_units_at_stage_2_match_live_r():
+    """R run now: "average" + adjust.domain.lonely gives NaN SEs for H and M (and warns that
+    a stratum has only one PSU at stage 2); "adjust" leaves those districts uncentred."""
+    code = R_DOMAIN_LONELY.format(csv=SCEN / "data_apiclus2.csv")
+    proc = subprocess.run(
+        [RSCRIPT, "--vanilla", "-e", code], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    r = {ln.split()[0]: np.array(ln.split()[1:], dtype=float) for ln in lines[0::2]}
+    assert "only one PSU at stage 2" in lines[1]
+    for mode in ("average", "adjust"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            se = _apiclus2(mode, True).by("stype").mean("api00")["se"].to_numpy()
+        np.testing.assert_array_equal(np.isnan(se), np.isnan(r[mode]))
+        ok = ~np.isnan(se)
+        np.testing.assert_allclose(se[ok], r[mode][ok], rtol=1e-10, atol=0)
+    assert np.isnan(r["average"]).tolist() == [False, True, True]

@@ -338,6 +338,8 @@ def later_stage_variance(
     single_psu: str,
     present: np.ndarray | None = None,
     adjust_domain_lonely: bool = False,
+    names: Sequence[str] | None = None,
+    labels: Sequence | None = None,
 ) -> np.ndarray | None:
     """``sum_s sum_u weight_u V_s(u)``: the within-unit variance of stages 2, 3, ... (R's
     ``multistage`` recursion), or None when no stage contributes (no stage-1 fpc).
@@ -352,9 +354,16 @@ def later_stage_variance(
             under "average" (R's ``onestage`` divides by 0 usable strata), and raises under
             "error" (R "fail").
         present: rows present (dense z only), as ``taylor_variance``.
-        adjust_domain_lonely: R's ``survey.adjust.domain.lonely``; only "adjust" is carried
-            to the later stages ("average" raises NotImplementedError: R makes that unit's
-            term NA).
+        adjust_domain_lonely: R's ``survey.adjust.domain.lonely``. Under "adjust", a unit
+            with two or more sampled subunits of which the domain holds one is not centred
+            (as at stage 1). Under "average" R's ``onestrat`` sets that unit's scale to NA, so
+            ``onestage`` over the unit's single stratum has no usable stratum and returns
+            ``0 * 1/0 = NaN``, which the recursion carries into the whole variance: the
+            estimates of such domains get a NaN variance (and covariances), with a warning
+            (R warns "Stratum (...) has only one PSU at stage 2" and prints NaN SEs). Other
+            modes are unchanged, as R.
+        names: the ``ids`` columns (stage 1, 2, ...), for the warning.
+        labels: the labels of the k columns of ``z`` (domains), for the warning.
 
     Raises:
         LonelyUnit: a present unit of the stage above has one subunit, ``single_psu="error"``.
@@ -366,12 +375,6 @@ def later_stage_variance(
         mode = single_psu
         if single_psu in ("average", "error"):
             mode = "remove"
-        if adjust_domain_lonely and single_psu == "average":
-            raise NotImplementedError(
-                "adjust_domain_lonely=True with single_psu='average' in the later stages of a "
-                "multistage design (R makes the unit's term NA); use ultimate_cluster=True or "
-                "single_psu='adjust'"
-            )
         s = st.structure
         lonely = (s.n_h == 1) & (s.f_h >= 1e-7) & (st.weight > 0)
         hit_cols = None
@@ -379,6 +382,11 @@ def later_stage_variance(
             hit_cols, first = _lonely_present(z, st, lonely, present)
             if hit_cols.any() and single_psu == "error":
                 raise LonelyUnit(st.number, first)
+        if adjust_domain_lonely and single_psu == "average":
+            dl_cols, cells = _domain_lonely_units(z, st, present)
+            if dl_cols.any():
+                _warn_domain_lonely(st.number, cells, dl_cols, names, labels)
+                hit_cols = dl_cols if hit_cols is None else hit_cols | dl_cols
         try:
             Vs = taylor_variance(
                 z,
@@ -398,6 +406,60 @@ def later_stage_variance(
             Vs[:, hit_cols] = np.nan
         V = Vs if V is None else V + Vs
     return V
+
+
+def _domain_lonely_units(z, st: Stage, present) -> tuple[np.ndarray, np.ndarray]:
+    """R ``onestrat``'s ``nsubset == 1 && nPSU > 1`` at a later stage: per column of ``z``,
+    whether some unit of the stage above (sampled with two or more subunits, not completely,
+    with a non-zero recursion weight) holds exactly one subunit among the column's rows; and
+    the number of such units per column.
+
+    For a :class:`DomainInfluence` a column's rows are its domain's rows; for a dense ``z``
+    every column has the ``present`` rows (all rows: never, as every unit then holds its
+    n_h subunits)."""
+    s = st.structure
+    U, Pp = s.n_psu, s.n_strata
+    can = (s.n_h >= 2) & (s.f_h >= 1e-7) & (st.weight > 0)
+    if isinstance(z, DomainInfluence):
+        k = z.k
+        inrow = z.column >= 0
+        has = np.bincount(st.units[inrow] * k + z.column[inrow], minlength=U * k)
+        has = (has > 0).reshape(U, k)
+        nsub = np.empty((Pp, k))
+        for j in range(k):
+            nsub[:, j] = np.bincount(s.psu_stratum, weights=has[:, j], minlength=Pp)
+        cells = ((nsub == 1) & can[:, None]).sum(axis=0)
+        return cells > 0, cells
+    k = 1 if np.ndim(z) == 1 else np.shape(z)[1]
+    if present is None:
+        return np.zeros(k, bool), np.zeros(k, np.intp)
+    rows = np.asarray(present, bool)
+    has = np.bincount(st.units[rows], minlength=U) > 0
+    nsub = np.bincount(s.psu_stratum, weights=has, minlength=Pp)
+    cells = int(((nsub == 1) & can).sum())
+    return np.full(k, cells > 0), np.full(k, cells)
+
+
+def _warn_domain_lonely(stage, cells, cols, names, labels) -> None:
+    """Say which estimates got a NaN variance, from how many units, and why (R's rule)."""
+    idx = np.flatnonzero(cols)
+    if labels is not None and len(labels) == cols.shape[0]:
+        which = ", ".join(f"{labels[j]!s} ({int(cells[j])})" for j in idx[:20])
+    else:
+        which = ", ".join(f"#{j + 1} ({int(cells[j])})" for j in idx[:20])
+    above = f"{names[stage - 2]!r}" if names else f"stage {stage - 1}"
+    below = f"{names[stage - 1]!r}" if names else f"stage {stage}"
+    warnings.warn(
+        f"variance set to NaN for {len(idx)} estimate(s): in each, some units of {above} "
+        f"(stage {stage - 1}) sampled with two or more units of {below} hold only one of "
+        f"them (estimate (units): {which}). With single_psu='average' and "
+        "adjust_domain_lonely=True R's survey:::onestrat makes such a unit's term NA and "
+        "onestage has no other stratum to average over, so R's SE is NaN too; use "
+        "single_psu='adjust', adjust_domain_lonely=False or ultimate_cluster=True for a "
+        "figure",
+        UserWarning,
+        stacklevel=6,
+    )
 
 
 def _lonely_present(z, st: Stage, lonely: np.ndarray, present):

@@ -138,6 +138,10 @@ class SurveyDesign:
         adjust_domain_lonely: R's ``options(survey.adjust.domain.lonely=TRUE)``: in a domain
             estimate (``by``), a stratum of which the domain touches one PSU is lonely for that
             domain under "adjust" and "average" (Taylor designs; R's ``survey:::onestrat``).
+            In the later stages of a multistage design the same holds for a unit of which the
+            domain touches one subunit: "adjust" leaves it uncentred; "average" has nothing to
+            average over within the unit, so R's and our variance of that domain is NaN (with
+            a warning naming the domains).
         ultimate_cluster: for a design with several stages, the variance from the stage-1
             PSU totals only (R ``options(survey.ultimate.cluster=TRUE)``). Default False, as
             R: the full multistage variance ``V_1 + sum_i (n_h / N_h) V_2i + ...`` of R's
@@ -595,13 +599,16 @@ class SurveyDesign:
 
     # ------------------------------------------------------------------ variance machinery
 
-    def _lin_variance(self, z, present: np.ndarray | None = None) -> np.ndarray:
+    def _lin_variance(
+        self, z, present: np.ndarray | None = None, labels: pd.Index | None = None
+    ) -> np.ndarray:
         """Linearisation variance of the column totals of the influence matrix ``z``.
 
         Arguments:
             z: n x k (or n) weighted influence values, or a ``DomainInfluence``.
             present: rows R would keep after subsetting (default all); matters only for
                 ``single_psu`` "error"/"average" (which strata count as present).
+            labels: the labels of z's columns (domains), for warnings.
 
         Returns:
             k x k covariance matrix.
@@ -643,6 +650,8 @@ class SurveyDesign:
                     self._single_psu,
                     present,
                     adjust_domain_lonely=self._adjust_domain_lonely,
+                    names=self._names["ids"],
+                    labels=labels,
                 )
             except ms.LonelyUnit as exc:
                 raise self._lonely_unit_error(exc) from None
@@ -817,7 +826,7 @@ class SurveyDesign:
         estimate = pr.estimate.copy()
         th = None
         if self._rep is None:
-            V = self._lin_variance(pr.influence)
+            V = self._lin_variance(pr.influence, labels=index)
             m = pr.nonzero
         else:
             th = est.replicate_estimates(base, self._rep, y, c, K, x)
@@ -1331,7 +1340,7 @@ class SurveyDesign:
         index = pd.Index(names_out)
         th = None
         if self._rep is None:
-            V = self._lin_variance(infl, present=None if keep.all() else keep)
+            V = self._lin_variance(infl, present=None if keep.all() else keep, labels=index)
             m = float((w != 0).sum())
         else:
             rows = np.flatnonzero(keep)
