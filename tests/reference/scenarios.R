@@ -556,6 +556,8 @@ sm <- do.call(rbind, lapply(1:4, function(h) {
 # lonely within the domain at stage 2), "p1" = the other SSUs of PSU 1 (each stratum holds one
 # PSU of the domain: lonely within the domain at stage 1), "rest"
 sm$d2 <- ifelse(sm$ssu == 1, "one", ifelse(sm$psu == 1, "p1", "rest"))
+# y_na: missing in stratum h1 outside PSU 1, so na.rm=TRUE leaves h1 one PSU (stage 1)
+sm$y_na <- ifelse(sm$st == "h1" & sm$psu != 1, NA, sm$y)
 save_data(sm, "stratms")
 for (uc in c(FALSE, TRUE)) {
   options(survey.ultimate.cluster = uc)
@@ -600,16 +602,17 @@ for (mode in c("certainty", "remove", "average", "adjust")) {
     da <- svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, data = apiclus2)
     by(paste0("apiclus2_dom", tag), paste0("data=apiclus2;ids=dnum+snum;fpc=fpc1+fpc2", o),
        "by=stype|mean:api00", suppressWarnings(svyby(~api00, ~stype, da, svymean, vartype = vt)))
-    if (mode %in% c("average", "remove")) {  # the same rule on a subset (several columns)
-      stat(paste0("apiclus2_na", tag), paste0("data=apiclus2;ids=dnum+snum;fpc=fpc1+fpc2", o),
-           "mean:api00_na+enroll",
-           suppressWarnings(svymean(~api00_na + enroll, da, na.rm = TRUE)))
-    }
+    # the same rule on a subset (na.rm=TRUE keeps the complete rows): stage 2 (apiclus2)
+    stat(paste0("apiclus2_na", tag), paste0("data=apiclus2;ids=dnum+snum;fpc=fpc1+fpc2", o),
+         "mean:api00_na+enroll", suppressWarnings(svymean(~api00_na + enroll, da, na.rm = TRUE)))
     dx <- svydesign(id = ~psu + ssu, strata = ~st, fpc = ~f1 + f2, weights = ~w, data = sm,
                     nest = TRUE)
     X <- paste0("data=stratms;weights=w;strata=st;ids=psu+ssu;fpc=f1+f2;nest=1", o)
     by(paste0("stratms_dom", tag, "_total"), X, "by=d2|total:y",
        suppressWarnings(svyby(~y, ~d2, dx, svytotal, vartype = vt)))
+    # ... and stage 1 (stratum h1 keeps one PSU of its three)
+    stat(paste0("stratms_na", tag), X, "total:y_na+x",
+         suppressWarnings(svytotal(~y_na + x, dx, na.rm = TRUE)))
   }
 }
 options(survey.lonely.psu = "fail", survey.adjust.domain.lonely = FALSE)

@@ -140,7 +140,8 @@ def taylor_variance(
             only one is treated as lonely within that domain ("adjust": not centred; "average":
             left out of that domain's sum and the sum rescaled; other modes: unchanged, as R).
             Only the variances (diagonal) are R's then: the covariances of the affected domains
-            are NaN (R's ``svyby`` computes each domain on its own subset).
+            are NaN (R's ``svyby`` computes each domain on its own subset). For a dense ``z``
+            the same rule applies to the ``present`` rows (R's subset), over the whole matrix.
         stratum_weight: optional per-stratum multiplier of the stratum's term (length H); strata
             with weight 0 contribute nothing and are never lonely. The later stages of a
             multistage design use it for R's ``n_h / N_h`` factors (see
@@ -244,6 +245,8 @@ def taylor_variance(
         and single_psu in ("adjust", "average")
     ):
         V, dl = _domain_lonely(V, z, psu, structure, scale, single_psu)
+    elif adjust_domain_lonely and present is not None and single_psu in ("adjust", "average"):
+        V, dl = _subset_lonely(V, T, np.asarray(present, bool), psu, structure, scale, single_psu)
     if single_psu == "average":
         nstrat = pres.sum(axis=0).astype(float)
         nok = (pres & ~lonely[:, None] & ~dl).sum(axis=0).astype(float)
@@ -289,6 +292,37 @@ def _domain_lonely(V, z, psu, structure, scale, single_psu):
     V[:, hit] = np.nan
     V[np.arange(k), np.arange(k)] = diag
     return V, dl
+
+
+def _subset_lonely(V, T, rows, psu, structure, scale, single_psu):
+    """R ``survey:::onestrat`` with ``survey.adjust.domain.lonely=TRUE`` on a subset of the
+    design (a dense ``z`` whose ``present`` rows are the rows R keeps, e.g. ``na.rm=TRUE``).
+
+    A stratum with n_h >= 2 PSUs of which the present rows touch exactly one holds in V the
+    centred term ``scale_h (1 - 1/n_h) T T'`` (T that PSU's totals, the other PSUs zero, as R
+    pads them). "adjust" drops the centring (adds ``scale_h T T' / n_h``); "average" removes
+    the term (the caller leaves the stratum out of its count of usable strata). Every column
+    shares the rows, so the whole matrix is R's (unlike :func:`_domain_lonely`). Returns the
+    new V and the H x k mask of such strata.
+    """
+    H, P = structure.n_strata, structure.n_psu
+    k = T.shape[1]
+    n_h = structure.n_h.astype(float)
+    ps = structure.psu_stratum
+    has = np.bincount(psu[rows], minlength=P) > 0
+    nsub = np.bincount(ps, weights=has, minlength=H)
+    dl_h = (nsub == 1) & (n_h > 1)
+    if not dl_h.any():
+        return V, np.zeros((H, k), bool)
+    T1 = np.empty((H, k))
+    for j in range(k):
+        T1[:, j] = np.bincount(ps, weights=T[:, j] * has, minlength=H)
+    if single_psu == "adjust":
+        c = np.where(dl_h, scale / np.maximum(n_h, 1.0), 0.0)
+    else:
+        c = -np.where(dl_h, scale * (1.0 - 1.0 / np.maximum(n_h, 1.0)), 0.0)
+    V = np.asarray(V, dtype=float) + (T1 * c[:, None]).T @ T1
+    return V, np.repeat(dl_h[:, None], k, axis=1)
 
 
 def _dense_variance(T, psu_stratum, H, n_h, eff_scale, centre):
