@@ -266,3 +266,20 @@ def test_domain_lonely_units_at_stage_2_match_live_r():
         ok = ~np.isnan(se)
         np.testing.assert_allclose(se[ok], r[mode][ok], rtol=1e-10, atol=0)
     assert np.isnan(r["average"]).tolist() == [False, True, True]
+
+
+def test_lonely_ssu_under_a_zero_fraction_stratum_still_counts():
+    """tests/reference/scenarios/multistage.csv msedge_*: PSU 2 (stratum a, stage-1 fraction
+    0, so its stage-2 term has weight n/N = 0) holds one SSU. R still fails under "fail"
+    ("Stratum (a.2) has only one PSU at stage 2") and gives NaN under "average" (NA * 0 is
+    NA); the other modes are unaffected by the zero-weight unit."""
+    d = pd.read_csv(SCEN / "data_msedge.csv")
+    kw = dict(weights="w", strata="st", ids=["psu", "ssu"], fpc=["f1", "f2"], nest=True)
+    with pytest.raises(SinglePSUError, match="stage 2") as e:
+        SurveyDesign(d, **kw).total("y")
+    assert e.value.rows == [5, 6, 7, 8]
+    with pytest.warns(UserWarning, match=r"NaN for 1 estimate.*1 unit\(s\) of 'psu'.*'ssu'"):
+        avg = SurveyDesign(d, single_psu="average", **kw).total("y")
+    assert np.isnan(avg["se"].iloc[0]) and avg["estimate"].iloc[0] == pytest.approx(249.41)
+    rem = SurveyDesign(d, single_psu="remove", **kw).total("y")
+    assert rem["se"].iloc[0] == pytest.approx(14.0719559763382, rel=1e-10)

@@ -616,4 +616,23 @@ for (mode in c("certainty", "remove", "average", "adjust")) {
   }
 }
 options(survey.lonely.psu = "fail", survey.adjust.domain.lonely = FALSE)
+# a PSU holding one SSU in a stratum with stage-1 fraction 0 (popsize Inf): its term enters
+# with weight n/N = 0, yet "average" still gives NaN (R: NA * 0 is NA)
+set.seed(20261208)
+ez <- data.frame(st = rep(c("a", "b"), each = 12), psu = rep(1:6, each = 4),
+                 ssu = rep(1:2, each = 2, times = 6))
+ez$ssu[ez$psu == 2] <- 1
+ez$f1 <- ifelse(ez$st == "a", 0, 0.3)
+ez$f2 <- 0.5
+ez$w <- 1
+ez$y <- round(rnorm(24, 10, 3), 2)
+save_data(ez, "msedge")
+for (mode in c("certainty", "remove", "average", "adjust")) {
+  options(survey.lonely.psu = mode)
+  de <- svydesign(id = ~psu + ssu, strata = ~st, fpc = ~f1 + f2, weights = ~w, data = ez)
+  stat(paste0("msedge_", mode, "_total"),
+       paste0("data=msedge;weights=w;strata=st;ids=psu+ssu;fpc=f1+f2;nest=1;single_psu=", mode),
+       "total:y", svytotal(~y, de))
+}
+options(survey.lonely.psu = "fail")
 flush("multistage")

@@ -81,6 +81,10 @@ class Stage:
             stages above (0 when a stage above has no fpc): R's ``nPSUs[,1] / fpcs[,1]``
             factors of the recursion.
         parent_popsize: per parent unit, this stage's population count N (inf without fpc).
+        recursed: R's recursion reaches this stage (the design has an fpc: ``multistage``'s
+            ``!is.null(fpcs)``). Then a unit's NA term (lonely under "average") or "fail"
+            counts even where the weight above is 0 (a stage-1 fraction of 0: R multiplies
+            NA by 0, which stays NA, and fails before multiplying).
 
     The per-row figures of R's ``as.fpc`` (``popsize``, ``sampsize``) are properties, read
     out of the per-parent ones when asked for (the variance never needs them per row).
@@ -92,6 +96,7 @@ class Stage:
     structure: Structure
     weight: np.ndarray
     parent_popsize: np.ndarray
+    recursed: bool = True
 
     @property
     def popsize(self) -> np.ndarray:
@@ -297,6 +302,7 @@ def build_stages(
                 parent_popsize=readonly(
                     np.full(n_h.shape[0], np.inf) if popsize is None else popsize[s]
                 ),
+                recursed=popsize is not None,
             )
         )
         w_group = weight
@@ -370,18 +376,21 @@ def later_stage_variance(
     """
     V = None
     for st in stages:
-        if not (st.weight > 0).any():
+        if not st.recursed:
             continue
         mode = single_psu
         if single_psu in ("average", "error"):
             mode = "remove"
         s = st.structure
-        lonely = (s.n_h == 1) & (s.f_h >= 1e-7) & (st.weight > 0)
+        # NA * 0 is NA in R, and "fail" stops before the weight: no weight condition
+        lonely = (s.n_h == 1) & (s.f_h >= 1e-7)
         hit_cols = None
         if lonely.any() and single_psu in ("average", "error"):
             hit_cols, first = _lonely_present(z, st, lonely, present)
             if hit_cols.any() and single_psu == "error":
                 raise LonelyUnit(st.number, first)
+            if hit_cols.any():
+                _warn_lonely_average(st.number, int(lonely.sum()), hit_cols, names, labels)
         if adjust_domain_lonely and single_psu == "average":
             dl_cols, cells = _domain_lonely_units(z, st, present)
             if dl_cols.any():
@@ -410,8 +419,9 @@ def later_stage_variance(
 
 def _domain_lonely_units(z, st: Stage, present) -> tuple[np.ndarray, np.ndarray]:
     """R ``onestrat``'s ``nsubset == 1 && nPSU > 1`` at a later stage: per column of ``z``,
-    whether some unit of the stage above (sampled with two or more subunits, not completely,
-    with a non-zero recursion weight) holds exactly one subunit among the column's rows; and
+    whether some unit of the stage above (sampled with two or more subunits, not completely;
+    whatever its recursion weight, as R's NA * 0 is NA) holds exactly one subunit among the
+    column's rows; and
     the number of such units per column.
 
     For a :class:`DomainInfluence` a column's rows are its domain's rows; for a dense ``z``
@@ -419,7 +429,7 @@ def _domain_lonely_units(z, st: Stage, present) -> tuple[np.ndarray, np.ndarray]
     n_h subunits)."""
     s = st.structure
     U, Pp = s.n_psu, s.n_strata
-    can = (s.n_h >= 2) & (s.f_h >= 1e-7) & (st.weight > 0)
+    can = (s.n_h >= 2) & (s.f_h >= 1e-7)
     if isinstance(z, DomainInfluence):
         k = z.k
         inrow = z.column >= 0
@@ -440,6 +450,32 @@ def _domain_lonely_units(z, st: Stage, present) -> tuple[np.ndarray, np.ndarray]
     return np.full(k, cells > 0), np.full(k, cells)
 
 
+def _stage_names(stage, names) -> tuple[str, str]:
+    above = f"{names[stage - 2]!r}" if names else f"stage {stage - 1}"
+    below = f"{names[stage - 1]!r}" if names else f"stage {stage}"
+    return above, below
+
+
+def _warn_lonely_average(stage, units, cols, names, labels) -> None:
+    """Say that ``single_psu="average"`` gave NaN because a unit holds one sampled subunit."""
+    idx = np.flatnonzero(cols)
+    if labels is not None and len(labels) == cols.shape[0]:
+        which = ", ".join(str(labels[j]) for j in idx[:20])
+    else:
+        which = ", ".join(f"#{j + 1}" for j in idx[:20])
+    above, below = _stage_names(stage, names)
+    warnings.warn(
+        f"variance set to NaN for {len(idx)} estimate(s) ({which}): {units} unit(s) of "
+        f"{above} (stage {stage - 1}) hold only one sampled unit of {below} (stage {stage}) "
+        "and were not sampled completely. single_psu='average' averages over the other "
+        "strata of a stage, and within such a unit there is none: R's survey:::onestage "
+        "gives NaN too (even where the stage above has a sampling fraction of 0); use "
+        "single_psu='certainty', 'remove' or 'adjust', or ultimate_cluster=True",
+        UserWarning,
+        stacklevel=6,
+    )
+
+
 def _warn_domain_lonely(stage, cells, cols, names, labels) -> None:
     """Say which estimates got a NaN variance, from how many units, and why (R's rule)."""
     idx = np.flatnonzero(cols)
@@ -447,8 +483,7 @@ def _warn_domain_lonely(stage, cells, cols, names, labels) -> None:
         which = ", ".join(f"{labels[j]!s} ({int(cells[j])})" for j in idx[:20])
     else:
         which = ", ".join(f"#{j + 1} ({int(cells[j])})" for j in idx[:20])
-    above = f"{names[stage - 2]!r}" if names else f"stage {stage - 1}"
-    below = f"{names[stage - 1]!r}" if names else f"stage {stage}"
+    above, below = _stage_names(stage, names)
     warnings.warn(
         f"variance set to NaN for {len(idx)} estimate(s): in each, some units of {above} "
         f"(stage {stage - 1}) sampled with two or more units of {below} hold only one of "
