@@ -106,6 +106,11 @@ def assert_matches(ours: pd.DataFrame, ref: pd.DataFrame, *, fields=None) -> Non
     fields = fields or [f for f in mapping if ref[f].notna().any()] + (
         ["df"] if ref["df"].notna().any() else []
     )
+    if "se" not in fields and "se" in mine.columns and ref["est"].notna().any():
+        # R gave an estimate with an NA standard error (e.g. survey.lonely.psu="average" with
+        # nothing to average over): ours must be NaN too, not a number
+        m = mine["se"].to_numpy(float)
+        assert np.isnan(m).all(), f"R's SE is NA, ours is {m}"
     for f in fields:
         r = ref[f].to_numpy(float)
         if f == "df":

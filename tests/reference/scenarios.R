@@ -531,6 +531,10 @@ data(api, package = "survey")
 data(mu284, package = "survey")
 apiclus2 <- apiclus2[, c("dnum", "snum", "fpc1", "fpc2", "stype", "api00", "api99", "enroll")]
 apiclus2$fpc2 <- as.numeric(apiclus2$fpc2)
+# district 200 (5 of its schools sampled) keeps api00 for its first school only: na.rm=TRUE
+# subsets the design to rows where it is present, leaving that district one school
+apiclus2$api00_na <- apiclus2$api00
+apiclus2$api00_na[which(apiclus2$dnum == 200)[-1]] <- NA
 save_data(apiclus2, "apiclus2")
 mu <- data.frame(id1 = mu284$id1, id2 = mu284$id2, n1 = mu284$n1, n2 = mu284$n2,
                  y1 = mu284$y1, g = ifelse(mu284$id1 %in% c(19, 45), "a", "b"))
@@ -548,6 +552,12 @@ sm <- do.call(rbind, lapply(1:4, function(h) {
     }))
   }))
 }))
+# d2: "one" = the first SSU of every PSU (each PSU of 2-3 SSUs holds one SSU of the domain:
+# lonely within the domain at stage 2), "p1" = the other SSUs of PSU 1 (each stratum holds one
+# PSU of the domain: lonely within the domain at stage 1), "rest"
+sm$d2 <- ifelse(sm$ssu == 1, "one", ifelse(sm$psu == 1, "p1", "rest"))
+# y_na: missing in stratum h1 outside PSU 1, so na.rm=TRUE leaves h1 one PSU (stage 1)
+sm$y_na <- ifelse(sm$st == "h1" & sm$psu != 1, NA, sm$y)
 save_data(sm, "stratms")
 for (uc in c(FALSE, TRUE)) {
   options(survey.ultimate.cluster = uc)
@@ -580,6 +590,51 @@ for (uc in c(FALSE, TRUE)) {
      svyby(~y, ~g, dx, svymean, vartype = vt))
 }
 options(survey.ultimate.cluster = FALSE)
+# domains in which a PSU holds one of its sampled SSUs, under each survey.lonely.psu option
+# with and without survey.adjust.domain.lonely: "adjust" leaves that PSU's SSU total
+# uncentred; "average" makes onestrat's scale NA, and onestage, with no other stratum in the
+# PSU to average over, gives NaN, so R's SE of such a domain is NaN (apiclus2: H and M)
+for (mode in c("certainty", "remove", "average", "adjust")) {
+  for (adl in c(FALSE, TRUE)) {
+    options(survey.lonely.psu = mode, survey.adjust.domain.lonely = adl)
+    o <- paste0(";single_psu=", mode, if (adl) ";adjust_domain_lonely=1" else "")
+    tag <- paste0("_", mode, if (adl) "_adl" else "")
+    da <- svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, data = apiclus2)
+    by(paste0("apiclus2_dom", tag), paste0("data=apiclus2;ids=dnum+snum;fpc=fpc1+fpc2", o),
+       "by=stype|mean:api00", suppressWarnings(svyby(~api00, ~stype, da, svymean, vartype = vt)))
+    # the same rule on a subset (na.rm=TRUE keeps the complete rows): stage 2 (apiclus2)
+    stat(paste0("apiclus2_na", tag), paste0("data=apiclus2;ids=dnum+snum;fpc=fpc1+fpc2", o),
+         "mean:api00_na+enroll", suppressWarnings(svymean(~api00_na + enroll, da, na.rm = TRUE)))
+    dx <- svydesign(id = ~psu + ssu, strata = ~st, fpc = ~f1 + f2, weights = ~w, data = sm,
+                    nest = TRUE)
+    X <- paste0("data=stratms;weights=w;strata=st;ids=psu+ssu;fpc=f1+f2;nest=1", o)
+    by(paste0("stratms_dom", tag, "_total"), X, "by=d2|total:y",
+       suppressWarnings(svyby(~y, ~d2, dx, svytotal, vartype = vt)))
+    # ... and stage 1 (stratum h1 keeps one PSU of its three)
+    stat(paste0("stratms_na", tag), X, "total:y_na+x",
+         suppressWarnings(svytotal(~y_na + x, dx, na.rm = TRUE)))
+  }
+}
+options(survey.lonely.psu = "fail", survey.adjust.domain.lonely = FALSE)
+# a PSU holding one SSU in a stratum with stage-1 fraction 0 (popsize Inf): its term enters
+# with weight n/N = 0, yet "average" still gives NaN (R: NA * 0 is NA)
+set.seed(20261208)
+ez <- data.frame(st = rep(c("a", "b"), each = 12), psu = rep(1:6, each = 4),
+                 ssu = rep(1:2, each = 2, times = 6))
+ez$ssu[ez$psu == 2] <- 1
+ez$f1 <- ifelse(ez$st == "a", 0, 0.3)
+ez$f2 <- 0.5
+ez$w <- 1
+ez$y <- round(rnorm(24, 10, 3), 2)
+save_data(ez, "msedge")
+for (mode in c("certainty", "remove", "average", "adjust")) {
+  options(survey.lonely.psu = mode)
+  de <- svydesign(id = ~psu + ssu, strata = ~st, fpc = ~f1 + f2, weights = ~w, data = ez)
+  stat(paste0("msedge_", mode, "_total"),
+       paste0("data=msedge;weights=w;strata=st;ids=psu+ssu;fpc=f1+f2;nest=1;single_psu=", mode),
+       "total:y", svytotal(~y, de))
+}
+options(survey.lonely.psu = "fail")
 flush("multistage")
 
 # ---- feature: svyciprop(method = "likelihood"), the profile-likelihood interval of the

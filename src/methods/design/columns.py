@@ -49,32 +49,162 @@ def strata_codes(data: pd.DataFrame, name: str | None) -> tuple[np.ndarray, np.n
     bad = col.isna().to_numpy()
     if bad.any():
         raise ValidationError("strata must not be missing", name, rows1(bad))
+    codes, labels = label_codes(col)
+    return codes, np.asarray(labels, dtype=object)
+
+
+def _compact_codes(a: np.ndarray, lo: int, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..m-1 of the integers ``a`` (all in ``lo .. lo + span - 1``) in sorted order of
+    their values, and the values present: a counting relabel (one ``bincount``, one gather)."""
+    x = a.astype(np.intp, copy=False)
+    if lo:
+        x = x - lo
+    present = np.bincount(x, minlength=span) > 0
+    values = np.flatnonzero(present)
+    remap = np.cumsum(present, dtype=np.intp) - 1
+    return remap[x], values
+
+
+def _span_ok(span: int, n: int) -> bool:
+    """A counting relabel over ``span`` values costs no more than sorting ``n`` codes."""
+    return span <= 4 * n + (1 << 16)
+
+
+def label_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..m-1 of a column's labels in sorted label order, and the labels: what
+    ``pd.factorize(col, sort=True)`` gives (the column has no missing value).
+
+    Notes:
+        Integer labels of a compact range (the usual PSU, SSU and stratum numbers) are coded by
+        a counting relabel, O(n + range), instead of factorize's hash table and sort; other
+        columns go to ``pd.factorize``. Both give the same codes.
+    """
+    dt = col.dtype
+    if isinstance(dt, np.dtype) and dt.kind in "iu" and len(col):
+        a = col.to_numpy()
+        lo, hi = int(a.min()), int(a.max())
+        if -(2**62) < lo and hi < 2**62 and _span_ok(hi - lo + 1, a.shape[0]):
+            codes, values = _compact_codes(a, lo, hi - lo + 1)
+            return codes, (values + lo).astype(dt)
     codes, labels = pd.factorize(col, sort=True)
-    return codes.astype(np.intp), np.asarray(labels, dtype=object)
+    return codes.astype(np.intp, copy=False), np.asarray(labels)
+
+
+def nest_codes(
+    raw: np.ndarray, m: int, parent: np.ndarray, n_parent: int, nest: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Codes of units nested in parents (strata for PSUs, PSUs for SSUs), ordered by parent,
+    then label: the inverse of ``np.unique(parent * m + raw)`` (R's ``interaction``).
+
+    Arguments:
+        raw: label code of each row (0..m-1, every code used).
+        m: number of labels.
+        parent: integer code of each row's parent (0..n_parent-1).
+        n_parent: number of parents.
+        nest: labels are only unique within a parent: a label under two parents is two units.
+
+    Returns:
+        (unit code per row, parent of each unit, None) or, when ``nest`` is False and a label
+        appears under two parents, (empty, empty, boolean mask of those labels).
+
+    Notes:
+        Without ``nest`` each label must have one parent, which one scatter and one gather
+        check; the units are then the labels, relabelled by a stable sort of the m labels by
+        parent (none when already in parent order). With ``nest`` the (parent, label) pairs are
+        relabelled by counting when ``n_parent * m`` is compact, else by ``np.unique``.
+    """
+    n = raw.shape[0]
+    if not nest:
+        up = np.zeros(m, np.intp)
+        up[raw] = parent
+        if not np.array_equal(up[raw], parent):
+            shared = np.zeros(m, bool)
+            shared[raw[up[raw] != parent]] = True
+            empty = np.zeros(0, np.intp)
+            return empty, empty, shared
+        if m < 2 or bool((up[1:] >= up[:-1]).all()):
+            return raw, up, None
+        order = np.argsort(up, kind="stable")
+        rank = np.empty(m, np.intp)
+        rank[order] = np.arange(m, dtype=np.intp)
+        return rank[raw], up[order], None
+    key = parent.astype(np.int64) * m + raw
+    if _span_ok(n_parent * m, n):
+        codes, ukey = _compact_codes(key, 0, n_parent * m)
+    else:
+        ukey, codes = np.unique(key, return_inverse=True)
+        codes = codes.astype(np.intp).reshape(-1)
+    return codes, (ukey // m).astype(np.intp), None
+
+
+def unit_codes(
+    col: pd.Series, parent: np.ndarray, n_parent: int, nest: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`label_codes` then :func:`nest_codes` for the unit labels ``col`` (no missing
+    value) in the ``parent`` codes; the third item is, when a label lies under two parents
+    and ``nest`` is False, the boolean mask of the rows holding such a label.
+
+    Notes:
+        Compact integer labels without ``nest`` take one pass fewer: the nest check scatters
+        the parents straight into the label range, which also marks the labels present, so
+        the label codes are never materialised (same codes as the two steps).
+    """
+    dt = col.dtype
+    if not nest and isinstance(dt, np.dtype) and dt.kind in "iu" and len(col):
+        a = col.to_numpy()
+        lo, hi = int(a.min()), int(a.max())
+        if -(2**62) < lo and hi < 2**62 and _span_ok(hi - lo + 1, a.shape[0]):
+            x = a.astype(np.intp, copy=False)
+            if lo:
+                x = x - lo
+            up = np.full(hi - lo + 1, -1, np.intp)
+            up[x] = parent
+            got = up[x]
+            if not np.array_equal(got, parent):
+                shared = np.zeros(up.shape[0], bool)
+                shared[x[got != parent]] = True
+                empty = np.zeros(0, np.intp)
+                return empty, empty, shared[x]
+            values = np.flatnonzero(up >= 0)
+            upv = up[values]  # parent of each label, in label order
+            remap = np.empty(up.shape[0], np.intp)
+            m = values.shape[0]
+            if m < 2 or bool((upv[1:] >= upv[:-1]).all()):
+                remap[values] = np.arange(m, dtype=np.intp)
+                return remap[x], upv, None
+            order = np.argsort(upv, kind="stable")
+            remap[values[order]] = np.arange(m, dtype=np.intp)
+            return remap[x], upv[order], None
+    raw, labels = label_codes(col)
+    codes, up, shared = nest_codes(raw, len(labels), parent, n_parent, nest)
+    return codes, up, None if shared is None else shared[raw]
 
 
 def psu_codes(data: pd.DataFrame, name: str | None, strata: np.ndarray, nest: bool) -> np.ndarray:
     """PSU code per row, unique across strata and ordered by stratum (R's ``ids``/``nest``)."""
+    return psu_codes_parents(data, name, strata, nest)[0]
+
+
+def psu_codes_parents(
+    data: pd.DataFrame, name: str | None, strata: np.ndarray, nest: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`psu_codes` and the stratum of each PSU."""
     n = len(data)
     if name is None:
-        return np.arange(n, dtype=np.intp)
+        return np.arange(n, dtype=np.intp), strata
     col = data[name]
     bad = col.isna().to_numpy()
     if bad.any():
         raise ValidationError("PSU must not be missing", name, rows1(bad))
-    raw, _ = pd.factorize(col, sort=True)
-    m = int(raw.max()) + 1
-    ukey, inv = np.unique(strata * m + raw, return_inverse=True)
-    if not nest:
-        per_psu = np.bincount(ukey % m, minlength=m)
-        if (per_psu > 1).any():
-            raise ValidationError(
-                "PSU labels appear in more than one stratum (R: 'Clusters not nested in "
-                "strata'); if PSU labels are only unique within strata pass nest=True",
-                name,
-                rows1(np.isin(raw, np.flatnonzero(per_psu > 1))),
-            )
-    return inv.astype(np.intp).reshape(-1)
+    codes, ps, shared = unit_codes(col, strata, int(strata.max()) + 1, nest)
+    if shared is not None:
+        raise ValidationError(
+            "PSU labels appear in more than one stratum (R: 'Clusters not nested in "
+            "strata'); if PSU labels are only unique within strata pass nest=True",
+            name,
+            rows1(shared),
+        )
+    return codes, ps
 
 
 def psu_count_per_row(strata: np.ndarray, psu: np.ndarray) -> np.ndarray:
@@ -85,15 +215,28 @@ def psu_count_per_row(strata: np.ndarray, psu: np.ndarray) -> np.ndarray:
     return n_h[strata].astype(float)
 
 
+def group_value(
+    codes: np.ndarray, values: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, int | None]:
+    """The value of each group (0 .. n_groups-1; NaN for a group without rows) and the first
+    group code within which ``values`` (no NaN) are not all equal, or ``None``.
+
+    Notes:
+        One scatter of the values into their groups (any row's value wins) and one gather to
+        compare every row with its group's value: no sort and no ``ufunc.at``.
+    """
+    g = np.full(n_groups, np.nan)
+    g[codes] = values
+    differ = g[codes] != values
+    if not differ.any():
+        return g, None
+    return g, int(codes[differ].min())
+
+
 def first_varying(codes: np.ndarray, values: np.ndarray, n_groups: int) -> int | None:
     """The first group code (0 .. n_groups-1) within which ``values`` are not all equal, or
     ``None`` when each group holds one value."""
-    lo = np.full(n_groups, np.inf)
-    hi = np.full(n_groups, -np.inf)
-    np.minimum.at(lo, codes, values)
-    np.maximum.at(hi, codes, values)
-    varies = np.flatnonzero(hi > lo)
-    return int(varies[0]) if len(varies) else None
+    return group_value(codes, values, n_groups)[1]
 
 
 def fpc_values(data: pd.DataFrame, name: str) -> np.ndarray:
@@ -161,7 +304,7 @@ def fpc_popsize(
 
 
 def weights_array(
-    data: pd.DataFrame, name: str | None, popsize: np.ndarray | None, n_h_rows: np.ndarray
+    data: pd.DataFrame, name: str | None, popsize: np.ndarray | None, n_h_rows: np.ndarray | None
 ) -> np.ndarray:
     """The weights column, or ``N_h / n_h`` from the fpc (R ``svydesign``), or 1."""
     if name is None:

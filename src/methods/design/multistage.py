@@ -40,7 +40,13 @@ import numpy as np
 import pandas as pd
 
 from methods.core.errors import ValidationError
-from methods.design.columns import first_varying, fpc_values, readonly, rows1
+from methods.design.columns import (
+    fpc_values,
+    group_value,
+    readonly,
+    rows1,
+    unit_codes,
+)
 from methods.design.variance import (
     DomainInfluence,
     SinglePSUStratum,
@@ -74,8 +80,14 @@ class Stage:
         weight: per parent unit, the product of the sampling fractions ``n / N`` of all the
             stages above (0 when a stage above has no fpc): R's ``nPSUs[,1] / fpcs[,1]``
             factors of the recursion.
-        popsize: per row, this stage's population count N (inf without fpc).
-        sampsize: per row, the number of units sampled at this stage in the row's parent.
+        parent_popsize: per parent unit, this stage's population count N (inf without fpc).
+        recursed: R's recursion reaches this stage (the design has an fpc: ``multistage``'s
+            ``!is.null(fpcs)``). Then a unit's NA term (lonely under "average") or "fail"
+            counts even where the weight above is 0 (a stage-1 fraction of 0: R multiplies
+            NA by 0, which stays NA, and fails before multiplying).
+
+    The per-row figures of R's ``as.fpc`` (``popsize``, ``sampsize``) are properties, read
+    out of the per-parent ones when asked for (the variance never needs them per row).
     """
 
     number: int
@@ -83,13 +95,23 @@ class Stage:
     parent: np.ndarray
     structure: Structure
     weight: np.ndarray
-    popsize: np.ndarray
-    sampsize: np.ndarray
+    parent_popsize: np.ndarray
+    recursed: bool = True
+
+    @property
+    def popsize(self) -> np.ndarray:
+        """Per row, this stage's population count N (inf without fpc)."""
+        return self.parent_popsize[self.parent]
+
+    @property
+    def sampsize(self) -> np.ndarray:
+        """Per row, the number of units sampled at this stage in the row's parent."""
+        return self.structure.n_h.astype(float)[self.parent]
 
 
 def nested_codes(
     data: pd.DataFrame, name: str, parent: np.ndarray, parent_name: str, nest: bool
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes of the units of column ``name``, nested within the ``parent`` codes.
 
     Arguments:
@@ -100,7 +122,7 @@ def nested_codes(
         nest: labels are only unique within the parent (R ``nest=TRUE``): relabel.
 
     Returns:
-        Codes 0..U-1, ordered by parent, then label.
+        (codes 0..U-1 per row, ordered by parent, then label; the parent code of each unit).
 
     Raises:
         ValidationError: a missing label; without ``nest``, a label under two parents (the
@@ -110,66 +132,60 @@ def nested_codes(
     bad = col.isna().to_numpy()
     if bad.any():
         raise ValidationError(f"stage unit ({name}) must not be missing", name, rows1(bad))
-    raw, _ = pd.factorize(col, sort=True)
-    m = int(raw.max()) + 1
-    ukey, inv = np.unique(parent.astype(np.int64) * m + raw, return_inverse=True)
-    if not nest:
-        per_label = np.bincount(ukey % m, minlength=m)
-        if (per_label > 1).any():
-            first = np.flatnonzero(np.isin(raw, np.flatnonzero(per_label > 1)))[0]
-            shared = raw == raw[first]
-            raise ValidationError(
-                f"units of {name!r} are not nested in {parent_name!r}: the label "
-                f"{col.iloc[first]!r} appears under more than one {parent_name} (first "
-                f"offending row {first + 1}); if {name} labels are only unique within "
-                f"{parent_name} pass nest=True (R's svydesign nests them)",
-                name,
-                rows1(shared),
-            )
-    return inv.astype(np.intp).reshape(-1)
+    codes, up, shared = unit_codes(col, parent, int(parent.max()) + 1, nest)
+    if shared is not None:
+        first = int(np.flatnonzero(shared)[0])
+        label = col.iloc[first]
+        label = label.item() if isinstance(label, np.generic) else label  # 11, not np.int64(11)
+        raise ValidationError(
+            f"units of {name!r} are not nested in {parent_name!r}: the label "
+            f"{label!r} appears under more than one {parent_name} (first "
+            f"offending row {first + 1}); if {name} labels are only unique within "
+            f"{parent_name} pass nest=True (R's svydesign nests them)",
+            name,
+            rows1((col == col.iloc[first]).to_numpy()),
+        )
+    return codes, up
 
 
-def _count_within(units: np.ndarray, parent: np.ndarray, n_parent: int) -> np.ndarray:
-    """Per row: the number of distinct ``units`` in the row's ``parent`` (R ``as.fpc`` sampsize)."""
-    U = int(units.max()) + 1
-    up = np.zeros(U, np.intp)
-    up[units] = parent
-    n_per_parent = np.bincount(up, minlength=n_parent)
-    return n_per_parent[parent].astype(float)
+def group_sizes(unit_groups: Sequence[np.ndarray], n_groups: Sequence[int]) -> list[np.ndarray]:
+    """Per stage, the number of units sampled in each group (stratum at stage 1, unit of the
+    stage above later): R ``as.fpc``'s sampsize, one value per group."""
+    return [np.bincount(u, minlength=g) for u, g in zip(unit_groups, n_groups, strict=True)]
 
 
 def stage_popsizes(
     data: pd.DataFrame,
     fpc: Sequence[str],
-    codes: Sequence[np.ndarray],
     groups: Sequence[np.ndarray],
+    sizes: Sequence[np.ndarray],
     group_names: Sequence[str],
     group_labels: Sequence[np.ndarray | None],
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """R's ``as.fpc`` for several stages: per-stage population counts N and sample counts n.
+) -> list[np.ndarray]:
+    """R's ``as.fpc`` for several stages: per-stage population counts N, one per group.
 
     Arguments:
         data: the sample.
         fpc: fpc column of stage 1, 2, ... (may be fewer than the stages: the rest are
             with replacement, with a warning as R).
-        codes: integer unit codes of each stage (nested).
-        groups: the "strata" of each stage: stage-1 strata codes, then the units of the stage
-            above (R: ``strata[, i] <- interaction(strata, ids[, i - 1])``).
+        groups: per row, the "stratum" of each stage: stage-1 strata codes, then the units of
+            the stage above (R: ``strata[, i] <- interaction(strata, ids[, i - 1])``).
+        sizes: per stage, units sampled per group (:func:`group_sizes`).
         group_names: what a group is called in messages ("stratum", "PSU (dnum)", ...).
         group_labels: labels of stage-1 strata (or None to use codes) for messages.
 
     Returns:
-        (popsize per stage, sampsize per stage), each a list of per-row float arrays.
+        Per stage, the population count N of each group (inf: fraction 0 or no fpc).
 
     Notes:
         R's rule over all fpc columns at once: if any value exceeds 1 all are counts (each must
         be >= 1), otherwise all are sampling fractions n/N (fraction 0 = infinite population);
         all equal to 1 is ambiguous and refused (as R). N < n is refused ("FPC implies >100%
         sampling"), and so, unlike R (which only warns), is an fpc that varies within a stage's
-        stratum (stage 1) or unit above (later stages).
+        stratum (stage 1) or unit above (later stages). The checks run per group; only an
+        error goes back to the rows.
     """
-    S = len(codes)
-    sampsize = [_count_within(codes[s], groups[s], int(groups[s].max()) + 1) for s in range(S)]
+    S = len(groups)
     vals = [fpc_values(data, name) for name in fpc]
     is_count = any(bool((f > 1).any()) for f in vals)
     for name, f in zip(fpc, vals, strict=True):
@@ -195,11 +211,12 @@ def stage_popsizes(
         )
     popsize = []
     for s in range(S):
+        n_g = sizes[s]
         if s >= len(fpc):
-            popsize.append(np.full(len(data), np.inf))
+            popsize.append(np.full(n_g.shape[0], np.inf))
             continue
-        f, name, g = vals[s], fpc[s], groups[s]
-        h = first_varying(g, f, int(g.max()) + 1)
+        name, g = fpc[s], groups[s]
+        f_g, h = group_value(g, vals[s], n_g.shape[0])
         if h is not None:
             labels = group_labels[s]
             what = f"{group_names[s]} {labels[h]!r}" if labels is not None else group_names[s]
@@ -212,81 +229,101 @@ def stage_popsizes(
                 rows,
             )
         if is_count:
-            N = f
+            N = f_g
         else:
-            with np.errstate(divide="ignore"):
-                N = np.where(f > 0, sampsize[s] / np.where(f > 0, f, 1.0), np.inf)
-        too_small = N < sampsize[s] * (1 - 1e-9)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                N = np.where(f_g > 0, n_g / np.where(f_g > 0, f_g, 1.0), np.inf)
+        too_small = N < n_g * (1 - 1e-9)
         if too_small.any():
-            i = int(np.flatnonzero(too_small)[0])
+            rows = too_small[g]
+            i = int(np.flatnonzero(rows)[0])
             raise ValidationError(
                 f"fpc of stage {s + 1} implies more than 100% sampling (first offending row "
-                f"{i + 1}: population {N[i]:g} < {int(sampsize[s][i])} units sampled)",
+                f"{i + 1}: population {N[g[i]]:g} < {int(n_g[g[i]])} units sampled)",
                 name,
-                rows1(too_small),
+                rows1(rows),
             )
         popsize.append(N)
-    return [readonly(p) for p in popsize], [readonly(n) for n in sampsize]
+    return popsize
 
 
 def build_stages(
     codes: Sequence[np.ndarray],
-    strata: np.ndarray,
+    unit_groups: Sequence[np.ndarray],
+    sizes: Sequence[np.ndarray],
     popsize: Sequence[np.ndarray] | None,
-    sampsize: Sequence[np.ndarray],
 ) -> tuple[Stage, ...]:
     """The later stages (2, 3, ...) with their structures and recursion weights.
 
     Arguments:
-        codes: unit codes of stage 1, 2, ... (stage 1 = the PSU codes, unique across strata).
-        strata: stage-1 stratum codes.
-        popsize, sampsize: per-stage, per-row N and n (see :func:`stage_popsizes`); popsize
-            None without any fpc (then every weight is 0, as R skips the recursion).
+        codes: per row, the unit codes of stage 1, 2, ... (stage 1 = the PSU codes, unique
+            across strata).
+        unit_groups: per stage, the group of each unit (stratum of each PSU, PSU of each
+            SSU, ...), from :func:`methods.design.columns.unit_codes`.
+        sizes: per stage, units sampled per group (:func:`group_sizes`).
+        popsize: per stage, N per group (:func:`stage_popsizes`); None without any fpc (then
+            every weight is 0, as R skips the recursion).
+
+    Notes:
+        Everything is per unit: the weight of unit u of stage s - 1 (the stratum of stage s) is
+        the weight of its group times that group's fraction n / N (0 where N is infinite).
     """
     out = []
-    n = strata.shape[0]
-    # weight per row of the recursion so far: product of n/N of the stages above
-    w_row = np.zeros(n) if popsize is None else np.ones(n)
+    n = codes[0].shape[0]
+    # per group of the current stage: product of n/N of the stages above (1 at stage 1)
+    w_group = np.ones(sizes[0].shape[0])
+    if popsize is None:
+        w_group = np.zeros_like(w_group)
     for s in range(1, len(codes)):
+        up = unit_groups[s - 1]
         if popsize is not None:
+            N, m = popsize[s - 1], sizes[s - 1]
             with np.errstate(divide="ignore", invalid="ignore"):
-                frac = np.where(np.isinf(popsize[s - 1]), 0.0, sampsize[s - 1] / popsize[s - 1])
-            w_row = w_row * frac
+                frac = np.where(np.isinf(N), 0.0, m / N)
+            w_group = w_group * frac
+        weight = w_group[up]  # per unit of stage s (the strata of this stage)
         parent, units = codes[s - 1], codes[s]
-        Pp = int(parent.max()) + 1
-        U = int(units.max()) + 1
-        up = np.zeros(U, np.intp)
-        up[units] = parent
-        n_h = np.bincount(up, minlength=Pp)
+        n_h = sizes[s]
         if popsize is None:
-            f_h = np.ones(Pp)
+            f_h = np.ones(n_h.shape[0])
         else:
-            N = np.full(Pp, np.inf)
-            N[parent] = popsize[s]
+            Nh = popsize[s]
             with np.errstate(invalid="ignore", divide="ignore"):
-                f_h = np.where(np.isinf(N), 1.0, (N - n_h) / N)
-        weight = np.zeros(Pp)
-        weight[parent] = w_row
+                f_h = np.where(np.isinf(Nh), 1.0, (Nh - n_h) / Nh)
+        U = unit_groups[s].shape[0]
         identity = U == n and np.array_equal(units, np.arange(n))
         out.append(
             Stage(
                 number=s + 1,
                 units=units,
                 parent=parent,
-                structure=Structure(up, n_h, f_h, identity),
+                structure=Structure(unit_groups[s], n_h, f_h, identity),
                 weight=readonly(weight),
-                popsize=np.full(n, np.inf) if popsize is None else popsize[s],
-                sampsize=sampsize[s],
+                parent_popsize=readonly(
+                    np.full(n_h.shape[0], np.inf) if popsize is None else popsize[s]
+                ),
+                recursed=popsize is not None,
             )
         )
+        w_group = weight
     return tuple(out)
 
 
-def default_weights(popsize: Sequence[np.ndarray], sampsize: Sequence[np.ndarray]) -> np.ndarray:
+def default_weights(
+    popsize: Sequence[np.ndarray],
+    sizes: Sequence[np.ndarray],
+    unit_groups: Sequence[np.ndarray],
+    groups: Sequence[np.ndarray],
+) -> np.ndarray:
     """``prod_s N_s / n_s`` per row: R ``weights.survey_fpc(final=TRUE)`` when no weights are
-    given. Raises ValidationError where a stage has no (finite) population count."""
-    w = np.ones(popsize[0].shape[0])
-    for s, (N, m) in enumerate(zip(popsize, sampsize, strict=True)):
+    given. Raises ValidationError where a stage has no (finite) population count.
+
+    Notes:
+        The product is taken per group down the stages (a PSU's factor times its stratum's)
+        and read out per row once; the order of the operations, and so every bit of the
+        result, is that of the per-row product."""
+    w = np.ones(1)
+    for s, (N, m) in enumerate(zip(popsize, sizes, strict=True)):
         bad = ~np.isfinite(N) | (N > 1e12)
         if bad.any():
             raise ValidationError(
@@ -294,10 +331,11 @@ def default_weights(popsize: Sequence[np.ndarray], sampsize: Sequence[np.ndarray
                 "compute them from (R: 'Weights not supplied and can't be computed from "
                 "fpc'); pass weights=",
                 None,
-                rows1(bad),
+                rows1(bad[groups[s]]),
             )
-        w = w * N / m
-    return readonly(w)
+        # w per group of stage s: the factor of its parent group times N / n
+        w = (w[unit_groups[s - 1]] if s else np.ones(N.shape[0])) * N / m
+    return readonly(w[groups[-1]])
 
 
 def later_stage_variance(
@@ -306,6 +344,8 @@ def later_stage_variance(
     single_psu: str,
     present: np.ndarray | None = None,
     adjust_domain_lonely: bool = False,
+    names: Sequence[str] | None = None,
+    labels: Sequence | None = None,
 ) -> np.ndarray | None:
     """``sum_s sum_u weight_u V_s(u)``: the within-unit variance of stages 2, 3, ... (R's
     ``multistage`` recursion), or None when no stage contributes (no stage-1 fpc).
@@ -320,33 +360,42 @@ def later_stage_variance(
             under "average" (R's ``onestage`` divides by 0 usable strata), and raises under
             "error" (R "fail").
         present: rows present (dense z only), as ``taylor_variance``.
-        adjust_domain_lonely: R's ``survey.adjust.domain.lonely``; only "adjust" is carried
-            to the later stages ("average" raises NotImplementedError: R makes that unit's
-            term NA).
+        adjust_domain_lonely: R's ``survey.adjust.domain.lonely``. Under "adjust", a unit
+            with two or more sampled subunits of which the domain holds one is not centred
+            (as at stage 1). Under "average" R's ``onestrat`` sets that unit's scale to NA, so
+            ``onestage`` over the unit's single stratum has no usable stratum and returns
+            ``0 * 1/0 = NaN``, which the recursion carries into the whole variance: the
+            estimates of such domains get a NaN variance (and covariances), with a warning
+            (R warns "Stratum (...) has only one PSU at stage 2" and prints NaN SEs). Other
+            modes are unchanged, as R.
+        names: the ``ids`` columns (stage 1, 2, ...), for the warning.
+        labels: the labels of the k columns of ``z`` (domains), for the warning.
 
     Raises:
         LonelyUnit: a present unit of the stage above has one subunit, ``single_psu="error"``.
     """
     V = None
     for st in stages:
-        if not (st.weight > 0).any():
+        if not st.recursed:
             continue
         mode = single_psu
         if single_psu in ("average", "error"):
             mode = "remove"
-        if adjust_domain_lonely and single_psu == "average":
-            raise NotImplementedError(
-                "adjust_domain_lonely=True with single_psu='average' in the later stages of a "
-                "multistage design (R makes the unit's term NA); use ultimate_cluster=True or "
-                "single_psu='adjust'"
-            )
         s = st.structure
-        lonely = (s.n_h == 1) & (s.f_h >= 1e-7) & (st.weight > 0)
+        # NA * 0 is NA in R, and "fail" stops before the weight: no weight condition
+        lonely = (s.n_h == 1) & (s.f_h >= 1e-7)
         hit_cols = None
         if lonely.any() and single_psu in ("average", "error"):
             hit_cols, first = _lonely_present(z, st, lonely, present)
             if hit_cols.any() and single_psu == "error":
                 raise LonelyUnit(st.number, first)
+            if hit_cols.any():
+                _warn_lonely_average(st.number, int(lonely.sum()), hit_cols, names, labels)
+        if adjust_domain_lonely and single_psu == "average":
+            dl_cols, cells = _domain_lonely_units(z, st, present)
+            if dl_cols.any():
+                _warn_domain_lonely(st.number, cells, dl_cols, names, labels)
+                hit_cols = dl_cols if hit_cols is None else hit_cols | dl_cols
         try:
             Vs = taylor_variance(
                 z,
@@ -366,6 +415,86 @@ def later_stage_variance(
             Vs[:, hit_cols] = np.nan
         V = Vs if V is None else V + Vs
     return V
+
+
+def _domain_lonely_units(z, st: Stage, present) -> tuple[np.ndarray, np.ndarray]:
+    """R ``onestrat``'s ``nsubset == 1 && nPSU > 1`` at a later stage: per column of ``z``,
+    whether some unit of the stage above (sampled with two or more subunits, not completely;
+    whatever its recursion weight, as R's NA * 0 is NA) holds exactly one subunit among the
+    column's rows; and
+    the number of such units per column.
+
+    For a :class:`DomainInfluence` a column's rows are its domain's rows; for a dense ``z``
+    every column has the ``present`` rows (all rows: never, as every unit then holds its
+    n_h subunits)."""
+    s = st.structure
+    U, Pp = s.n_psu, s.n_strata
+    can = (s.n_h >= 2) & (s.f_h >= 1e-7)
+    if isinstance(z, DomainInfluence):
+        k = z.k
+        inrow = z.column >= 0
+        has = np.bincount(st.units[inrow] * k + z.column[inrow], minlength=U * k)
+        has = (has > 0).reshape(U, k)
+        nsub = np.empty((Pp, k))
+        for j in range(k):
+            nsub[:, j] = np.bincount(s.psu_stratum, weights=has[:, j], minlength=Pp)
+        cells = ((nsub == 1) & can[:, None]).sum(axis=0)
+        return cells > 0, cells
+    k = 1 if np.ndim(z) == 1 else np.shape(z)[1]
+    if present is None:
+        return np.zeros(k, bool), np.zeros(k, np.intp)
+    rows = np.asarray(present, bool)
+    has = np.bincount(st.units[rows], minlength=U) > 0
+    nsub = np.bincount(s.psu_stratum, weights=has, minlength=Pp)
+    cells = int(((nsub == 1) & can).sum())
+    return np.full(k, cells > 0), np.full(k, cells)
+
+
+def _stage_names(stage, names) -> tuple[str, str]:
+    above = f"{names[stage - 2]!r}" if names else f"stage {stage - 1}"
+    below = f"{names[stage - 1]!r}" if names else f"stage {stage}"
+    return above, below
+
+
+def _warn_lonely_average(stage, units, cols, names, labels) -> None:
+    """Say that ``single_psu="average"`` gave NaN because a unit holds one sampled subunit."""
+    idx = np.flatnonzero(cols)
+    if labels is not None and len(labels) == cols.shape[0]:
+        which = ", ".join(str(labels[j]) for j in idx[:20])
+    else:
+        which = ", ".join(f"#{j + 1}" for j in idx[:20])
+    above, below = _stage_names(stage, names)
+    warnings.warn(
+        f"variance set to NaN for {len(idx)} estimate(s) ({which}): {units} unit(s) of "
+        f"{above} (stage {stage - 1}) hold only one sampled unit of {below} (stage {stage}) "
+        "and were not sampled completely. single_psu='average' averages over the other "
+        "strata of a stage, and within such a unit there is none: R's survey:::onestage "
+        "gives NaN too (even where the stage above has a sampling fraction of 0); use "
+        "single_psu='certainty', 'remove' or 'adjust', or ultimate_cluster=True",
+        UserWarning,
+        stacklevel=6,
+    )
+
+
+def _warn_domain_lonely(stage, cells, cols, names, labels) -> None:
+    """Say which estimates got a NaN variance, from how many units, and why (R's rule)."""
+    idx = np.flatnonzero(cols)
+    if labels is not None and len(labels) == cols.shape[0]:
+        which = ", ".join(f"{labels[j]!s} ({int(cells[j])})" for j in idx[:20])
+    else:
+        which = ", ".join(f"#{j + 1} ({int(cells[j])})" for j in idx[:20])
+    above, below = _stage_names(stage, names)
+    warnings.warn(
+        f"variance set to NaN for {len(idx)} estimate(s): in each, some units of {above} "
+        f"(stage {stage - 1}) sampled with two or more units of {below} hold only one of "
+        f"them (estimate (units): {which}). With single_psu='average' and "
+        "adjust_domain_lonely=True R's survey:::onestrat makes such a unit's term NA and "
+        "onestage has no other stratum to average over, so R's SE is NaN too; use "
+        "single_psu='adjust', adjust_domain_lonely=False or ultimate_cluster=True for a "
+        "figure",
+        UserWarning,
+        stacklevel=6,
+    )
 
 
 def _lonely_present(z, st: Stage, lonely: np.ndarray, present):

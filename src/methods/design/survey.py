@@ -52,7 +52,7 @@ from methods.design.columns import (
     binary_column,
     fpc_popsize,
     numeric_column,
-    psu_codes,
+    psu_codes_parents,
     psu_count_per_row,
     readonly,
     require_columns,
@@ -141,6 +141,10 @@ class SurveyDesign:
         adjust_domain_lonely: R's ``options(survey.adjust.domain.lonely=TRUE)``: in a domain
             estimate (``by``), a stratum of which the domain touches one PSU is lonely for that
             domain under "adjust" and "average" (Taylor designs; R's ``survey:::onestrat``).
+            In the later stages of a multistage design the same holds for a unit of which the
+            domain touches one subunit: "adjust" leaves it uncentred; "average" has nothing to
+            average over within the unit, so R's and our variance of that domain is NaN (with
+            a warning naming the domains).
         ultimate_cluster: for a design with several stages, the variance from the stage-1
             PSU totals only (R ``options(survey.ultimate.cluster=TRUE)``). Default False, as
             R: the full multistage variance ``V_1 + sum_i (n_h / N_h) V_2i + ...`` of R's
@@ -228,9 +232,10 @@ class SurveyDesign:
         self._rows_kept = False  # True for keep_rows(): the stages count rows no longer here
         self._strata, self._strata_labels = strata_codes(data, strata)
         if multi:
-            self._init_stages(data, weights, ids_list, fpc_list, nest)
+            ps, N_h = self._init_stages(data, weights, ids_list, fpc_list, nest)
         else:
-            self._psu = psu_codes(data, psu, self._strata, nest)
+            self._psu, ps = psu_codes_parents(data, psu, self._strata, nest)
+            N_h = None
             n_h_rows = psu_count_per_row(self._strata, self._psu)
             self._fpc = (
                 None
@@ -240,59 +245,72 @@ class SurveyDesign:
             self._w = weights_array(data, weights, self._fpc, n_h_rows)
         self._strata = readonly(self._strata)
         self._psu = readonly(self._psu)
-        self._derive()
+        self._derive(ps, N_h)
 
-    def _init_stages(self, data, weights, ids, fpc, nest) -> None:
+    def _init_stages(self, data, weights, ids, fpc, nest) -> tuple[np.ndarray, np.ndarray | None]:
         """Codes, fpc and weights of a design with two or more stages (R ``svydesign`` with
-        ``ids=~psu+ssu``, ``fpc=~f1+f2``; see :mod:`methods.design.multistage`)."""
-        codes = [psu_codes(data, ids[0], self._strata, nest)]
+        ``ids=~psu+ssu``, ``fpc=~f1+f2``; see :mod:`methods.design.multistage`).
+
+        Everything below the row codes is per group (strata, then the units of the stage
+        above): the fpc checks, sample sizes, population sizes and the default weights; the
+        per-row figures are read out once at the end. Returns the stratum of each PSU and
+        the stage-1 population count of each stratum (None without fpc)."""
+        psu, ps = psu_codes_parents(data, ids[0], self._strata, nest)
+        codes, unit_groups = [psu], [ps]
         for s in range(1, len(ids)):
-            codes.append(ms.nested_codes(data, ids[s], codes[-1], ids[s - 1], nest))
+            c, up = ms.nested_codes(data, ids[s], codes[-1], ids[s - 1], nest)
+            codes.append(c)
+            unit_groups.append(up)
         self._psu = codes[0]
         groups = [self._strata, *codes[:-1]]
+        n_groups = [len(self._strata_labels), *(u.shape[0] for u in unit_groups[:-1])]
+        sizes = ms.group_sizes(unit_groups, n_groups)
         if fpc is None:
             popsize = None
-            sampsize = [
-                ms._count_within(codes[s], groups[s], int(groups[s].max()) + 1)
-                for s in range(len(ids))
-            ]
         else:
-            popsize, sampsize = ms.stage_popsizes(
+            popsize = ms.stage_popsizes(
                 data,
                 fpc,
-                codes,
                 groups,
+                sizes,
                 [
                     "stratum",
                     *[f"PSU ({c})" if s == 0 else f"unit ({c})" for s, c in enumerate(ids[:-1])],
                 ],
                 [self._strata_labels, *[None] * (len(ids) - 1)],
             )
-        self._fpc = None if popsize is None else popsize[0]
+        self._fpc = None if popsize is None else readonly(popsize[0][self._strata])
         if weights is None and popsize is not None:
-            self._w = ms.default_weights(popsize, sampsize)
+            self._w = ms.default_weights(popsize, sizes, unit_groups, groups)
         else:
-            self._w = weights_array(data, weights, None, sampsize[0])
-        self._stages = ms.build_stages(codes, self._strata, popsize, sampsize)
+            self._w = weights_array(data, weights, None, None)
+        self._stages = ms.build_stages(codes, unit_groups, sizes, popsize)
         self._names.update(psu=ids[0], fpc=None if fpc is None else fpc[0], ids=list(ids))
         if fpc is not None:
             self._names["fpcs"] = list(fpc)
+        return ps, None if popsize is None else popsize[0]
 
-    def _derive(self) -> None:
-        """Recompute the structure (PSU strata, n_h, f_h) from ``_strata``, ``_psu``, ``_fpc``."""
+    def _derive(self, ps: np.ndarray | None = None, N_h: np.ndarray | None = None) -> None:
+        """Recompute the structure (PSU strata, n_h, f_h) from ``_strata``, ``_psu``, ``_fpc``;
+        ``ps`` (the stratum of each PSU) and ``N_h`` (the fpc of each stratum) when the
+        constructor has already found (and checked) them."""
         n = self._strata.shape[0]
         H = max(len(self._strata_labels), int(self._strata.max()) + 1)
         P = int(self._psu.max()) + 1
-        ps = np.zeros(P, np.intp)
-        ps[self._psu] = self._strata
-        if not np.array_equal(ps[self._psu], self._strata):
-            raise ValidationError("PSU codes are not nested in strata codes", "psu")
+        if ps is None or ps.shape[0] != P:
+            ps = np.zeros(P, np.intp)
+            ps[self._psu] = self._strata
+            if not np.array_equal(ps[self._psu], self._strata):
+                raise ValidationError("PSU codes are not nested in strata codes", "psu")
         n_h = np.bincount(ps, minlength=H)
         if self._fpc is None:
             f_h = np.ones(H)
         else:
-            N = np.full(H, np.inf)
-            N[self._strata] = self._fpc
+            if N_h is not None and N_h.shape[0] == H:
+                N = N_h
+            else:
+                N = np.full(H, np.inf)
+                N[self._strata] = self._fpc
             with np.errstate(invalid="ignore", divide="ignore"):
                 f_h = np.where(np.isinf(N), 1.0, (N - n_h) / N)
         identity = P == n and np.array_equal(self._psu, np.arange(n))
@@ -667,13 +685,16 @@ class SurveyDesign:
 
     # ------------------------------------------------------------------ variance machinery
 
-    def _lin_variance(self, z, present: np.ndarray | None = None) -> np.ndarray:
+    def _lin_variance(
+        self, z, present: np.ndarray | None = None, labels: pd.Index | None = None
+    ) -> np.ndarray:
         """Linearisation variance of the column totals of the influence matrix ``z``.
 
         Arguments:
             z: n x k (or n) weighted influence values, or a ``DomainInfluence``.
             present: rows R would keep after subsetting (default all); matters only for
                 ``single_psu`` "error"/"average" (which strata count as present).
+            labels: the labels of z's columns (domains), for warnings.
 
         Returns:
             k x k covariance matrix.
@@ -715,6 +736,8 @@ class SurveyDesign:
                     self._single_psu,
                     present,
                     adjust_domain_lonely=self._adjust_domain_lonely,
+                    names=self._names["ids"],
+                    labels=labels,
                 )
             except ms.LonelyUnit as exc:
                 raise self._lonely_unit_error(exc) from None
@@ -898,7 +921,7 @@ class SurveyDesign:
         estimate = pr.estimate.copy()
         th = None
         if self._rep is None:
-            V = self._lin_variance(pr.influence)
+            V = self._lin_variance(pr.influence, labels=index)
             m = pr.nonzero
         else:
             th = est.replicate_estimates(base, self._rep, y, c, K, x)
@@ -1543,7 +1566,7 @@ class SurveyDesign:
         index = pd.Index(names_out)
         th = None
         if self._rep is None:
-            V = self._lin_variance(infl, present=None if keep.all() else keep)
+            V = self._lin_variance(infl, present=None if keep.all() else keep, labels=index)
             m = float((w != 0).sum())
         else:
             rows = np.flatnonzero(keep)

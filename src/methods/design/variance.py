@@ -140,7 +140,8 @@ def taylor_variance(
             only one is treated as lonely within that domain ("adjust": not centred; "average":
             left out of that domain's sum and the sum rescaled; other modes: unchanged, as R).
             Only the variances (diagonal) are R's then: the covariances of the affected domains
-            are NaN (R's ``svyby`` computes each domain on its own subset).
+            are NaN (R's ``svyby`` computes each domain on its own subset). For a dense ``z``
+            the same rule applies to the ``present`` rows (R's subset), over the whole matrix.
         stratum_weight: optional per-stratum multiplier of the stratum's term (length H); strata
             with weight 0 contribute nothing and are never lonely. The later stages of a
             multistage design use it for R's ``n_h / N_h`` factors (see
@@ -171,23 +172,30 @@ def taylor_variance(
         lonely &= stratum_weight > 0
 
     sparse_key = None
+    every_row = False  # a DomainInfluence in which every row feeds a column
     if isinstance(z, DomainInfluence):
         k = z.k
         col = z.column
-        if col.size and col.min() >= 0:
+        every_row = bool(col.size and col.min() >= 0)
+        if every_row:
             key = strata if k == 1 else strata * k + col
             v = z.values
         else:
             inrow = col >= 0
             key = strata[inrow] * k + col[inrow]
             v = z.values[inrow]
-        if k == 1 and structure.psu_identity and v.size == strata.size:
-            counts = n_h.astype(float)[:, None]  # every row of every stratum is in
+        if k == 1 and every_row and not structure.psu_identity:
+            # every row is in: a stratum is present where it has PSUs (the counts per stratum
+            # are only needed by the identity-PSU kernel)
+            pres = (n_h > 0)[:, None]
         else:
-            counts = np.bincount(key, minlength=H * k).reshape(H, k).astype(float)
-        # Which strata are present in which column (R subsets the design per domain).
-        pres = counts > 0
-        sparse_key = (key, v, counts)
+            if k == 1 and structure.psu_identity and every_row:
+                counts = n_h.astype(float)[:, None]  # every row of every stratum is in
+            else:
+                counts = np.bincount(key, minlength=H * k).reshape(H, k).astype(float)
+            # Which strata are present in which column (R subsets the design per domain).
+            pres = counts > 0
+            sparse_key = (key, v, counts)
     else:
         z = np.asarray(z, dtype=float)
         if z.ndim == 1:
@@ -214,10 +222,14 @@ def taylor_variance(
     else:
         if isinstance(z, DomainInfluence):
             P = structure.n_psu
-            inrow = z.column >= 0
-            T = np.bincount(
-                psu[inrow] * z.k + z.column[inrow], weights=z.values[inrow], minlength=P * z.k
-            ).reshape(P, z.k)
+            if every_row:  # no row to drop: one pass, no masked copies
+                cell = psu if z.k == 1 else psu * z.k + z.column
+                T = np.bincount(cell, weights=z.values, minlength=P * z.k).reshape(P, z.k)
+            else:
+                inrow = z.column >= 0
+                T = np.bincount(
+                    psu[inrow] * z.k + z.column[inrow], weights=z.values[inrow], minlength=P * z.k
+                ).reshape(P, z.k)
         elif structure.psu_identity:
             T = z
         else:
@@ -233,6 +245,8 @@ def taylor_variance(
         and single_psu in ("adjust", "average")
     ):
         V, dl = _domain_lonely(V, z, psu, structure, scale, single_psu)
+    elif adjust_domain_lonely and present is not None and single_psu in ("adjust", "average"):
+        V, dl = _subset_lonely(V, T, np.asarray(present, bool), psu, structure, scale, single_psu)
     if single_psu == "average":
         nstrat = pres.sum(axis=0).astype(float)
         nok = (pres & ~lonely[:, None] & ~dl).sum(axis=0).astype(float)
@@ -278,6 +292,37 @@ def _domain_lonely(V, z, psu, structure, scale, single_psu):
     V[:, hit] = np.nan
     V[np.arange(k), np.arange(k)] = diag
     return V, dl
+
+
+def _subset_lonely(V, T, rows, psu, structure, scale, single_psu):
+    """R ``survey:::onestrat`` with ``survey.adjust.domain.lonely=TRUE`` on a subset of the
+    design (a dense ``z`` whose ``present`` rows are the rows R keeps, e.g. ``na.rm=TRUE``).
+
+    A stratum with n_h >= 2 PSUs of which the present rows touch exactly one holds in V the
+    centred term ``scale_h (1 - 1/n_h) T T'`` (T that PSU's totals, the other PSUs zero, as R
+    pads them). "adjust" drops the centring (adds ``scale_h T T' / n_h``); "average" removes
+    the term (the caller leaves the stratum out of its count of usable strata). Every column
+    shares the rows, so the whole matrix is R's (unlike :func:`_domain_lonely`). Returns the
+    new V and the H x k mask of such strata.
+    """
+    H, P = structure.n_strata, structure.n_psu
+    k = T.shape[1]
+    n_h = structure.n_h.astype(float)
+    ps = structure.psu_stratum
+    has = np.bincount(psu[rows], minlength=P) > 0
+    nsub = np.bincount(ps, weights=has, minlength=H)
+    dl_h = (nsub == 1) & (n_h > 1)
+    if not dl_h.any():
+        return V, np.zeros((H, k), bool)
+    T1 = np.empty((H, k))
+    for j in range(k):
+        T1[:, j] = np.bincount(ps, weights=T[:, j] * has, minlength=H)
+    if single_psu == "adjust":
+        c = np.where(dl_h, scale / np.maximum(n_h, 1.0), 0.0)
+    else:
+        c = -np.where(dl_h, scale * (1.0 - 1.0 / np.maximum(n_h, 1.0)), 0.0)
+    V = np.asarray(V, dtype=float) + (T1 * c[:, None]).T @ T1
+    return V, np.repeat(dl_h[:, None], k, axis=1)
 
 
 def _dense_variance(T, psu_stratum, H, n_h, eff_scale, centre):
