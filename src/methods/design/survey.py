@@ -635,9 +635,7 @@ class SurveyDesign:
             dataclasses.replace(
                 st,
                 units=readonly(st.units[keep]),
-                parent=readonly(st.parent[keep]),
-                popsize=readonly(st.popsize[keep]),
-                sampsize=readonly(st.sampsize[keep]),
+                parent=readonly(st.parent[keep]),  # global codes: per-parent figures still apply
                 structure=dataclasses.replace(st.structure, psu_identity=False),
             )
             for st in self._stages
