@@ -169,6 +169,20 @@ def force_name(force: Any) -> str | None:
     return name.strip().lower()
 
 
+def _month_force_conditions(
+    ms: list[str] | None, force: str | None, month_col: str, force_cond: str
+) -> tuple[list[str], dict]:
+    """SQL conditions (and parameters ``$ms``, ``$f``) keeping months ``ms`` and ``force``."""
+    conds, params = [], {}
+    if ms is not None:
+        conds.append(f"{month_col} IN (SELECT unnest($ms::VARCHAR[]))")
+        params["ms"] = ms
+    if force is not None:
+        conds.append(force_cond)
+        params["f"] = force
+    return conds, params
+
+
 def _months_list(months: str | Iterable[str] | None) -> list[str] | None:
     if months is None:
         return None
@@ -589,13 +603,9 @@ class Store(IngestMixin):
         if personal:
             cols += ", " + ", ".join(f"p.{c}" for c in PERSONAL_COLUMNS)
             join = "LEFT JOIN personal p USING (case_id)"
-        conds, params = [], {}
-        if ms is not None:
-            conds.append("v.month IN (SELECT unnest($ms::VARCHAR[]))")
-            params["ms"] = ms
-        if f is not None:
-            conds.append("v.load_id IN (SELECT load_id FROM months WHERE force = $f)")
-            params["f"] = f
+        conds, params = _month_force_conditions(
+            ms, f, "v.month", "v.load_id IN (SELECT load_id FROM months WHERE force = $f)"
+        )
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
         return self._df(
             f"SELECT {cols} FROM victims v {join} {where} ORDER BY v.month, v.row_no",
@@ -636,16 +646,10 @@ class Store(IngestMixin):
         """
         ms = _months_list(months)
         f = self._read_force(ms, force)
-        conds, params = [], {}
+        conds, params = _month_force_conditions(ms, f, "s.month", "s.force = $f")
         if survey is not None:
             conds.append("r.survey = $s")
             params["s"] = check_survey(survey)
-        if ms is not None:
-            conds.append("s.month IN (SELECT unnest($ms::VARCHAR[]))")
-            params["ms"] = ms
-        if f is not None:
-            conds.append("s.force = $f")
-            params["f"] = f
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
         stages = ", ".join(f"r.{s}" for s in STAGES)
         extra, join = "", ""

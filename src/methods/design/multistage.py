@@ -456,13 +456,16 @@ def _stage_names(stage, names) -> tuple[str, str]:
     return above, below
 
 
+def _which(idx, cols, labels, extra) -> str:
+    """The first 20 estimates ``idx`` by label (``#k`` without labels), each with ``extra(j)``."""
+    named = labels is not None and len(labels) == cols.shape[0]
+    return ", ".join(f"{labels[j] if named else f'#{j + 1}'!s}{extra(j)}" for j in idx[:20])
+
+
 def _warn_lonely_average(stage, units, cols, names, labels) -> None:
     """Say that ``single_psu="average"`` gave NaN because a unit holds one sampled subunit."""
     idx = np.flatnonzero(cols)
-    if labels is not None and len(labels) == cols.shape[0]:
-        which = ", ".join(str(labels[j]) for j in idx[:20])
-    else:
-        which = ", ".join(f"#{j + 1}" for j in idx[:20])
+    which = _which(idx, cols, labels, lambda j: "")
     above, below = _stage_names(stage, names)
     warnings.warn(
         f"variance set to NaN for {len(idx)} estimate(s) ({which}): {units} unit(s) of "
@@ -479,10 +482,7 @@ def _warn_lonely_average(stage, units, cols, names, labels) -> None:
 def _warn_domain_lonely(stage, cells, cols, names, labels) -> None:
     """Say which estimates got a NaN variance, from how many units, and why (R's rule)."""
     idx = np.flatnonzero(cols)
-    if labels is not None and len(labels) == cols.shape[0]:
-        which = ", ".join(f"{labels[j]!s} ({int(cells[j])})" for j in idx[:20])
-    else:
-        which = ", ".join(f"#{j + 1} ({int(cells[j])})" for j in idx[:20])
+    which = _which(idx, cols, labels, lambda j: f" ({int(cells[j])})")
     above, below = _stage_names(stage, names)
     warnings.warn(
         f"variance set to NaN for {len(idx)} estimate(s): in each, some units of {above} "
