@@ -58,6 +58,7 @@ and is within 1 point of the targets when pooled over a force's surveys.
 from __future__ import annotations
 
 import calendar
+import itertools
 import re
 import zlib
 from collections.abc import Sequence
@@ -228,91 +229,157 @@ _STREETS = np.array(["Acacia Avenue", "Station Road", "Church Lane", "Mill Stree
                      "Albert Road", "Alma Place", "Sycamore Rise", "Laurel Bank", "Holly Mews"])  # fmt: skip
 
 # Synthetic free-text comments (to give the comments section themes that mean something, and to
-# exercise redaction). A comment is composed from fragments: an optional opener, the core of one
-# theme (one of a few phrasings), an optional closer; the theme follows the respondent's answers
+# exercise redaction). A comment is composed from fragments: an optional opener, one or two
+# theme sentences (each from one of several templates of its theme, every ``{a|b|c}`` slot
+# filled by a seeded choice), an optional closer; the themes follow the respondent's answers
 # (see :func:`synthetic_comments`). Plausible wording written for synthetic data.
 # fmt: off
-_COMMENT_THEMES: dict[str, tuple[str, ...]] = {
+_COMMENT_TEMPLATES: dict[str, tuple[str, ...]] = {
     # positive themes
-    "praise": (
-        "The officer who came out was kind and really professional.",
-        "Both officers were polite, caring and professional throughout.",
+    "kind_officer": (
+        "The officer who came out was {kind|lovely|so kind} and really {reassuring|caring}.",
+        "{Really|Very} kind officer who took the time to explain everything.",
+        "The officer was kind and {caring|understanding} and put my mind at rest.",
+        "A lovely, kind officer who {made me feel safe again|checked on me afterwards}.",
+        "Both officers were {kind|caring} and {reassuring|understanding} with my children.",
+        "The officer was {so|very} kind to my elderly {mother|father}, which meant a lot.",
+    ),
+    "professional": (
+        "Both officers were polite and professional throughout.",
         "The officer listened to me and treated me with respect.",
-        "Really kind officer who took the time to explain everything.",
+        "{Very|Extremely} professional, polite and respectful from start to finish.",
+        "They listened {carefully|patiently} and were professional throughout.",
+        "Professional, respectful and polite, the {call handler|officer} listened to me.",
     ),
     "kept_informed": (
         "I was kept informed every step of the way.",
-        "They kept me updated every week by phone, good communication.",
-        "Regular updates by text and email, I always knew what was happening.",
-        "The officer rang me back when she said she would and kept me in the loop.",
+        "They kept me updated every {week|fortnight} by {phone|text|email}, good communication.",
+        "Regular updates by {text|email|phone}, I always knew what was happening with my case.",
+        "The officer rang me back when {she said she|he said he} would and kept me informed.",
+        "Good communication, {I was kept updated|they kept me informed} even when there was no news.",
+        "Kept informed throughout, the updates were clear and {regular|on time}.",
     ),
     "quick_response": (
-        "Officers attended within the hour, a very quick response.",
-        "Quick response, they came out the same evening.",
+        "Officers attended within {the hour|twenty minutes|half an hour}, a very quick response.",
+        "Quick response, they came out the same {evening|morning|day}.",
         "They arrived quickly and took the statement there and then.",
+        "{Very|Really} quick response, officers were at the house within {minutes|the hour}.",
+        "The response was quick and {an officer|two officers} arrived {promptly|straight away}.",
     ),
-    "property_returned": (
-        "My property was recovered and returned to me within a week.",
-        "They found my stolen bike and returned it, I was delighted.",
-        "Got my property back thanks to their work, really pleased.",
+    "taken_seriously": (
+        "They took it seriously and {checked the CCTV|took fingerprints|spoke to the neighbours}.",
+        "I felt taken seriously, the investigation was thorough.",
+        "A thorough investigation, they {checked the CCTV|collected evidence} straight away.",
+        "They took my report seriously and {followed every lead|did everything they could}.",
     ),
     "arrest_made": (
-        "Someone was arrested and charged, thank you for taking it seriously.",
-        "They caught the person responsible quickly and kept me told about court.",
-        "An arrest was made within days, I felt justice was done.",
+        "Someone was arrested and charged, {justice was done|I felt justice was done}.",
+        "They caught the {person|man|lad} responsible {quickly|within days} and he was charged.",
+        "An arrest was made within {days|a week}, {brilliant work|excellent work}.",
+        "The offender was arrested and {charged|is going to court}, I am so relieved.",
+    ),
+    "property_returned": (
+        "My {property|bike|phone|car} was recovered and returned to me within a week.",
+        "They found my stolen {bike|laptop|jewellery} and returned it, I was delighted.",
+        "Got my {property|belongings} back thanks to their work, really pleased.",
     ),
     "victim_support": (
         "I was referred to Victim Support who were a great help.",
         "The referral to Victim Support really helped me cope afterwards.",
-        "They put me in touch with victim support straight away, which I appreciated.",
+        "They put me in touch with Victim Support straight away, which I appreciated.",
     ),
     # negative themes
     "delay": (
-        "It took two days for anyone to come out.",
-        "Slow response, I waited hours for an officer to attend.",
-        "Nobody came out for three days and by then the evidence was gone.",
-        "Long wait on 101 and then a long wait for anyone to attend.",
+        "It took {two|three|four} days for anyone to come out.",
+        "{Slow|Very slow} response, I waited {hours|all night|six hours} for an officer to attend.",
+        "Nobody came out for {three days|a week|two days} and by then the evidence was gone.",
+        "I waited {two|three|five} days for an officer to attend, far too {slow|long}.",
+        "No officer attended until {the next day|days later|the following week}, a long wait.",
+        "We waited {hours|all day|two days} for police to attend and {nobody came|no officer came}.",
+    ),
+    "hard_to_contact": (
+        "Hard to get through on 101, I gave up after {an hour|forty minutes|half an hour}.",
+        "Impossible to contact the officer in charge, {calls|emails|messages} never returned.",
+        "Could not get through on the phone, the online form just sent an automatic reply.",
+        "I {rang|called} 101 {four|five|six} times and could not get through to anyone.",
+        "Trying to contact {anyone|the officer} was impossible, {101 rings out|the phone rings out}.",
     ),
     "no_updates": (
         "Nobody called me back after the first visit, no updates at all.",
-        "I had to chase for an update several times and never heard back.",
+        "I had to chase for updates {several|four|five} times and never heard back.",
         "No updates on my case, I had to ring in myself to find out anything.",
-        "I was promised updates but heard nothing for weeks.",
+        "I was promised updates but heard nothing for {weeks|a month|six weeks}.",
+        "Never got any updates, I {only found out|found out by letter} that it had been filed.",
+        "No updates whatsoever, {weeks|a month} went by and nobody got back to me.",
+        "I was told I would get updates {weekly|every week} but the updates never came.",
+        "Still waiting for updates {a month|weeks} later, nobody returns my calls.",
     ),
     "rude_staff": (
-        "The officer was rude and dismissive and made me feel like I was wasting time.",
-        "I felt I was not listened to, the call handler was rude.",
-        "Dismissive attitude, I was made to feel it was my fault.",
-        "The officer was abrupt and uninterested in what I had to say.",
+        "The officer was rude and dismissive and {made me feel I was wasting their time|barely looked at me}.",
+        "The {call handler|officer|person on 101} was rude and dismissive.",
+        "{Dismissive|Rude} attitude, I was made to feel it was my fault.",
+        "The officer was {rude|abrupt} and {dismissive|uninterested} when I tried to explain.",
+        "Rude, dismissive officers who {would not listen|talked over me}.",
+        "I was spoken to rudely and {dismissed|brushed off} as if I did not matter.",
     ),
-    "nothing_done": (
-        "Nothing was done, no arrest and the case was closed straight away.",
-        "The case was closed without anyone looking at the CCTV.",
+    "not_seriously": (
+        "I never felt taken seriously, {it was treated as minor|nobody seemed to care}.",
+        "They never took it seriously {at all|because nothing was taken|because I was not hurt}.",
+        "I felt I was not taken seriously, {they could not care less|it was brushed off}.",
+        "Not taken seriously, it was treated as {a minor matter|low priority|a waste of time}.",
+    ),
+    "no_outcome": (
+        "Nothing was done, no arrest and the case was closed {straight away|within a week|in days}.",
+        "The case was closed without anyone looking at the {CCTV|doorbell footage|evidence}.",
         "No arrest and no investigation, they just gave me a crime number.",
-        "I gave them the name of the person and still nothing was done.",
-    ),
-    "hard_to_contact": (
-        "Hard to get through on 101, I gave up after an hour.",
-        "Impossible to contact the officer in charge, calls never returned.",
-        "Could not get hold of anyone, the online form just sent an automatic reply.",
+        "I gave them the {name|address} of the {man|person} responsible and still no arrest was made.",
+        "The case was closed with no investigation and {no explanation|no outcome}.",
+        "Even with {CCTV|video footage|witnesses} there was no arrest, the case was just closed.",
     ),
 }
-_COMMENT_OPENERS_POS = ("", "", "", "Overall, ", "Honestly, ", "All in all, ")
-_COMMENT_OPENERS_NEG = ("", "", "", "Sadly, ", "To be honest, ", "Honestly, ")
-_COMMENT_CLOSERS_POS = ("", "", " Thank you.", " Please pass on my thanks.",
-                        " Could not ask for more.", " Very grateful.")
-_COMMENT_CLOSERS_NEG = ("", "", " Very disappointed.", " Not good enough.",
-                        " I would not bother reporting again.", " I feel let down.")
+_COMMENT_OPENERS_POS = ("", "", "", "", "Overall, ", "Honestly, ", "All in all, ",
+                        "I must say, ")
+_COMMENT_OPENERS_NEG = ("", "", "", "", "Sadly, ", "To be honest, ", "Honestly, ",
+                        "Frankly, ")
+_COMMENT_CLOSERS_POS = ("", "", "", "", " Thank you.", " Please pass on my thanks.",
+                        " Could not ask for more.", " Very grateful.", " Thanks to all involved.",
+                        " Keep up the good work.")
+_COMMENT_CLOSERS_NEG = ("", "", "", "", "", "", " Very disappointed.", " Not good enough.",
+                        " I would not bother reporting again.", " I feel let down.",
+                        " What is the point of reporting anything?", " Shocking service.",
+                        " I have lost faith in the police.", " Appalling.")
 #: Which stage a theme speaks to, and whether a satisfied (+) or dissatisfied (-) answer leads
 #: to it; "whole" = whole_experience. Weights of the theme given the answers.
 _THEME_STAGE: dict[str, tuple[str, int, float]] = {
-    "praise": ("treatment", +1, 1.5), "kept_informed": ("follow_up", +1, 1.2),
-    "quick_response": ("ease_of_contact", +1, 0.8), "property_returned": ("actions", +1, 0.4),
-    "arrest_made": ("actions", +1, 0.4), "victim_support": ("whole_experience", +1, 0.5),
-    "delay": ("ease_of_contact", -1, 1.0), "no_updates": ("follow_up", -1, 1.5),
-    "rude_staff": ("treatment", -1, 1.0), "nothing_done": ("actions", -1, 1.3),
-    "hard_to_contact": ("ease_of_contact", -1, 0.7),
+    "kind_officer": ("treatment", +1, 1.2), "professional": ("treatment", +1, 0.8),
+    "kept_informed": ("follow_up", +1, 1.2), "quick_response": ("ease_of_contact", +1, 0.9),
+    "taken_seriously": ("actions", +1, 0.6), "arrest_made": ("actions", +1, 0.4),
+    "property_returned": ("actions", +1, 0.3), "victim_support": ("whole_experience", +1, 0.4),
+    "delay": ("ease_of_contact", -1, 1.0), "hard_to_contact": ("ease_of_contact", -1, 0.7),
+    "no_updates": ("follow_up", -1, 1.5), "rude_staff": ("treatment", -1, 0.9),
+    "not_seriously": ("actions", -1, 0.7), "no_outcome": ("actions", -1, 1.2),
 }
+#: Comment probability of a respondent by whole-experience verdict: satisfied (1-3),
+#: dissatisfied (4-7), neither valid (8 or not asked). Dissatisfied respondents comment about
+#: twice as often (negativity bias: commenters are less satisfied than non-commenters and the
+#: more negative comments are longer; Poncheri, Lindberg, Thompson and Surface 2008,
+#: "A comment on employee surveys: negativity bias in open-ended responses", Organizational
+#: Research Methods 11(3), 614-630); the levels give about a fifth of respondents a comment.
+COMMENT_RATE = {"satisfied": 0.19, "dissatisfied": 0.40, "other": 0.22}
+#: Probability of a second theme sentence, by verdict (dissatisfied victims write more).
+_SECOND = {"satisfied": 0.25, "dissatisfied": 0.70, "other": 0.3}
+#: Share of comments that say nothing ("-", "n/a", blanks) and that are in another language.
+_EMPTY_SHARE, _OTHER_SCRIPT_SHARE = 0.02, 0.02
+_EMPTY_COMMENTS = (" ", "-", ".", "n/a", "N/A", "x", "..")
+#: Short comments in the languages other than English most spoken in England and Wales (ONS
+#: Census 2021: Polish, Romanian, Panjabi, Urdu, Portuguese, Spanish, Arabic, Bengali) and
+#: Welsh, positive and negative. Plain sentences written for synthetic data.
+_OTHER_SCRIPT_POS = ("Policjant był bardzo miły i pomocny.", "Roedd y swyddog yn garedig iawn, diolch.",
+                     "پولیس نے بہت اچھا کام کیا، شکریہ", "الشرطة كانت متعاونة جدا، شكرا",
+                     "পুলিশ খুব ভালো ব্যবহার করেছে", "Polițistul a fost foarte amabil.")
+_OTHER_SCRIPT_NEG = ("Nikt się ze mną nie skontaktował.", "Ches i ddim diweddariad o gwbl.",
+                     "کسی نے مجھ سے رابطہ نہیں کیا", "لم يتصل بي أحد",
+                     "কেউ আমার সাথে যোগাযোগ করেনি", "Nimeni nu m-a sunat înapoi.")
 #: Comments carrying fake personal data, by kind: text before and after the item.
 _PII_SENTENCES: dict[str, tuple[tuple[str, str], ...]] = {
     "name": ((" PC ", " dealt with it."), (" Please thank ", " for me."),
@@ -359,6 +426,86 @@ _PLATE_LETTERS = np.array(list("ABCDEFGHJKLMNOPRSTUVWXYZ"))
 _INWARD_LETTERS = np.array(list("ABDEFGHJLNPQRSTUWXYZ"))
 
 
+def _expand(template: str) -> tuple[str, ...]:
+    """Every wording of a template: each ``{a|b|c}`` slot filled in every way, in order."""
+    parts = re.split(r"\{([^{}]*)\}", template)
+    options = [p.split("|") if i % 2 else [p] for i, p in enumerate(parts)]
+    return tuple("".join(c) for c in itertools.product(*options))
+
+
+#: Per theme, per template, its wordings (:func:`_expand`).
+_COMMENT_VARIANTS = {t: tuple(_expand(x) for x in xs) for t, xs in _COMMENT_TEMPLATES.items()}
+_THEMES = tuple(_COMMENT_TEMPLATES)
+
+
+def _verdict(answers: pd.DataFrame) -> np.ndarray:
+    """Whole-experience verdict per row: "satisfied" (1-3), "dissatisfied" (4-7) or "other"."""
+    whole = answers["whole_experience"].to_numpy(dtype=float, na_value=np.nan)
+    return np.where(whole <= 3, "satisfied",
+                    np.where((whole >= 4) & (whole <= 7), "dissatisfied", "other"))  # fmt: skip
+
+
+def comment_probability(answers: pd.DataFrame) -> np.ndarray:
+    """Probability that a respondent with these stage answers leaves a comment
+    (:data:`COMMENT_RATE` by the whole-experience verdict)."""
+    v = _verdict(answers)
+    return np.select([v == k for k in COMMENT_RATE], list(COMMENT_RATE.values()))
+
+
+def _theme_weights(answers: pd.DataFrame) -> np.ndarray:
+    """Weight of each theme of :data:`_THEMES` per row, from the answers (rows sum to > 0)."""
+    n = len(answers)
+    w = np.zeros((n, len(_THEMES)))
+    for j, t in enumerate(_THEMES):
+        stage, sign, weight = _THEME_STAGE[t]
+        a = answers[stage].to_numpy(dtype=float, na_value=np.nan)
+        ok = (a >= 1) & (a <= 3) if sign > 0 else (a >= 4) & (a <= 7)
+        w[:, j] = np.where(ok, weight, 0.0)
+    whole = answers["whole_experience"].to_numpy(dtype=float, na_value=np.nan)
+    # What a victim writes about follows the overall verdict most: a dissatisfied victim
+    # mostly complains even about a service that was partly good, and the reverse.
+    sign = np.array([_THEME_STAGE[t][1] for t in _THEMES])
+    happy = (whole <= 3)[:, None]
+    unhappy = ((whole >= 4) & (whole <= 7))[:, None]
+    # A victim whose verdict has no stage of its sign to speak of (dissatisfied overall, yet
+    # satisfied or silent at every stage) still writes mostly in the verdict's tone: then every
+    # theme of that sign is open at half its weight.
+    base = np.array([_THEME_STAGE[t][2] for t in _THEMES])
+    for mood, s in ((happy[:, 0], 1), (unhappy[:, 0], -1)):
+        closed = mood & (w[:, sign == s].sum(axis=1) == 0)
+        w[np.ix_(closed, sign == s)] = 0.5 * base[sign == s]
+    w *= np.where(sign[None, :] > 0, np.where(happy, 3.0, 0.5), np.where(unhappy, 3.0, 0.5))
+    none = w.sum(axis=1) == 0
+    w[none, _THEMES.index("kind_officer")] = np.where(whole[none] <= 3, 1.0, 0.0)
+    w[none, _THEMES.index("no_updates")] = np.where(whole[none] <= 3, 0.0, 1.0)
+    return w
+
+
+def _draw(w: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Column index per row of weights ``w`` (rows with weight) by inverse CDF at ``u``."""
+    cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
+    return np.minimum((u[:, None] >= cdf).sum(axis=1), w.shape[1] - 1)
+
+
+def _sentences(theme: np.ndarray, u_template: np.ndarray, u_wording: np.ndarray) -> np.ndarray:
+    """One sentence per row of theme ``theme`` (index into :data:`_THEMES`): a template drawn
+    with ``u_template``, its wording with ``u_wording``."""
+    out = np.empty(len(theme), dtype=object)
+    for j, t in enumerate(_THEMES):
+        sel = theme == j
+        if not sel.any():
+            continue
+        tmpl = (u_template[sel] * len(_COMMENT_VARIANTS[t])).astype(int)
+        got = np.empty(int(sel.sum()), dtype=object)
+        for i, wordings in enumerate(_COMMENT_VARIANTS[t]):
+            s = tmpl == i
+            got[s] = np.array(wordings, dtype=object)[
+                (u_wording[sel][s] * len(wordings)).astype(int)
+            ]
+        out[sel] = got
+    return out
+
+
 def synthetic_comments(
     answers: pd.DataFrame,
     crime_ref: np.ndarray,
@@ -383,37 +530,37 @@ def synthetic_comments(
     Notes:
         The theme is drawn with weights :data:`_THEME_STAGE`: a theme tied to a stage is open
         when the stage's answer is satisfied (1-3, positive themes) or dissatisfied (4-7,
-        negative themes); with no open theme the whole-experience answer decides between
-        praise and no updates. A dissatisfied "kept informed" (follow_up) answer so leads
-        mostly to lack-of-updates comments.
+        negative themes), and themes of the whole-experience verdict's sign weigh six times
+        the others (when no theme of the verdict's sign is open, all of them are, at half
+        weight); with no open theme and no valid verdict the whole-experience answer decides
+        between a kind officer and no updates. A dissatisfied "kept informed" (follow_up) answer so leads
+        mostly to lack-of-updates comments. A second sentence on another open theme of the same
+        sign follows with probability :data:`_SECOND` (dissatisfied victims write longer comments;
+        Poncheri et al. 2008). Each sentence is one of its theme's templates
+        (:data:`_COMMENT_TEMPLATES`) with every slot filled by a seeded choice. About 2% of
+        comments say nothing ("-", "n/a") and 2% are in another language or script
+        (:data:`_OTHER_SCRIPT_POS`, :data:`_OTHER_SCRIPT_NEG`).
     """
     n = len(answers)
-    names = list(_COMMENT_THEMES)
-    w = np.zeros((n, len(names)))
-    for j, t in enumerate(names):
-        stage, sign, weight = _THEME_STAGE[t]
-        a = answers[stage].to_numpy(dtype=float, na_value=np.nan)
-        ok = (a >= 1) & (a <= 3) if sign > 0 else (a >= 4) & (a <= 7)
-        w[:, j] = np.where(ok, weight, 0.0)
-    whole = answers["whole_experience"].to_numpy(dtype=float, na_value=np.nan)
-    # What a victim writes about follows the overall verdict most: a dissatisfied victim
-    # mostly complains even about a service that was partly good, and the reverse.
-    sign = np.array([_THEME_STAGE[t][1] for t in names])
-    happy = (whole <= 3)[:, None]
-    unhappy = ((whole >= 4) & (whole <= 7))[:, None]
-    w *= np.where(sign[None, :] > 0, np.where(happy, 3.0, 0.5), np.where(unhappy, 3.0, 0.5))
-    none = w.sum(axis=1) == 0
-    w[none, names.index("praise")] = np.where(whole[none] <= 3, 1.0, 0.0)
-    w[none, names.index("no_updates")] = np.where(whole[none] <= 3, 0.0, 1.0)
-    cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
-    theme = np.minimum((rng.random(n)[:, None] >= cdf).sum(axis=1), len(names) - 1)
-    u_core, u_open, u_close = rng.random(n), rng.random(n), rng.random(n)
-    positive = np.array([_THEME_STAGE[t][1] > 0 for t in names])[theme]
-    out = np.empty(n, dtype=object)
-    for j, t in enumerate(names):
-        sel = theme == j
-        core = np.array(_COMMENT_THEMES[t])[(u_core[sel] * len(_COMMENT_THEMES[t])).astype(int)]
-        out[sel] = core
+    verdict = _verdict(answers)
+    w = _theme_weights(answers)
+    theme = _draw(w, rng.random(n))
+    # the second sentence says more in the same tone: another open theme of the first's sign
+    sign = np.array([_THEME_STAGE[t][1] for t in _THEMES])
+    w2 = np.where(sign[None, :] == sign[theme][:, None], w, 0.0)
+    w2[np.arange(n), theme] = 0.0
+    p2 = np.select([verdict == k for k in _SECOND], list(_SECOND.values()))
+    two = (rng.random(n) < p2) & (w2.sum(axis=1) > 0)
+    u2 = rng.random(n)
+    second = np.full(n, -1)
+    if two.any():
+        second[two] = _draw(w2[two], u2[two])
+    core = _sentences(theme, rng.random(n), rng.random(n))
+    u_t2, u_w2 = rng.random(n), rng.random(n)
+    if two.any():
+        core[two] = core[two] + " " + _sentences(second[two], u_t2[two], u_w2[two])
+    u_open, u_close = rng.random(n), rng.random(n)
+    positive = np.array([_THEME_STAGE[t][1] > 0 for t in _THEMES])[theme]
     op = np.where(
         positive,
         np.array(_COMMENT_OPENERS_POS)[(u_open * len(_COMMENT_OPENERS_POS)).astype(int)],
@@ -424,16 +571,30 @@ def synthetic_comments(
         np.array(_COMMENT_CLOSERS_POS)[(u_close * len(_COMMENT_CLOSERS_POS)).astype(int)],
         np.array(_COMMENT_CLOSERS_NEG)[(u_close * len(_COMMENT_CLOSERS_NEG)).astype(int)],
     )
-    text = _strings(n, op, out.astype(str), cl)
-    # lower-case the core's first letter after an opener ("Overall, the officer ...")
+    text = _strings(n, op, core.astype(str), cl)
+    # lower-case the core's first letter after an opener ("Overall, the officer ..."), except
+    # for "I" and proper nouns that open a template
     opened = np.strings.str_len(op) > 0
     if opened.any():
-        core = text[opened]
         k = np.strings.str_len(op[opened])
-        text[opened] = np.array([c if c[i : i + 2] == "I " else c[:i] + c[i].lower() + c[i + 1 :]
-                                 for c, i in zip(core, k, strict=True)])  # fmt: skip
+        text[opened] = np.array([c if c[i] == "I" and c[i + 1] in " '" else c[:i] + c[i].lower() + c[i + 1 :]
+                                 for c, i in zip(text[opened], k, strict=True)])  # fmt: skip
     text = text.astype(object)  # fixed-width str would cut the longer texts below
-    pii = rng.random(n) < pii_share
+    # comments that say nothing, and comments in another language (by the verdict's sign)
+    u_kind, u_pick = rng.random(n), rng.random(n)
+    empty = u_kind < _EMPTY_SHARE
+    foreign = (u_kind >= _EMPTY_SHARE) & (u_kind < _EMPTY_SHARE + _OTHER_SCRIPT_SHARE)
+    text[empty] = np.array(_EMPTY_COMMENTS, dtype=object)[
+        (u_pick[empty] * len(_EMPTY_COMMENTS)).astype(int)
+    ]
+    pos_f, neg_f = foreign & positive, foreign & ~positive
+    text[pos_f] = np.array(_OTHER_SCRIPT_POS, dtype=object)[
+        (u_pick[pos_f] * len(_OTHER_SCRIPT_POS)).astype(int)
+    ]
+    text[neg_f] = np.array(_OTHER_SCRIPT_NEG, dtype=object)[
+        (u_pick[neg_f] * len(_OTHER_SCRIPT_NEG)).astype(int)
+    ]
+    pii = (rng.random(n) < pii_share) & ~empty  # fmt: skip
     kind = rng.integers(0, len(_PII_KINDS), n)
     form = rng.integers(0, 4, n)
     g = rng.integers(0, 3, n)

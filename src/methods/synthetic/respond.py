@@ -11,7 +11,9 @@ propensity logistic in age band, gender, ethnicity and the victim's latent satis
 and minority-ethnic victims respond less; not missing at random), its intercept solved so the
 expected rate equals the preset's rate for that mode; AAPOR final dispositions (1.1, 1.2, 2.11,
 2.12, 2.20, 2.30, 3.10, 3.90, 4.10; AAPOR Standard Definitions 2023); interview dates inside
-the contact window; free-text comments, some with fake personal data to exercise redaction.
+the contact window; free-text comments, about twice as often from dissatisfied victims
+(:data:`methods.synthetic.generate.COMMENT_RATE`), some with fake personal data to exercise
+redaction, drawn from their own generator.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from methods.synthetic.generate import (
     _R_GENDER,
     _R_U,
     _UNKNOWN_AGE,
+    comment_probability,
     draw_answers,
     row_keys,
     synthetic_comments,
@@ -61,7 +64,6 @@ _NONRESPONSE = {  # AAPOR final dispositions of contactable non-respondents, by 
 }  # fmt: skip
 _LATE_OPTOUT = 0.015  # share opting out between selection and transfer (before_transfer)
 _PARTIAL = 0.03
-_COMMENT = 0.20
 _COMMENT_PII = 0.20
 
 
@@ -159,16 +161,20 @@ def respond(
             ans[s] = ans[s].where(np.zeros(n, dtype=bool))
 
     # Free-text comments, some with (fake) personal data to exercise redaction later. Who writes
-    # one is drawn from the fieldwork stream as before; the text comes from the comments' own
-    # generator, and the draws the earlier comment code made are still taken (and discarded) so
-    # the fieldwork stream, and every other column of later surveys, is unchanged.
-    has = responded & (rng.random(n) < _COMMENT)
+    # one (more often the dissatisfied, synthetic.generate.COMMENT_RATE) and the text both come
+    # from the comments' own generator; the draws the earlier comment code made from the
+    # fieldwork stream (who wrote, then the text) are still taken and discarded, so the
+    # fieldwork stream, and every other column of later surveys, is unchanged.
+    rng.random(n)  # who wrote a comment, before the comments had their own generator
     _skip_legacy_comment_draws(rng, n)
     text = np.full(n, "", dtype=object)
-    if has.any():
+    has = np.zeros(n, dtype=bool)
+    if responded.any():
         crng = _comment_rng(v, preset, survey, seed)
+        stage_answers = ans[list(STAGES)].reset_index(drop=True)
+        has = responded & (crng.random(n) < comment_probability(stage_answers))
         text[has] = synthetic_comments(
-            ans.loc[has, list(STAGES)].reset_index(drop=True),
+            stage_answers.loc[has].reset_index(drop=True),
             v["crime_ref"].to_numpy()[has],
             crng,
             pii_share=_COMMENT_PII,
