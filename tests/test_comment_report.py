@@ -83,8 +83,8 @@ def test_synthetic_comments_give_named_themes_and_dissatisfied_quotes(seed):
     t = v.themes
     sat, dis = t[t["victims"] == "satisfied"], t[t["victims"] == "dissatisfied"]
     assert len(sat) >= 4 and len(dis) >= 2
-    praise = r"kind|professional|polite|listened|quick|support|informed|kept|regular|took"
-    complaint = r"update|rude|dismissive|closed|arrest|attend|wait|seriously|calls|crime|contact"
+    praise = r"kind|professional|polite|listened|quick|support|informed|kept|regular|took|communication"
+    complaint = r"update|rude|dismissive|closed|arrest|attend|wait|seriously|call|crime|contact|visit"
     assert sat["theme"].str.contains(praise).all(), list(sat["theme"])
     assert dis["theme"].str.contains(complaint).all(), list(dis["theme"])
     assert dis["comments"].max() >= 30

@@ -38,7 +38,10 @@ _NEGATIONS = frozenset(
      "didnt", "wasnt", "werent", "dont", "doesnt", "wont", "couldnt", "hadnt", "havent"}
 )  # fmt: skip
 #: Words that open or pad a comment without saying what it is about ("Honestly, ...").
-_FILLERS = frozenset({"honestly", "overall", "sadly", "really", "just", "basically", "totally"})
+_FILLERS = frozenset(
+    {"honestly", "overall", "sadly", "really", "just", "basically", "totally",
+     "did", "got", "get", "month", "months"}
+)  # fmt: skip
 _STOP_WORDS = sorted(ENGLISH_STOP_WORDS | _NEGATIONS | _FILLERS)
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 NEGATED = "not_"
@@ -58,6 +61,26 @@ def _mark_negation(text: str) -> str:
             out.append(NEGATED + w if pending else w)
             pending = False
     return " ".join(out)
+
+
+def _fold_plurals(docs: np.ndarray) -> np.ndarray:
+    """Plural ``-s`` words folded onto their singular when the singular is also used in the
+    comments ("updates" and "update" are one term; "police" or "was" are left alone)."""
+    words = {w.removeprefix(NEGATED) for d in docs for w in d.split()}
+    fold = {
+        w: w[:-1]
+        for w in words
+        if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")) and w[:-1] in words
+    }
+    if not fold:
+        return docs
+
+    def one(w: str) -> str:
+        neg = w.startswith(NEGATED)
+        base = fold.get(w.removeprefix(NEGATED), w.removeprefix(NEGATED))
+        return NEGATED + base if neg else base
+
+    return np.array([" ".join(one(w) for w in d.split()) for d in docs], dtype=object)
 
 
 def term_words(term: str) -> str:
@@ -130,7 +153,7 @@ def comment_themes(
     keep = np.array([bool(re.search(r"[^\W\d_]{2}", t)) for t in clean])
     if keep.sum() < min_comments:
         return _empty()
-    docs = np.array([_mark_negation(t) for t in clean[keep]], dtype=object)
+    docs = _fold_plurals(np.array([_mark_negation(t) for t in clean[keep]], dtype=object))
     quotes_src = raw[keep]
     sat_k = sat[keep].to_numpy(dtype=object, na_value=None)
     scores = sentiment(red)[keep]
