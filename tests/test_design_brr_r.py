@@ -172,6 +172,7 @@ def _boot_design(kind: str) -> SurveyDesign:
 @pytest.mark.parametrize(
     "method,rtype",
     [
+        ("bootstrap", "bootstrap"),
         ("cdbootstrap", "bootstrap"),
         ("subbootstrap", "subbootstrap"),
         ("mrbbootstrap", "mrbbootstrap"),
@@ -194,12 +195,35 @@ def test_bootstrap_scales_are_rs(method, rtype, kind, R):
     assert rep._rep.shape[1] == row["nrep"].iloc[0]
 
 
-def test_subbootstrap_is_the_rao_wu_bootstrap():
+def test_bootstrap_names_are_rs():
+    """R's as.svrepdesign names: "bootstrap" is Canty-Davison (bootweights: n_h draws per
+    stratum, factor = count, R's nbar scale), "cdbootstrap" its alias; "subbootstrap" is
+    Rao-Wu (subbootweights: n_h - 1 draws, factor = count n_h / (n_h - 1), scale 1/(R-1))."""
     d = _boot_design("strat")
     a = d.replicate("bootstrap", replicates=30, seed=5)
-    b = d.replicate("subbootstrap", replicates=30, seed=5)
+    b = d.replicate("cdbootstrap", replicates=30, seed=5)
+    c = d.replicate("subbootstrap", replicates=30, seed=5)
     np.testing.assert_array_equal(a._rep, b._rep)
-    assert a._rep_scale == b._rep_scale
+    assert a.variance_method == b.variance_method == "bootstrap"
+    assert c.variance_method == "subbootstrap"
+    st = d.data.drop_duplicates("psu")["stratum"].to_numpy()
+    for s, nh in zip(sorted(set(st)), (3, 4, 6, 9)):
+        np.testing.assert_array_equal(a._rep_factors[st == s].sum(axis=0), nh)
+        counts = c._rep_factors[st == s] * (nh - 1) / nh
+        np.testing.assert_allclose(counts.sum(axis=0), nh - 1)
+        np.testing.assert_allclose(counts, np.round(counts))
+    assert c._rep_scale == pytest.approx(1 / 29)
+    nbar = 1 / np.mean(1 / np.array([3, 4, 6, 9]))
+    assert a._rep_scale == pytest.approx(nbar / ((nbar - 1) * 29))
+
+
+def test_only_the_rao_wu_bootstrap_warns_that_it_drops_the_fpc():
+    d = _boot_design("strat_fpc")
+    with pytest.warns(UserWarning, match="'subbootstrap'.*finite population correction"):
+        d.replicate("subbootstrap", replicates=5, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d.replicate("bootstrap", replicates=5, seed=1)
 
 
 def _psu_deviation_ss(d: SurveyDesign) -> np.ndarray:
@@ -221,7 +245,7 @@ def test_canty_davison_bootstrap_converges_to_its_expectation():
     n_h = np.array([3, 4, 6, 9], float)
     nbar = 1 / np.mean(1 / n_h)
     expected = nbar / (nbar - 1) * ss.sum()
-    rep = d.replicate("cdbootstrap", replicates=20_000, seed=2)
+    rep = d.replicate("bootstrap", replicates=20_000, seed=2)
     v = rep.total("y")["se"].iloc[0] ** 2
     assert v == pytest.approx(expected, rel=0.04)
     taylor = d.total("y")["se"].iloc[0] ** 2
@@ -232,7 +256,7 @@ def test_canty_davison_equal_strata_converges_to_taylor():
     """With equal n_h the scale nbar/(nbar - 1) undoes (n_h - 1)/n_h exactly, so the bootstrap
     variance of a total converges to the Taylor variance (same 4% = four SDs as above)."""
     d = _design(12)  # 12 strata x 2 PSUs: BRR's design, here bootstrapped
-    rep = d.replicate("cdbootstrap", replicates=20_000, seed=3)
+    rep = d.replicate("bootstrap", replicates=20_000, seed=3)
     ratio = rep.total("y")["se"].iloc[0] ** 2 / d.total("y")["se"].iloc[0] ** 2
     assert ratio == pytest.approx(1.0, rel=0.04)
 
@@ -243,7 +267,7 @@ def test_canty_davison_with_fpc_draws_without_replacement():
     variance is the hypergeometric ``(N_h - n_h)/(N_h - 1) sum_i (t_hi - tbar_h)^2``; R's
     estimator therefore has expectation nbar/(nbar - 1) times its sum (4% = four SDs)."""
     d = _boot_design("strat_fpc")
-    rep = d.replicate("cdbootstrap", replicates=20_000, seed=4)
+    rep = d.replicate("bootstrap", replicates=20_000, seed=4)
     F = rep._rep_factors
     st = d.data.drop_duplicates("psu")["stratum"].to_numpy()
     n_h = np.array([3, 4, 6, 9], float)

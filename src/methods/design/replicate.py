@@ -14,13 +14,13 @@ from methods.design.variance import (
     MAX_REPLICATE_CELLS,
     ReplicateFactors,
     SinglePSUStratum,
-    bootstrap_factors,
     brr_factors,
     canty_davison_factors,
     hadamard_signs,
     jk1_factors,
     jkn_factors,
     mrb_factors,
+    subbootstrap_factors,
 )
 
 if TYPE_CHECKING:
@@ -35,8 +35,12 @@ REPLICATE_METHODS = (
     "brr",
     "mrbbootstrap",
 )
-#: Methods that draw random replicates (and take ``replicates=`` and ``seed=``).
+#: Methods that draw random replicates (and take ``replicates=`` and ``seed=``). The names are
+#: R's ``as.svrepdesign(type=)``: "bootstrap" is Canty and Davison's (R ``bootweights``),
+#: "subbootstrap" Rao and Wu's rescaled one (R ``subbootweights``); "cdbootstrap" is our older
+#: name of "bootstrap", kept as an alias.
 BOOTSTRAPS = ("bootstrap", "subbootstrap", "cdbootstrap", "mrbbootstrap")
+ALIASES = {"cdbootstrap": "bootstrap"}
 DEFAULT_BOOTSTRAP_REPLICATES = 50  # R's as.svrepdesign default
 
 
@@ -52,6 +56,7 @@ def make_replicate_design(
     """See :meth:`methods.design.survey.SurveyDesign.replicate`."""
     if method not in REPLICATE_METHODS:
         raise UsageError(f"replicate method must be one of {REPLICATE_METHODS}, got {method!r}")
+    method = ALIASES.get(method, method)
     if method == "mrbbootstrap" and design._stages and design._fpc is not None:
         raise NotImplementedError(
             "Preston's multistage rescaled bootstrap beyond the first stage (R mrbweights on a "
@@ -95,22 +100,24 @@ def make_replicate_design(
                 UserWarning,
                 stacklevel=3,
             )
-        if design._fpc is not None and method not in ("cdbootstrap", "mrbbootstrap"):
+        if design._fpc is not None and method == "subbootstrap":
             warnings.warn(
-                "the Rao-Wu bootstrap ignores the finite population correction (R drops it too)",
+                "the Rao-Wu bootstrap ('subbootstrap') ignores the finite population correction "
+                "(R's subbootweights drops it too); 'bootstrap' (Canty-Davison) and "
+                "'mrbbootstrap' use it",
                 UserWarning,
                 stacklevel=3,
             )
         seed_used = int(np.random.SeedSequence().entropy % (2**63)) if seed is None else seed
         rng = np.random.default_rng(seed_used)
-        if method == "cdbootstrap":
+        if method == "bootstrap":
             if float(1.0 / np.mean(1.0 / s.n_h)) <= 1.0:
                 raise UsageError("every stratum has one PSU: the bootstrap has nothing to resample")
             rf = canty_davison_factors(s, replicates, rng, design._fpc is not None)
         elif method == "mrbbootstrap":
             rf = mrb_factors(s, replicates, rng, design._fpc is not None)
         else:
-            rf, _ = bootstrap_factors(s, replicates, rng)
+            rf, _ = subbootstrap_factors(s, replicates, rng)
     else:
         if not stratified:
             raise UsageError("BRR needs strata with two PSUs each")

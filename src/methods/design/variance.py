@@ -402,10 +402,11 @@ def jkn_factors(structure: Structure, single_psu: str) -> tuple[ReplicateFactors
     return ReplicateFactors(F, scale, np.asarray(rsc), "jkn"), lonely_seen
 
 
-def bootstrap_factors(
+def subbootstrap_factors(
     structure: Structure, replicates: int, rng: np.random.Generator
 ) -> tuple[ReplicateFactors, list[int]]:
-    """Rao-Wu rescaling bootstrap with m_h = n_h - 1 (R ``subbootweights``).
+    """Rao-Wu rescaling bootstrap with m_h = n_h - 1 (R ``subbootweights``,
+    ``as.svrepdesign(type="subbootstrap")``).
 
     Notes:
         In each stratum draw n_h - 1 of its n_h PSUs with replacement; PSU i drawn m_hi times
@@ -432,7 +433,7 @@ def bootstrap_factors(
         counts = np.bincount((draws * replicates + r_index).ravel(), minlength=nh * replicates)
         F[members, :] = counts.reshape(nh, replicates) * (nh / (nh - 1.0))
     return (
-        ReplicateFactors(F, 1.0 / (replicates - 1.0), np.ones(replicates), "bootstrap"),
+        ReplicateFactors(F, 1.0 / (replicates - 1.0), np.ones(replicates), "subbootstrap"),
         lonely,
     )
 
@@ -498,7 +499,7 @@ def canty_davison_factors(
     if nbar <= 1.0:
         raise ValueError("every stratum has one PSU: the bootstrap has no variance to estimate")
     scale = nbar / ((nbar - 1.0) * (replicates - 1.0))
-    return ReplicateFactors(F, scale, np.ones(replicates), "cdbootstrap")
+    return ReplicateFactors(F, scale, np.ones(replicates), "bootstrap")
 
 
 def mrb_factors(
