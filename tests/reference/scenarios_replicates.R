@@ -8,8 +8,9 @@
 #                         as.svrepdesign(type = "BRR" / "Fay") with R's hadamard() and with
 #                         supplied matrices (hadamard.matrix=)
 #   hadamard_<case>.csv   each supplied matrix (no header)
-#   repw_<case>.csv       R's replicate factors of each supplied-matrix case, one row per PSU
-#                         (compressed weights), PSU order as in the data
+#   repw_<case>.csv       R's replicate factors of each supplied-matrix and built-in BRR case,
+#                         one row per PSU (compressed weights), PSU order as in the data
+#   hadamard_orders.csv   n, order, md5: survey::hadamard(n) for n = 1..200 and a few larger
 #   boot_scales.csv       type, design, replicates, scale, rscale (first), nrep for R's
 #                         "bootstrap" (bootweights), "subbootstrap" and "mrbbootstrap"
 suppressMessages(library(survey))
@@ -44,13 +45,22 @@ emit <- function(case, des) {
   )
 }
 
+write_factors <- function(rep, case) {
+  f <- rep$repweights$weights
+  f <- f[order(unique(rep$repweights$index)), , drop = FALSE]
+  write.table(f, file.path(out, sprintf("repw_%s.csv", case)), sep = ",",
+              row.names = FALSE, col.names = FALSE)
+}
+
 designs <- list()
-for (H in c(3, 7, 11, 12, 26)) {
+for (H in c(3, 7, 11, 12, 19, 26, 33, 40, 64, 99)) {
   d <- make_data(H, 1000 + H)
   wcsv(d, sprintf("data_brr_h%d.csv", H))
   des <- svydesign(ids = ~psu, strata = ~stratum, weights = ~w, data = d)
   designs[[as.character(H)]] <- des
-  emit(sprintf("builtin_brr_h%d", H), as.svrepdesign(des, type = "BRR"))
+  rep <- as.svrepdesign(des, type = "BRR")
+  emit(sprintf("builtin_brr_h%d", H), rep)
+  write_factors(rep, sprintf("builtin_brr_h%d", H))
   emit(sprintf("builtin_fay_h%d", H), as.svrepdesign(des, type = "Fay", fay.rho = 0.5))
   emit(sprintf("taylor_h%d", H), des)
 }
@@ -79,12 +89,23 @@ for (case in names(supplied)) {
   emit(case, rep)
   write.table(s$M, file.path(out, sprintf("hadamard_%s.csv", case)), sep = ",",
               row.names = FALSE, col.names = FALSE)
-  f <- rep$repweights$weights
-  f <- f[order(unique(rep$repweights$index)), , drop = FALSE]
-  write.table(f, file.path(out, sprintf("repw_%s.csv", case)), sep = ",",
-              row.names = FALSE, col.names = FALSE)
+  write_factors(rep, case)
 }
 wcsv(do.call(rbind, rows), "brr_se.csv")
+
+# R's built-in Hadamard matrices: for n strata, the order of survey::hadamard(n) and the MD5 of
+# its 0/1 rows written one line each ("1010...\n"), as the engine's r_hadamard must rebuild them.
+ns <- c(1:200, 250, 300, 400, 500, 1000)
+hm <- data.frame(n = ns, order = NA_integer_, md5 = NA_character_)
+for (k in seq_along(ns)) {
+  M <- hadamard(ns[k])
+  f <- tempfile()
+  writeLines(apply(M, 1, paste, collapse = ""), f)
+  hm$order[k] <- nrow(M)
+  hm$md5[k] <- unname(tools::md5sum(f))
+  unlink(f)
+}
+wcsv(hm, "hadamard_orders.csv")
 
 # Bootstrap scales: an unstratified cluster design and a stratified one with unequal n_h
 # (3, 4, 6 and 9 PSUs), with and without fpc (bootweights uses it; mrbweights needs it).

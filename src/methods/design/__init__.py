@@ -38,6 +38,7 @@ from methods.design.estimators import (
     srs_variance,
     usable_codes,
 )
+from methods.design.hadamard import RHadamard, r_hadamard
 from methods.design.replicate import (
     DEFAULT_BOOTSTRAP_REPLICATES,
     REPLICATE_METHODS,
@@ -78,6 +79,7 @@ __all__ = [
     "MAX_REPLICATE_CELLS",
     "PointResult",
     "REPLICATE_METHODS",
+    "RHadamard",
     "ReplicateFactors",
     "SINGLE_PSU_MODES",
     "SinglePSUError",
@@ -105,6 +107,7 @@ __all__ = [
     "proportion_interval",
     "psu_codes",
     "psu_count_per_row",
+    "r_hadamard",
     "readonly",
     "replicate_degf",
     "replicate_estimates",

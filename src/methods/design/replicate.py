@@ -10,6 +10,7 @@ import numpy as np
 
 from methods.core.errors import UsageError, ValidationError
 from methods.design.columns import readonly, rows1
+from methods.design.hadamard import r_hadamard
 from methods.design.variance import (
     MAX_REPLICATE_CELLS,
     ReplicateFactors,
@@ -137,8 +138,23 @@ def make_replicate_design(
             warnings.warn(
                 "BRR drops the finite population correction (as R does)", UserWarning, stacklevel=3
             )
-        signs = None if hadamard is None else hadamard_signs(hadamard, s.n_strata)
-        _check_size(design, s.n_strata + 1 if signs is None else signs.shape[1])
+        if hadamard is None:
+            built = r_hadamard(s.n_strata)
+            if not built.exact:
+                warnings.warn(
+                    f"BRR with {s.n_strata} strata: R's survey::hadamard({s.n_strata}) builds on "
+                    "its stored order-28 matrix (from Sloane's library), which the workbench "
+                    f"does not rebuild; using Paley's order-28 construction instead (the same "
+                    f"{built.matrix.shape[0]} replicates and the same variance for totals and "
+                    "other linear statistics, other half-samples, so nonlinear SEs differ "
+                    "slightly from R's). Pass hadamard= R's matrix to reproduce R exactly",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            signs = 2.0 * built.matrix - 1.0
+        else:
+            signs = hadamard_signs(hadamard, s.n_strata)
+        _check_size(design, signs.shape[1])
         rf = brr_factors(s, fay, signs)
     return _with_factors(design, rf, mse, seed_used)
 

@@ -758,11 +758,13 @@ class SurveyDesign:
             ``subbootweights``, ``mrbweights`` and ``brrweights`` (formulas and references in
             :mod:`methods.design.variance`). The fpc enters JK1, JKn, "bootstrap" and
             "mrbbootstrap" as in R; "subbootstrap" and BRR drop it with a warning. Our BRR
-            uses the smallest Sylvester/Paley Hadamard matrix of order > #strata: R's
-            matrices exactly for orders 4, 8 and 16 (tests/test_design_brr_r.py); for other
-            orders the matrix (order 12) or its order (32 where R uses 28) can differ from
-            R's, which gives the same variance for linear estimators and slightly different
-            ones for nonlinear ones; pass ``hadamard=`` to fix the half-samples.
+            uses R's ``survey::hadamard(#strata)``, rebuilt by its constructions
+            (:mod:`methods.design.hadamard`), so the replicate weights are R's exactly
+            (tests/test_design_brr_r.py), except where R builds on its stored order-28
+            matrix (24-27, 48-55, 108-111, ... strata): there a Paley matrix of the same
+            order gives the same number of replicates and the same variance for linear
+            estimators, slightly different ones for nonlinear ones, with a warning; pass
+            ``hadamard=`` to fix the half-samples.
         """
         return make_replicate_design(self, method, replicates, seed, fay, mse, hadamard)
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from methods.core.errors import UsageError
+from methods.design.hadamard import hadamard
 
 SINGLE_PSU_MODES = ("error", "certainty", "remove", "average", "adjust")
 
@@ -553,8 +554,8 @@ def brr_factors(
         structure: design structure; every stratum has two PSUs.
         fay: Fay's rho in [0, 1) (0: plain BRR).
         signs: optional m x m +/-1 Hadamard matrix in our orientation (+1: the first PSU of
-            the stratum gets ``2 - rho``), as returned by :func:`hadamard_signs`; default the
-            built-in :func:`hadamard` of order > H.
+            the stratum gets ``2 - rho``), as returned by :func:`hadamard_signs`; default R's
+            built-in ``survey::hadamard(H)`` (:func:`methods.design.hadamard.r_hadamard`).
 
     Notes:
         Stratum h is assigned row h + 1 of a Hadamard matrix of order m > H (the first row is
@@ -633,62 +634,6 @@ def hadamard_signs(matrix, n_strata: int) -> np.ndarray:
             "are not orthogonal (rule: S'S = m I with S the +/-1 coding, R is.hadamard)"
         )
     return S
-
-
-def hadamard(min_order: int) -> np.ndarray:
-    """A +/-1 Hadamard matrix of the smallest order >= ``min_order`` we can build.
-
-    Orders available: 2^k (Sylvester 1867) and 2^k (q + 1) for primes q = 3 mod 4 (Paley 1933
-    construction I followed by Sylvester doubling): 4, 8, 12, 16, 20, 24, 32, 40, 44, 48, ...;
-    an order we cannot build (28, 36, 52, ...) falls back to the next one we can. The first
-    row and column are all +1.
-
-    Notes:
-        H H' = m I, which is what makes the BRR half-samples balanced (Wolter 2007, sec. 3.3).
-    """
-    best = 1 << max(0, int(np.ceil(np.log2(max(min_order, 1)))))
-    best_q = None
-    q = 3
-    while q + 1 < best:
-        if _is_prime(q) and q % 4 == 3:
-            order = q + 1
-            while order < min_order:
-                order *= 2
-            if order < best:
-                best, best_q = order, q
-        q += 4
-    if best_q is None:
-        H = np.ones((1, 1))
-        while H.shape[0] < best:
-            H = np.block([[H, H], [H, -H]])
-        return H
-    H = _paley(best_q)
-    while H.shape[0] < best:
-        H = np.block([[H, H], [H, -H]])
-    return H
-
-
-def _is_prime(q: int) -> bool:
-    if q < 2:
-        return False
-    return all(q % d for d in range(2, int(q**0.5) + 1))
-
-
-def _paley(q: int) -> np.ndarray:
-    """Paley construction I: order q + 1 for a prime q = 3 mod 4 (normalised)."""
-    residues = {(i * i) % q for i in range(1, q)}
-    chi = np.array([0] + [1 if a in residues else -1 for a in range(1, q)])
-    idx = (np.arange(q)[None, :] - np.arange(q)[:, None]) % q
-    Q = chi[idx]  # Jacobsthal matrix, Q[i, j] = chi(j - i)
-    S = np.zeros((q + 1, q + 1))
-    S[0, 1:] = 1
-    S[1:, 0] = -1
-    S[1:, 1:] = Q
-    H = S + np.eye(q + 1)
-    # Normalise: first row and column all +1.
-    H = H * H[0][None, :]
-    H = H * H[:, 0][:, None]
-    return H
 
 
 def replicate_variance(
