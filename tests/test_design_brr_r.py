@@ -22,7 +22,7 @@ import pytest
 from methods.core.errors import UsageError
 from methods.design.hadamard import r_hadamard
 from methods.design.survey import SurveyDesign
-from methods.design.variance import hadamard, hadamard_signs
+from methods.design.variance import hadamard, hadamard_signs, mrb_multistage_factors
 
 try:
     from r_support import RSCRIPT, requires_r
@@ -341,11 +341,48 @@ def test_mrb_bootstrap_converges_to_taylor(kind):
     assert ((F[st == "b4"] > 1).sum(axis=0) == 4).all()
 
 
-def test_mrb_bootstrap_beyond_the_first_stage_is_not_pretended():
-    b = _boot_data().assign(ssu=lambda x: np.arange(len(x)), M=10)
-    d = SurveyDesign(b, ids=["psu", "ssu"], strata="stratum", fpc=["N", "M"], nest=True)
-    with pytest.raises(NotImplementedError, match="mrbweights"):
-        d.replicate("mrbbootstrap")
+def _mrb_design(**kw) -> SurveyDesign:
+    ms = pd.read_csv(OUT / "data_mrb.csv")
+    return SurveyDesign(ms, ids=["psu", "ssu"], strata="stratum", fpc=["N1", "N2"], nest=True, **kw)
+
+
+def test_mrb_multistage_factors_are_rs_given_the_same_draws():
+    """R's own ``mrbweights`` code, run with ``sample(su, nstar)`` replaced by "the nstar units
+    of su with the smallest keys" and 20 columns of committed uniform keys, against
+    :func:`mrb_multistage_factors` given the same keys: the same factor for every row and
+    replicate (two stages with fpc at both; a one-SSU PSU gets no stage-2 term)."""
+    d = _mrb_design()
+    data = d.data
+    keys = pd.read_csv(OUT / "keys_mrb.csv").set_index("unit")
+    K = keys.drop(columns="stage")
+    st = d._stages[0]
+    k1 = np.empty((d._struct.n_psu, K.shape[1]))
+    k1[d._psu] = K.loc[data["psu"]].to_numpy()
+    k2 = np.empty((st.structure.n_psu, K.shape[1]))
+    k2[st.units] = K.loc[data["psu"] + "." + data["ssu"]].to_numpy()
+    rf = mrb_multistage_factors(d._struct, d._psu, d._stages, K.shape[1], keys=[k1, k2])
+    r_factors = np.loadtxt(OUT / "repw_mrb_supplied.csv", delimiter=",", ndmin=2)
+    np.testing.assert_allclose(rf.factors, r_factors, rtol=1e-13, atol=1e-13)
+    assert rf.scale == 1.0 and np.allclose(rf.rscales, 1 / 19)
+
+
+def test_mrb_multistage_bootstrap_converges_to_rs_multistage_taylor():
+    """Preston (2009): the multistage rescaled bootstrap is unbiased for the recursive
+    multistage variance of a total. 20000 replicates: the variance's relative SD is about
+    sqrt(2 / 19999) = 1.0%, so 4% is four SDs; R's Taylor SE (``svytotal`` on the two-stage
+    design, one-SSU PSU as "certainty") is the target, and R's own 4000 replicates (committed)
+    must be within four of their SDs (8.9%) of it too."""
+    d = _mrb_design(single_psu="certainty")
+    ref = pd.read_csv(OUT / "mrb_se.csv").set_index("stat")
+    assert d.total("y")["se"].iloc[0] == pytest.approx(ref.loc["total", "taylor"], rel=1e-10)
+    rep = d.replicate("mrbbootstrap", replicates=20_000, seed=8)
+    assert rep._rep_factors is None  # factors vary within PSUs
+    for stat, fn in (("total", lambda x: x.total("y")), ("mean", lambda x: x.mean("y"))):
+        v = fn(rep)["se"].iloc[0] ** 2
+        assert v == pytest.approx(ref.loc[stat, "taylor"] ** 2, rel=0.04), stat
+        assert ref.loc[stat, "boot"] ** 2 == pytest.approx(
+            ref.loc[stat, "taylor"] ** 2, rel=4 * np.sqrt(2 / 3999)
+        )
 
 
 @requires_r

@@ -136,3 +136,54 @@ for (ty in c("bootstrap", "subbootstrap", "mrbbootstrap")) {
   }
 }
 wcsv(do.call(rbind, sc), "boot_scales.csv")
+
+# Preston's multistage rescaled bootstrap beyond the first stage (R mrbweights): a two-stage
+# design with fpc at both stages (4 strata of 3-6 PSUs, 1-5 SSUs per PSU, 2 rows per SSU).
+#   data_mrb.csv           stratum, psu, ssu, N1, N2, y
+#   keys_mrb.csv           stage, unit (R's label), r1..r20: uniform keys (6 decimals)
+#   repw_mrb_supplied.csv  R's own mrbweights code with sample(su, nstar) replaced by "the
+#                          nstar units of su with the smallest keys": row factors, data order
+#   mrb_se.csv             stat, taylor (R's multistage SE), boot (as.svrepdesign(type =
+#                          "mrbbootstrap", replicates = 4000) after set.seed(5)), nrep; with
+#                          survey.lonely.psu = "certainty" for the one-SSU PSU
+set.seed(321)
+nh <- c(3, 4, 5, 6)
+psu <- sprintf("q%02d", seq_len(sum(nh)))
+m <- sample(1:5, length(psu), replace = TRUE)
+m[2] <- 1  # a PSU with one SSU: no stage-2 term
+P <- data.frame(stratum = rep(sprintf("c%d", seq_along(nh)), nh), psu, m,
+                N1 = rep(nh * 3, nh), N2 = m + sample(0:6, length(psu), replace = TRUE))
+ms <- P[rep(seq_len(nrow(P)), P$m), ]
+ms$ssu <- paste0(ms$psu, "s", ave(seq_len(nrow(ms)), ms$psu, FUN = seq_along))
+ms <- ms[rep(seq_len(nrow(ms)), each = 2), c("stratum", "psu", "ssu", "N1", "N2")]
+ms$y <- round(rnorm(nrow(ms), 10, 3) + as.integer(factor(ms$psu)) / 3, 3)
+rownames(ms) <- NULL
+wcsv(ms, "data_mrb.csv")
+md <- svydesign(ids = ~psu + ssu, strata = ~stratum, fpc = ~N1 + N2, data = ms)
+nrep <- 20
+lab1 <- levels(md$cluster[, 1])
+lab2 <- levels(md$cluster[, 2])
+K <- matrix(round(runif((length(lab1) + length(lab2)) * nrep), 6), ncol = nrep,
+            dimnames = list(c(lab1, lab2), paste0("r", seq_len(nrep))))
+wcsv(data.frame(stage = rep(1:2, c(length(lab1), length(lab2))), unit = rownames(K), K),
+     "keys_mrb.csv")
+mrb <- survey:::mrbweights
+env <- new.env(parent = asNamespace("survey"))
+environment(mrb) <- env
+env$sample <- function(x, size, ...) {
+  x[order(env$key[as.character(x)])][seq_len(size)]
+}
+fr <- sapply(seq_len(nrep), function(k) {
+  env$key <- K[, k]
+  mrb(md$cluster, md$strata, md$fpc, replicates = 2)$repweights[, 1]
+})
+write.table(fr, file.path(out, "repw_mrb_supplied.csv"), sep = ",", row.names = FALSE,
+            col.names = FALSE)
+op <- options(survey.lonely.psu = "certainty")  # the one-SSU PSU adds no stage-2 term
+set.seed(5)
+mb <- as.svrepdesign(md, type = "mrbbootstrap", replicates = 4000)
+wcsv(data.frame(stat = c("total", "mean"),
+                taylor = c(SE(svytotal(~y, md)), SE(svymean(~y, md))),
+                boot = c(SE(svytotal(~y, mb)), SE(svymean(~y, mb))), nrep = 4000),
+     "mrb_se.csv")
+options(op)

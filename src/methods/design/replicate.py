@@ -21,6 +21,7 @@ from methods.design.variance import (
     jk1_factors,
     jkn_factors,
     mrb_factors,
+    mrb_multistage_factors,
     subbootstrap_factors,
 )
 
@@ -58,12 +59,6 @@ def make_replicate_design(
     if method not in REPLICATE_METHODS:
         raise UsageError(f"replicate method must be one of {REPLICATE_METHODS}, got {method!r}")
     method = ALIASES.get(method, method)
-    if method == "mrbbootstrap" and design._stages and design._fpc is not None:
-        raise NotImplementedError(
-            "Preston's multistage rescaled bootstrap beyond the first stage (R mrbweights on a "
-            "multistage design without replacement) is not built yet; use 'jkn' or a "
-            "with-replacement design (ultimate clusters)"
-        )
     if method != "brr" and hadamard is not None:
         raise UsageError("hadamard= only applies to method='brr'")
     s = design._struct
@@ -115,6 +110,9 @@ def make_replicate_design(
             if float(1.0 / np.mean(1.0 / s.n_h)) <= 1.0:
                 raise UsageError("every stratum has one PSU: the bootstrap has nothing to resample")
             rf = canty_davison_factors(s, replicates, rng, design._fpc is not None)
+        elif method == "mrbbootstrap" and design._stages and design._fpc is not None:
+            rf = mrb_multistage_factors(s, design._psu, design._stages, replicates, rng)
+            return _with_factors(design, rf, mse, seed_used, rows=True)
         elif method == "mrbbootstrap":
             rf = mrb_factors(s, replicates, rng, design._fpc is not None)
         else:
@@ -168,10 +166,13 @@ def _check_size(design: SurveyDesign, n_rep: int) -> None:
         )
 
 
-def _with_factors(design: SurveyDesign, rf: ReplicateFactors, mse: bool, seed) -> SurveyDesign:
-    """Replicate weights ``w_i * factors[psu_i]``; when every row is a PSU the factor matrix is
-    scaled in place (one n x R array in memory) and ``_rep_factors`` is not kept."""
-    if design._struct.psu_identity:
+def _with_factors(
+    design: SurveyDesign, rf: ReplicateFactors, mse: bool, seed, rows: bool = False
+) -> SurveyDesign:
+    """Replicate weights ``w_i * factors[psu_i]`` (``rows``: ``w_i * factors[i]``, factors that
+    vary within PSUs); when every row is a PSU, or ``rows``, the factor matrix is scaled in
+    place (one n x R array in memory) and ``_rep_factors`` is not kept."""
+    if design._struct.psu_identity or rows:
         rep = rf.factors
         rep *= design._w[:, None]
         factors = None

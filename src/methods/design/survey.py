@@ -732,9 +732,9 @@ class SurveyDesign:
                 R ``bootweights``; uses the fpc; "cdbootstrap" is an alias), "subbootstrap"
                 (Rao-Wu rescaling bootstrap, R ``subbootweights``; Rao and Wu 1988) or "brr"
                 (balanced repeated replication; Fay's method when ``fay > 0``; needs exactly
-                two PSUs per stratum). "mrbbootstrap" (Preston 2009, R ``mrbweights``;
-                first stage only, with the first-stage fpc; a multistage design with an fpc
-                raises NotImplementedError).
+                two PSUs per stratum). "mrbbootstrap" (Preston 2009, R ``mrbweights``:
+                every stage of a multistage design with an fpc at each stage, the first stage
+                with its fpc otherwise).
             replicates: number of bootstrap replicates (default 50, R's default); the
                 jackknives and BRR fix their own number.
             seed: seed for the bootstrap (numpy Generator); a fresh one is drawn and kept in

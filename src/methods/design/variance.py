@@ -545,6 +545,80 @@ def mrb_factors(
     return ReplicateFactors(F, 1.0, np.full(replicates, 1.0 / (replicates - 1.0)), "mrbbootstrap")
 
 
+def _keep_half(group: np.ndarray, n_g: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """U x R booleans: in each replicate (column) and group, the floor(n_g / 2) units with the
+    smallest keys (a simple random sample without replacement when keys are uniform)."""
+    U = group.shape[0]
+    order = np.argsort(group[:, None] + keys, axis=0, kind="stable")  # keys in [0, 1)
+    start = np.concatenate([[0], np.cumsum(n_g)[:-1]])
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(U)[:, None] - start[group[order]], axis=0)
+    return rank < (n_g // 2)[group][:, None]
+
+
+def mrb_multistage_factors(
+    structure: Structure,
+    psu: np.ndarray,
+    stages,
+    replicates: int,
+    rng: np.random.Generator | None = None,
+    keys=None,
+) -> ReplicateFactors:
+    """Preston's multistage rescaled bootstrap for a design sampled without replacement at
+    every stage (R ``mrbweights`` on a multistage ``svydesign`` with fpc at each stage).
+
+    Arguments:
+        structure: stage-1 structure (``f_h = (N_h - n_h) / N_h``).
+        psu: stage-1 unit code of each row.
+        stages: the later stages (:class:`methods.design.multistage.Stage`: row codes
+            ``units``, ``structure`` with the units' parents, ``n_h`` and ``f_h`` per parent,
+            and ``weight``, the product of the sampling fractions above, per parent).
+        replicates: number of replicates R (>= 2).
+        rng: numpy Generator for the draws (when ``keys`` is None).
+        keys: optional list, one U_s x R array of uniform keys per stage (stage 1 first): in
+            each group the floor(n/2) units with the smallest keys are kept. Used to check the
+            factors against R's own code given the same draws.
+
+    Returns:
+        Row-level factors (n x R), scale 1, rscales 1/(R - 1) as R.
+
+    Notes:
+        At stage s, in each group (stage-1 stratum, or unit of stage s - 1) with n sampled units
+        a simple random sample of n* = floor(n/2) is kept (delta = 1) and the row factor is
+        ``1 + sum_s G_{s-1} lambda_s (n/n* delta_s - 1)`` with ``lambda_s = sqrt(F_{s-1} n* (1 -
+        f_s) / (n - n*))``, f_s the sampling fraction of the group, F_{s-1} the product of the
+        sampling fractions of the stages above (1 at stage 1) and ``G_{s-1} = prod_{t<s}
+        sqrt(n_t/n*_t) delta_t`` (1 at stage 1): units below a dropped unit get no later-stage
+        term. A group with one unit contributes nothing and cuts the stages below it, as R's
+        ``nstar == 0`` branch. For a linear total each stage's expected contribution is
+        ``F_{s-1}`` times its Taylor term, which is R's recursive ``multistage`` variance
+        (Preston J 2009, Rescaled bootstrap for stratified multistage sampling, Survey
+        Methodology 35:227-234; R ``survey::mrbweights``).
+    """
+    levels = [(structure.psu_stratum, structure.n_h, structure.f_h, None, psu)]
+    levels += [
+        (st.structure.psu_stratum, st.structure.n_h, st.structure.f_h, st.weight, st.units)
+        for st in stages
+    ]
+    n = psu.shape[0]
+    F = np.ones((n, replicates))
+    g = np.ones((structure.n_strata, replicates))  # G of the groups of the current stage
+    for s, (group, n_g, fpcf, cum, rows) in enumerate(levels):
+        n_g = np.asarray(n_g, np.int64)
+        cum = np.ones(n_g.shape[0]) if cum is None else np.asarray(cum, float)
+        nstar = n_g // 2
+        ok = nstar > 0
+        lam = np.zeros(n_g.shape[0])
+        lam[ok] = np.sqrt(cum[ok] * nstar[ok] * np.asarray(fpcf, float)[ok] / (n_g - nstar)[ok])
+        ratio = np.where(ok, n_g / np.maximum(nstar, 1), 0.0)
+        k = rng.random((group.shape[0], replicates)) if keys is None else np.asarray(keys[s])
+        keep = _keep_half(group, n_g, k)
+        gu = g[group]
+        F += (gu * lam[group][:, None] * (ratio[group][:, None] * keep - 1.0))[rows]
+        g = gu * np.sqrt(ratio)[group][:, None] * keep
+    return ReplicateFactors(F, 1.0, np.full(replicates, 1.0 / (replicates - 1.0)), "mrbbootstrap")
+
+
 def brr_factors(
     structure: Structure, fay: float, signs: np.ndarray | None = None
 ) -> ReplicateFactors:
