@@ -346,24 +346,46 @@ def _mrb_design(**kw) -> SurveyDesign:
     return SurveyDesign(ms, ids=["psu", "ssu"], strata="stratum", fpc=["N1", "N2"], nest=True, **kw)
 
 
-def test_mrb_multistage_factors_are_rs_given_the_same_draws():
+@pytest.mark.parametrize("stages", [2, 3])
+def test_mrb_multistage_factors_are_rs_given_the_same_draws(stages):
     """R's own ``mrbweights`` code, run with ``sample(su, nstar)`` replaced by "the nstar units
     of su with the smallest keys" and 20 columns of committed uniform keys, against
     :func:`mrb_multistage_factors` given the same keys: the same factor for every row and
-    replicate (two stages with fpc at both; a one-SSU PSU gets no stage-2 term)."""
-    d = _mrb_design()
-    data = d.data
-    keys = pd.read_csv(OUT / "keys_mrb.csv").set_index("unit")
-    K = keys.drop(columns="stage")
-    st = d._stages[0]
-    k1 = np.empty((d._struct.n_psu, K.shape[1]))
-    k1[d._psu] = K.loc[data["psu"]].to_numpy()
-    k2 = np.empty((st.structure.n_psu, K.shape[1]))
-    k2[st.units] = K.loc[data["psu"] + "." + data["ssu"]].to_numpy()
-    rf = mrb_multistage_factors(d._struct, d._psu, d._stages, K.shape[1], keys=[k1, k2])
-    r_factors = np.loadtxt(OUT / "repw_mrb_supplied.csv", delimiter=",", ndmin=2)
+    replicate, for two stages (fpc at both; a one-SSU PSU gets no stage-2 term) and three
+    (stage 3: two rows per SSU out of N3 = 4)."""
+    ms = pd.read_csv(OUT / "data_mrb.csv")
+    if stages == 2:
+        d = _mrb_design()
+    else:
+        ms = ms.assign(el=np.arange(len(ms)) % 2, N3=4)
+        d = SurveyDesign(
+            ms, ids=["psu", "ssu", "el"], strata="stratum", fpc=["N1", "N2", "N3"], nest=True
+        )
+    keys = pd.read_csv(OUT / "keys_mrb.csv")
+    codes = [d._psu, *[st.units for st in d._stages]]
+    sizes = [d._struct.n_psu, *[st.structure.n_psu for st in d._stages]]
+    K = []
+    for s, (code, size) in enumerate(zip(codes, sizes), start=1):
+        rows = keys[keys.stage == s].sort_values("row").drop(columns=["stage", "row"])
+        k = np.full((size, rows.shape[1]), np.nan)
+        k[code] = rows.to_numpy()
+        K.append(k)
+    rf = mrb_multistage_factors(d._struct, d._psu, d._stages, 20, keys=K)
+    name = "repw_mrb_supplied.csv" if stages == 2 else "repw_mrb3_supplied.csv"
+    r_factors = np.loadtxt(OUT / name, delimiter=",", ndmin=2)
     np.testing.assert_allclose(rf.factors, r_factors, rtol=1e-13, atol=1e-13)
     assert rf.scale == 1.0 and np.allclose(rf.rscales, 1 / 19)
+    assert np.unique(r_factors.round(10)).size > 10  # the later stages do vary the factors
+
+
+def test_mrb_on_ultimate_clusters_uses_the_first_stage_only():
+    """``ultimate_cluster=True`` (stage 1 only, as the Taylor variance): the first-stage
+    factors, constant within PSUs, the same as on the one-stage design."""
+    ms = pd.read_csv(OUT / "data_mrb.csv")
+    u = _mrb_design(ultimate_cluster=True).replicate("mrbbootstrap", replicates=30, seed=3)
+    ms = ms.assign(w=u.weights)
+    one = SurveyDesign(ms, ids="psu", strata="stratum", fpc="N1", weights="w")
+    np.testing.assert_array_equal(u._rep, one.replicate("mrbbootstrap", replicates=30, seed=3)._rep)
 
 
 def test_mrb_multistage_bootstrap_converges_to_rs_multistage_taylor():

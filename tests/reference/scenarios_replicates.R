@@ -140,9 +140,11 @@ wcsv(do.call(rbind, sc), "boot_scales.csv")
 # Preston's multistage rescaled bootstrap beyond the first stage (R mrbweights): a two-stage
 # design with fpc at both stages (4 strata of 3-6 PSUs, 1-5 SSUs per PSU, 2 rows per SSU).
 #   data_mrb.csv           stratum, psu, ssu, N1, N2, y
-#   keys_mrb.csv           stage, unit (R's label), r1..r20: uniform keys (6 decimals)
+#   keys_mrb.csv           stage, row, r1..r20: uniform keys (6 decimals) of each data row's
+#                          unit at stages 1-3 (stage 3: the rows, 2 per SSU, N3 = 4)
 #   repw_mrb_supplied.csv  R's own mrbweights code with sample(su, nstar) replaced by "the
 #                          nstar units of su with the smallest keys": row factors, data order
+#   repw_mrb3_supplied.csv the same for the three-stage design (ids = ~psu + ssu + el)
 #   mrb_se.csv             stat, taylor (R's multistage SE), boot (as.svrepdesign(type =
 #                          "mrbbootstrap", replicates = 4000) after set.seed(5)), nrep; with
 #                          survey.lonely.psu = "certainty" for the one-SSU PSU
@@ -160,25 +162,31 @@ ms$y <- round(rnorm(nrow(ms), 10, 3) + as.integer(factor(ms$psu)) / 3, 3)
 rownames(ms) <- NULL
 wcsv(ms, "data_mrb.csv")
 md <- svydesign(ids = ~psu + ssu, strata = ~stratum, fpc = ~N1 + N2, data = ms)
+ms3 <- transform(ms, el = paste0(ssu, "e", ave(seq_len(nrow(ms)), ssu, FUN = seq_along)), N3 = 4)
+md3 <- svydesign(ids = ~psu + ssu + el, strata = ~stratum, fpc = ~N1 + N2 + N3, data = ms3)
 nrep <- 20
-lab1 <- levels(md$cluster[, 1])
-lab2 <- levels(md$cluster[, 2])
-K <- matrix(round(runif((length(lab1) + length(lab2)) * nrep), 6), ncol = nrep,
-            dimnames = list(c(lab1, lab2), paste0("r", seq_len(nrep))))
-wcsv(data.frame(stage = rep(1:2, c(length(lab1), length(lab2))), unit = rownames(K), K),
-     "keys_mrb.csv")
+labs <- lapply(1:3, function(s) levels(md3$cluster[, s]))
+K <- matrix(round(runif(length(unlist(labs)) * nrep), 6), ncol = nrep,
+            dimnames = list(unlist(labs), paste0("r", seq_len(nrep))))
+# one line per stage and data row: the key of the row's unit at that stage
+rowkeys <- do.call(rbind, lapply(1:3, function(s) {
+  data.frame(stage = s, row = seq_len(nrow(ms3)), K[as.character(md3$cluster[, s]), ],
+             row.names = NULL)
+}))
+wcsv(rowkeys, "keys_mrb.csv")
 mrb <- survey:::mrbweights
 env <- new.env(parent = asNamespace("survey"))
 environment(mrb) <- env
 env$sample <- function(x, size, ...) {
   x[order(env$key[as.character(x)])][seq_len(size)]
 }
-fr <- sapply(seq_len(nrep), function(k) {
-  env$key <- K[, k]
-  mrb(md$cluster, md$strata, md$fpc, replicates = 2)$repweights[, 1]
-})
-write.table(fr, file.path(out, "repw_mrb_supplied.csv"), sep = ",", row.names = FALSE,
-            col.names = FALSE)
+for (des in list(list(md, "repw_mrb_supplied.csv"), list(md3, "repw_mrb3_supplied.csv"))) {
+  fr <- sapply(seq_len(nrep), function(k) {
+    env$key <- K[, k]
+    mrb(des[[1]]$cluster, des[[1]]$strata, des[[1]]$fpc, replicates = 2)$repweights[, 1]
+  })
+  write.table(fr, file.path(out, des[[2]]), sep = ",", row.names = FALSE, col.names = FALSE)
+}
 op <- options(survey.lonely.psu = "certainty")  # the one-SSU PSU adds no stage-2 term
 set.seed(5)
 mb <- as.svrepdesign(md, type = "mrbbootstrap", replicates = 4000)

@@ -110,7 +110,7 @@ def make_replicate_design(
             if float(1.0 / np.mean(1.0 / s.n_h)) <= 1.0:
                 raise UsageError("every stratum has one PSU: the bootstrap has nothing to resample")
             rf = canty_davison_factors(s, replicates, rng, design._fpc is not None)
-        elif method == "mrbbootstrap" and design._stages and design._fpc is not None:
+        elif method == "mrbbootstrap" and not design.ultimate_cluster and design._fpc is not None:
             rf = mrb_multistage_factors(s, design._psu, design._stages, replicates, rng)
             return _with_factors(design, rf, mse, seed_used, rows=True)
         elif method == "mrbbootstrap":
