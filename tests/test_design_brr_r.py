@@ -388,6 +388,21 @@ def test_mrb_on_ultimate_clusters_uses_the_first_stage_only():
     np.testing.assert_array_equal(u._rep, one.replicate("mrbbootstrap", replicates=30, seed=3)._rep)
 
 
+def test_bootstraps_on_multistage_designs_say_what_they_drop_as_r():
+    """R: mrbweights warns "Design is sampled with replacement: only first stage used";
+    as.svrepdesign(type="bootstrap") warns "Finite population corrections after first stage
+    have been dropped"."""
+    ms = pd.read_csv(OUT / "data_mrb.csv").assign(w=1.0)
+    wr = SurveyDesign(ms, ids=["psu", "ssu"], strata="stratum", weights="w", nest=True)
+    with pytest.warns(UserWarning, match="no fpc .*first stage only"):
+        wr.replicate("mrbbootstrap", replicates=5, seed=1)
+    with pytest.warns(UserWarning, match="drops the fpc of the later ones"):
+        _mrb_design().replicate("bootstrap", replicates=5, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _mrb_design().replicate("mrbbootstrap", replicates=5, seed=1)
+
+
 def test_mrb_multistage_bootstrap_converges_to_rs_multistage_taylor():
     """Preston (2009): the multistage rescaled bootstrap is unbiased for the recursive
     multistage variance of a total. 20000 replicates: the variance's relative SD is about

@@ -104,6 +104,22 @@ def make_replicate_design(
                 UserWarning,
                 stacklevel=3,
             )
+        if design._stages and not design._ultimate_cluster and method != "subbootstrap":
+            if method == "mrbbootstrap" and design._fpc is None:
+                warnings.warn(
+                    f"the design has {design.stages} stages but no fpc (sampled with "
+                    "replacement): 'mrbbootstrap' uses the first stage only, as R's mrbweights",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            elif method == "bootstrap" and design._fpc is not None:
+                warnings.warn(
+                    f"'bootstrap' resamples the first of the design's {design.stages} stages "
+                    "and drops the fpc of the later ones, as R's as.svrepdesign does; "
+                    "'mrbbootstrap' uses every stage",
+                    UserWarning,
+                    stacklevel=3,
+                )
         seed_used = int(np.random.SeedSequence().entropy % (2**63)) if seed is None else seed
         rng = np.random.default_rng(seed_used)
         if method == "bootstrap":
