@@ -139,7 +139,7 @@ def main() -> None:
     def fresh_run():
         """Build the replicate weights and estimate once, from scratch (nothing cached)."""
         t0 = time.perf_counter()
-        rep = base.replicate("bootstrap", replicates=args.replicates, seed=1)
+        rep = base.replicate("subbootstrap", replicates=args.replicates, seed=1)
         t1 = time.perf_counter()
         res = rep.by("domain").proportion("y")
         t2 = time.perf_counter()

@@ -46,7 +46,7 @@ def D(victims):
         "vh": SurveyDesign(victims, weights="w", strata="district", psu="half", nest=True),
     }
     d["vjkn"] = d["vc"].replicate("jkn")
-    d["vboot"] = d["vc"].replicate("bootstrap", replicates=N_BOOT, seed=7)
+    d["vboot"] = d["vc"].replicate("subbootstrap", replicates=N_BOOT, seed=7)
     d["vfay"] = d["vh"].replicate("brr", fay=FAY)
     return d
 

@@ -150,7 +150,7 @@ def test_calibration_memory_is_linear_in_n():
 # --------------------------------------------------------------------------- replicates
 def test_bootstrap_replicates_are_each_raked_to_the_margins():
     design, margins = _rake_problem()
-    rep = design.replicate("bootstrap", replicates=20, seed=11)
+    rep = design.replicate("subbootstrap", replicates=20, seed=11)
     raked = wt.rake(rep, margins)
     for col, target in margins.items():
         values = design.data[col].to_numpy()

@@ -38,7 +38,8 @@ emit_by("vjkn_by_offence_prop_logit", svyby(~sat, ~offence, rc, svyciprop, varty
 emit_by("vjkn_by_offence_total_sat", svyby(~sat, ~offence, rc, svytotal, na.rm = TRUE, vartype = vt))
 emit_ttest("vjkn_ttest_eth", svyttest(sat ~ I(ethnic2 == "white"), subset(rc, !is.na(ethnic2))))
 
-# our Rao-Wu bootstrap weights (clusters = batches)
+# our Rao-Wu bootstrap weights (replicate("subbootstrap"), clusters = batches); svrepdesign has
+# no "subbootstrap" type, and its "bootstrap" has the same 1/(R-1) scale
 rb <- svrepdesign(data = v, repweights = bootw, weights = ~w, type = "bootstrap",
                   combined.weights = TRUE, mse = FALSE)
 emit_stat("vboot_mean_score", svymean(~score, rb, na.rm = TRUE, deff = TRUE))

@@ -8,8 +8,9 @@
 #                         as.svrepdesign(type = "BRR" / "Fay") with R's hadamard() and with
 #                         supplied matrices (hadamard.matrix=)
 #   hadamard_<case>.csv   each supplied matrix (no header)
-#   repw_<case>.csv       R's replicate factors of each supplied-matrix case, one row per PSU
-#                         (compressed weights), PSU order as in the data
+#   repw_<case>.csv       R's replicate factors of each supplied-matrix and built-in BRR case,
+#                         one row per PSU (compressed weights), PSU order as in the data
+#   hadamard_orders.csv   n, order, md5: survey::hadamard(n) for n = 1..200 and a few larger
 #   boot_scales.csv       type, design, replicates, scale, rscale (first), nrep for R's
 #                         "bootstrap" (bootweights), "subbootstrap" and "mrbbootstrap"
 suppressMessages(library(survey))
@@ -44,13 +45,22 @@ emit <- function(case, des) {
   )
 }
 
+write_factors <- function(rep, case) {
+  f <- rep$repweights$weights
+  f <- f[order(unique(rep$repweights$index)), , drop = FALSE]
+  write.table(f, file.path(out, sprintf("repw_%s.csv", case)), sep = ",",
+              row.names = FALSE, col.names = FALSE)
+}
+
 designs <- list()
-for (H in c(3, 7, 11, 12, 26)) {
+for (H in c(3, 7, 11, 12, 19, 26, 33, 40, 64, 99)) {
   d <- make_data(H, 1000 + H)
   wcsv(d, sprintf("data_brr_h%d.csv", H))
   des <- svydesign(ids = ~psu, strata = ~stratum, weights = ~w, data = d)
   designs[[as.character(H)]] <- des
-  emit(sprintf("builtin_brr_h%d", H), as.svrepdesign(des, type = "BRR"))
+  rep <- as.svrepdesign(des, type = "BRR")
+  emit(sprintf("builtin_brr_h%d", H), rep)
+  write_factors(rep, sprintf("builtin_brr_h%d", H))
   emit(sprintf("builtin_fay_h%d", H), as.svrepdesign(des, type = "Fay", fay.rho = 0.5))
   emit(sprintf("taylor_h%d", H), des)
 }
@@ -79,12 +89,23 @@ for (case in names(supplied)) {
   emit(case, rep)
   write.table(s$M, file.path(out, sprintf("hadamard_%s.csv", case)), sep = ",",
               row.names = FALSE, col.names = FALSE)
-  f <- rep$repweights$weights
-  f <- f[order(unique(rep$repweights$index)), , drop = FALSE]
-  write.table(f, file.path(out, sprintf("repw_%s.csv", case)), sep = ",",
-              row.names = FALSE, col.names = FALSE)
+  write_factors(rep, case)
 }
 wcsv(do.call(rbind, rows), "brr_se.csv")
+
+# R's built-in Hadamard matrices: for n strata, the order of survey::hadamard(n) and the MD5 of
+# its 0/1 rows written one line each ("1010...\n"), as the engine's r_hadamard must rebuild them.
+ns <- c(1:200, 250, 300, 400, 500, 1000)
+hm <- data.frame(n = ns, order = NA_integer_, md5 = NA_character_)
+for (k in seq_along(ns)) {
+  M <- hadamard(ns[k])
+  f <- tempfile()
+  writeLines(apply(M, 1, paste, collapse = ""), f)
+  hm$order[k] <- nrow(M)
+  hm$md5[k] <- unname(tools::md5sum(f))
+  unlink(f)
+}
+wcsv(hm, "hadamard_orders.csv")
 
 # Bootstrap scales: an unstratified cluster design and a stratified one with unequal n_h
 # (3, 4, 6 and 9 PSUs), with and without fpc (bootweights uses it; mrbweights needs it).
@@ -115,3 +136,62 @@ for (ty in c("bootstrap", "subbootstrap", "mrbbootstrap")) {
   }
 }
 wcsv(do.call(rbind, sc), "boot_scales.csv")
+
+# Preston's multistage rescaled bootstrap beyond the first stage (R mrbweights): a two-stage
+# design with fpc at both stages (4 strata of 3-6 PSUs, 1-5 SSUs per PSU, 2 rows per SSU).
+#   data_mrb.csv           stratum, psu, ssu, N1, N2, y
+#   keys_mrb.csv           stage, row, r1..r20: uniform keys (6 decimals) of each data row's
+#                          unit at stages 1-3 (stage 3: the rows, 2 per SSU, N3 = 4)
+#   repw_mrb_supplied.csv  R's own mrbweights code with sample(su, nstar) replaced by "the
+#                          nstar units of su with the smallest keys": row factors, data order
+#   repw_mrb3_supplied.csv the same for the three-stage design (ids = ~psu + ssu + el)
+#   mrb_se.csv             stat, taylor (R's multistage SE), boot (as.svrepdesign(type =
+#                          "mrbbootstrap", replicates = 4000) after set.seed(5)), nrep; with
+#                          survey.lonely.psu = "certainty" for the one-SSU PSU
+set.seed(321)
+nh <- c(3, 4, 5, 6)
+psu <- sprintf("q%02d", seq_len(sum(nh)))
+m <- sample(1:5, length(psu), replace = TRUE)
+m[2] <- 1  # a PSU with one SSU: no stage-2 term
+P <- data.frame(stratum = rep(sprintf("c%d", seq_along(nh)), nh), psu, m,
+                N1 = rep(nh * 3, nh), N2 = m + sample(0:6, length(psu), replace = TRUE))
+ms <- P[rep(seq_len(nrow(P)), P$m), ]
+ms$ssu <- paste0(ms$psu, "s", ave(seq_len(nrow(ms)), ms$psu, FUN = seq_along))
+ms <- ms[rep(seq_len(nrow(ms)), each = 2), c("stratum", "psu", "ssu", "N1", "N2")]
+ms$y <- round(rnorm(nrow(ms), 10, 3) + as.integer(factor(ms$psu)) / 3, 3)
+rownames(ms) <- NULL
+wcsv(ms, "data_mrb.csv")
+md <- svydesign(ids = ~psu + ssu, strata = ~stratum, fpc = ~N1 + N2, data = ms)
+ms3 <- transform(ms, el = paste0(ssu, "e", ave(seq_len(nrow(ms)), ssu, FUN = seq_along)), N3 = 4)
+md3 <- svydesign(ids = ~psu + ssu + el, strata = ~stratum, fpc = ~N1 + N2 + N3, data = ms3)
+nrep <- 20
+labs <- lapply(1:3, function(s) levels(md3$cluster[, s]))
+K <- matrix(round(runif(length(unlist(labs)) * nrep), 6), ncol = nrep,
+            dimnames = list(unlist(labs), paste0("r", seq_len(nrep))))
+# one line per stage and data row: the key of the row's unit at that stage
+rowkeys <- do.call(rbind, lapply(1:3, function(s) {
+  data.frame(stage = s, row = seq_len(nrow(ms3)), K[as.character(md3$cluster[, s]), ],
+             row.names = NULL)
+}))
+wcsv(rowkeys, "keys_mrb.csv")
+mrb <- survey:::mrbweights
+env <- new.env(parent = asNamespace("survey"))
+environment(mrb) <- env
+env$sample <- function(x, size, ...) {
+  x[order(env$key[as.character(x)])][seq_len(size)]
+}
+for (des in list(list(md, "repw_mrb_supplied.csv"), list(md3, "repw_mrb3_supplied.csv"))) {
+  fr <- sapply(seq_len(nrep), function(k) {
+    env$key <- K[, k]
+    mrb(des[[1]]$cluster, des[[1]]$strata, des[[1]]$fpc, replicates = 2)$repweights[, 1]
+  })
+  write.table(fr, file.path(out, des[[2]]), sep = ",", row.names = FALSE, col.names = FALSE)
+}
+op <- options(survey.lonely.psu = "certainty")  # the one-SSU PSU adds no stage-2 term
+set.seed(5)
+mb <- as.svrepdesign(md, type = "mrbbootstrap", replicates = 4000)
+wcsv(data.frame(stat = c("total", "mean"),
+                taylor = c(SE(svytotal(~y, md)), SE(svymean(~y, md))),
+                boot = c(SE(svytotal(~y, mb)), SE(svymean(~y, mb))), nrep = 4000),
+     "mrb_se.csv")
+options(op)

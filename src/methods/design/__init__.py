@@ -38,6 +38,7 @@ from methods.design.estimators import (
     srs_variance,
     usable_codes,
 )
+from methods.design.hadamard import RHadamard, r_hadamard
 from methods.design.replicate import (
     DEFAULT_BOOTSTRAP_REPLICATES,
     REPLICATE_METHODS,
@@ -57,13 +58,14 @@ from methods.design.variance import (
     ReplicateFactors,
     SinglePSUStratum,
     Structure,
-    bootstrap_factors,
     brr_factors,
+    canty_davison_factors,
     hadamard,
     jk1_factors,
     jkn_factors,
     replicate_variance,
     stratum_scales,
+    subbootstrap_factors,
     taylor_variance,
 )
 
@@ -77,6 +79,7 @@ __all__ = [
     "MAX_REPLICATE_CELLS",
     "PointResult",
     "REPLICATE_METHODS",
+    "RHadamard",
     "ReplicateFactors",
     "SINGLE_PSU_MODES",
     "SinglePSUError",
@@ -84,8 +87,8 @@ __all__ = [
     "Structure",
     "SurveyDesign",
     "binary_column",
-    "bootstrap_factors",
     "brr_factors",
+    "canty_davison_factors",
     "clopper_pearson_interval",
     "compare_independent",
     "design_wilson_interval",
@@ -104,6 +107,7 @@ __all__ = [
     "proportion_interval",
     "psu_codes",
     "psu_count_per_row",
+    "r_hadamard",
     "readonly",
     "replicate_degf",
     "replicate_estimates",
@@ -114,6 +118,7 @@ __all__ = [
     "srs_variance",
     "strata_codes",
     "stratum_scales",
+    "subbootstrap_factors",
     "t_quantile",
     "taylor_variance",
     "usable_codes",

@@ -10,17 +10,19 @@ import numpy as np
 
 from methods.core.errors import UsageError, ValidationError
 from methods.design.columns import readonly, rows1
+from methods.design.hadamard import r_hadamard
 from methods.design.variance import (
     MAX_REPLICATE_CELLS,
     ReplicateFactors,
     SinglePSUStratum,
-    bootstrap_factors,
     brr_factors,
     canty_davison_factors,
     hadamard_signs,
     jk1_factors,
     jkn_factors,
     mrb_factors,
+    mrb_multistage_factors,
+    subbootstrap_factors,
 )
 
 if TYPE_CHECKING:
@@ -35,8 +37,12 @@ REPLICATE_METHODS = (
     "brr",
     "mrbbootstrap",
 )
-#: Methods that draw random replicates (and take ``replicates=`` and ``seed=``).
+#: Methods that draw random replicates (and take ``replicates=`` and ``seed=``). The names are
+#: R's ``as.svrepdesign(type=)``: "bootstrap" is Canty and Davison's (R ``bootweights``),
+#: "subbootstrap" Rao and Wu's rescaled one (R ``subbootweights``); "cdbootstrap" is our older
+#: name of "bootstrap", kept as an alias.
 BOOTSTRAPS = ("bootstrap", "subbootstrap", "cdbootstrap", "mrbbootstrap")
+ALIASES = {"cdbootstrap": "bootstrap"}
 DEFAULT_BOOTSTRAP_REPLICATES = 50  # R's as.svrepdesign default
 
 
@@ -52,12 +58,7 @@ def make_replicate_design(
     """See :meth:`methods.design.survey.SurveyDesign.replicate`."""
     if method not in REPLICATE_METHODS:
         raise UsageError(f"replicate method must be one of {REPLICATE_METHODS}, got {method!r}")
-    if method == "mrbbootstrap" and design._stages and design._fpc is not None:
-        raise NotImplementedError(
-            "Preston's multistage rescaled bootstrap beyond the first stage (R mrbweights on a "
-            "multistage design without replacement) is not built yet; use 'jkn' or a "
-            "with-replacement design (ultimate clusters)"
-        )
+    method = ALIASES.get(method, method)
     if method != "brr" and hadamard is not None:
         raise UsageError("hadamard= only applies to method='brr'")
     s = design._struct
@@ -95,22 +96,43 @@ def make_replicate_design(
                 UserWarning,
                 stacklevel=3,
             )
-        if design._fpc is not None and method not in ("cdbootstrap", "mrbbootstrap"):
+        if design._fpc is not None and method == "subbootstrap":
             warnings.warn(
-                "the Rao-Wu bootstrap ignores the finite population correction (R drops it too)",
+                "the Rao-Wu bootstrap ('subbootstrap') ignores the finite population correction "
+                "(R's subbootweights drops it too); 'bootstrap' (Canty-Davison) and "
+                "'mrbbootstrap' use it",
                 UserWarning,
                 stacklevel=3,
             )
+        if design._stages and not design._ultimate_cluster and method != "subbootstrap":
+            if method == "mrbbootstrap" and design._fpc is None:
+                warnings.warn(
+                    f"the design has {design.stages} stages but no fpc (sampled with "
+                    "replacement): 'mrbbootstrap' uses the first stage only, as R's mrbweights",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            elif method == "bootstrap" and design._fpc is not None:
+                warnings.warn(
+                    f"'bootstrap' resamples the first of the design's {design.stages} stages "
+                    "and drops the fpc of the later ones, as R's as.svrepdesign does; "
+                    "'mrbbootstrap' uses every stage",
+                    UserWarning,
+                    stacklevel=3,
+                )
         seed_used = int(np.random.SeedSequence().entropy % (2**63)) if seed is None else seed
         rng = np.random.default_rng(seed_used)
-        if method == "cdbootstrap":
+        if method == "bootstrap":
             if float(1.0 / np.mean(1.0 / s.n_h)) <= 1.0:
                 raise UsageError("every stratum has one PSU: the bootstrap has nothing to resample")
             rf = canty_davison_factors(s, replicates, rng, design._fpc is not None)
+        elif method == "mrbbootstrap" and not design.ultimate_cluster and design._fpc is not None:
+            rf = mrb_multistage_factors(s, design._psu, design._stages, replicates, rng)
+            return _with_factors(design, rf, mse, seed_used, rows=True)
         elif method == "mrbbootstrap":
             rf = mrb_factors(s, replicates, rng, design._fpc is not None)
         else:
-            rf, _ = bootstrap_factors(s, replicates, rng)
+            rf, _ = subbootstrap_factors(s, replicates, rng)
     else:
         if not stratified:
             raise UsageError("BRR needs strata with two PSUs each")
@@ -130,8 +152,23 @@ def make_replicate_design(
             warnings.warn(
                 "BRR drops the finite population correction (as R does)", UserWarning, stacklevel=3
             )
-        signs = None if hadamard is None else hadamard_signs(hadamard, s.n_strata)
-        _check_size(design, s.n_strata + 1 if signs is None else signs.shape[1])
+        if hadamard is None:
+            built = r_hadamard(s.n_strata)
+            if not built.exact:
+                warnings.warn(
+                    f"BRR with {s.n_strata} strata: R's survey::hadamard({s.n_strata}) builds on "
+                    "its stored order-28 matrix (from Sloane's library), which the workbench "
+                    f"does not rebuild; using Paley's order-28 construction instead (the same "
+                    f"{built.matrix.shape[0]} replicates and the same variance for totals and "
+                    "other linear statistics, other half-samples, so nonlinear SEs differ "
+                    "slightly from R's). Pass hadamard= R's matrix to reproduce R exactly",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            signs = 2.0 * built.matrix - 1.0
+        else:
+            signs = hadamard_signs(hadamard, s.n_strata)
+        _check_size(design, signs.shape[1])
         rf = brr_factors(s, fay, signs)
     return _with_factors(design, rf, mse, seed_used)
 
@@ -145,10 +182,13 @@ def _check_size(design: SurveyDesign, n_rep: int) -> None:
         )
 
 
-def _with_factors(design: SurveyDesign, rf: ReplicateFactors, mse: bool, seed) -> SurveyDesign:
-    """Replicate weights ``w_i * factors[psu_i]``; when every row is a PSU the factor matrix is
-    scaled in place (one n x R array in memory) and ``_rep_factors`` is not kept."""
-    if design._struct.psu_identity:
+def _with_factors(
+    design: SurveyDesign, rf: ReplicateFactors, mse: bool, seed, rows: bool = False
+) -> SurveyDesign:
+    """Replicate weights ``w_i * factors[psu_i]`` (``rows``: ``w_i * factors[i]``, factors that
+    vary within PSUs); when every row is a PSU, or ``rows``, the factor matrix is scaled in
+    place (one n x R array in memory) and ``_rep_factors`` is not kept."""
+    if design._struct.psu_identity or rows:
         rep = rf.factors
         rep *= design._w[:, None]
         factors = None

@@ -171,7 +171,8 @@ class SurveyDesign:
       objects with ``adjust(z) -> z`` (n x k -> n x k); ``_struct`` (PSU strata, n_h, f_h:
       derived, recomputed by ``_replace`` when ``_strata``, ``_psu`` or ``_fpc`` change).
     * Replicate designs: ``_rep`` (n x R replicate weights, i.e. full weights times replicate
-      factors, or None), ``_rep_method`` ("jk1", "jkn", "bootstrap", "brr" or None),
+      factors, or None), ``_rep_method`` ("jk1", "jkn", "bootstrap", "subbootstrap",
+      "mrbbootstrap", "brr", "fay", "other" or None),
       ``_rep_scale`` (float), ``_rep_rscales`` (R), ``_rep_mse`` (bool, R's default False),
       ``_rep_factors`` (P x R PSU factors when ``_rep == _w * factors[_psu]``, else None: set
       it to None when you re-weight replicates, ``_replace`` does so automatically when
@@ -360,7 +361,7 @@ class SurveyDesign:
             "BRR": "brr",
             "Fay": "fay",
             "bootstrap": "bootstrap",
-            "subbootstrap": "bootstrap",
+            "subbootstrap": "subbootstrap",
             "other": "other",
         }
         if type not in kinds:
@@ -833,14 +834,14 @@ class SurveyDesign:
         """A replicate-weight version of this design (R's ``as.svrepdesign``).
 
         Arguments:
-            method: "jk1" (unstratified delete-one-PSU jackknife), "jkn" (stratified
-                jackknife), "bootstrap" or its R name "subbootstrap" (Rao-Wu rescaling
-                bootstrap, R ``subbootweights``; Rao and Wu 1988), "cdbootstrap" (Canty and
-                Davison 1999, R's ``type="bootstrap"``, ``bootweights``; uses the fpc) or "brr"
+            method: R's ``as.svrepdesign(type=)`` names: "jk1" (unstratified delete-one-PSU
+                jackknife), "jkn" (stratified jackknife), "bootstrap" (Canty and Davison 1999,
+                R ``bootweights``; uses the fpc; "cdbootstrap" is an alias), "subbootstrap"
+                (Rao-Wu rescaling bootstrap, R ``subbootweights``; Rao and Wu 1988) or "brr"
                 (balanced repeated replication; Fay's method when ``fay > 0``; needs exactly
-                two PSUs per stratum). "mrbbootstrap" (Preston 2009, R ``mrbweights``;
-                first stage only, with the first-stage fpc; a multistage design with an fpc
-                raises NotImplementedError).
+                two PSUs per stratum). "mrbbootstrap" (Preston 2009, R ``mrbweights``:
+                every stage of a multistage design with an fpc at each stage, the first stage
+                with its fpc otherwise).
             replicates: number of bootstrap replicates (default 50, R's default); the
                 jackknives and BRR fix their own number.
             seed: seed for the bootstrap (numpy Generator); a fresh one is drawn and kept in
@@ -860,14 +861,17 @@ class SurveyDesign:
             A new design; every estimator then uses the replicate variance.
 
         Notes:
-            Factors and scales follow R's ``jk1weights``, ``jknweights``, ``subbootweights``
-            and ``brrweights`` (formulas and references in :mod:`methods.design.variance`). The fpc
-            enters JK1 and JKn as in R; the bootstrap and BRR drop it with a warning. Our BRR
-            uses the smallest Sylvester/Paley Hadamard matrix of order > #strata: R's
-            matrices exactly for orders 4, 8 and 16 (tests/test_design_brr_r.py); for other
-            orders the matrix (order 12) or its order (32 where R uses 28) can differ from
-            R's, which gives the same variance for linear estimators and slightly different
-            ones for nonlinear ones; pass ``hadamard=`` to fix the half-samples.
+            Factors and scales follow R's ``jk1weights``, ``jknweights``, ``bootweights``,
+            ``subbootweights``, ``mrbweights`` and ``brrweights`` (formulas and references in
+            :mod:`methods.design.variance`). The fpc enters JK1, JKn, "bootstrap" and
+            "mrbbootstrap" as in R; "subbootstrap" and BRR drop it with a warning. Our BRR
+            uses R's ``survey::hadamard(#strata)``, rebuilt by its constructions
+            (:mod:`methods.design.hadamard`), so the replicate weights are R's exactly
+            (tests/test_design_brr_r.py), except where R builds on its stored order-28
+            matrix (24-27, 48-55, 108-111, ... strata): there a Paley matrix of the same
+            order gives the same number of replicates and the same variance for linear
+            estimators, slightly different ones for nonlinear ones, with a warning; pass
+            ``hadamard=`` to fix the half-samples.
         """
         if self._rows_kept:
             raise UsageError(

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from methods.core.errors import UsageError
+from methods.design.hadamard import hadamard
 
 SINGLE_PSU_MODES = ("error", "certainty", "remove", "average", "adjust")
 
@@ -447,10 +448,11 @@ def jkn_factors(structure: Structure, single_psu: str) -> tuple[ReplicateFactors
     return ReplicateFactors(F, scale, np.asarray(rsc), "jkn"), lonely_seen
 
 
-def bootstrap_factors(
+def subbootstrap_factors(
     structure: Structure, replicates: int, rng: np.random.Generator
 ) -> tuple[ReplicateFactors, list[int]]:
-    """Rao-Wu rescaling bootstrap with m_h = n_h - 1 (R ``subbootweights``).
+    """Rao-Wu rescaling bootstrap with m_h = n_h - 1 (R ``subbootweights``,
+    ``as.svrepdesign(type="subbootstrap")``).
 
     Notes:
         In each stratum draw n_h - 1 of its n_h PSUs with replacement; PSU i drawn m_hi times
@@ -477,7 +479,7 @@ def bootstrap_factors(
         counts = np.bincount((draws * replicates + r_index).ravel(), minlength=nh * replicates)
         F[members, :] = counts.reshape(nh, replicates) * (nh / (nh - 1.0))
     return (
-        ReplicateFactors(F, 1.0 / (replicates - 1.0), np.ones(replicates), "bootstrap"),
+        ReplicateFactors(F, 1.0 / (replicates - 1.0), np.ones(replicates), "subbootstrap"),
         lonely,
     )
 
@@ -543,7 +545,7 @@ def canty_davison_factors(
     if nbar <= 1.0:
         raise ValueError("every stratum has one PSU: the bootstrap has no variance to estimate")
     scale = nbar / ((nbar - 1.0) * (replicates - 1.0))
-    return ReplicateFactors(F, scale, np.ones(replicates), "cdbootstrap")
+    return ReplicateFactors(F, scale, np.ones(replicates), "bootstrap")
 
 
 def mrb_factors(
@@ -588,6 +590,80 @@ def mrb_factors(
     return ReplicateFactors(F, 1.0, np.full(replicates, 1.0 / (replicates - 1.0)), "mrbbootstrap")
 
 
+def _keep_half(group: np.ndarray, n_g: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """U x R booleans: in each replicate (column) and group, the floor(n_g / 2) units with the
+    smallest keys (a simple random sample without replacement when keys are uniform)."""
+    U = group.shape[0]
+    order = np.argsort(group[:, None] + keys, axis=0, kind="stable")  # keys in [0, 1)
+    start = np.concatenate([[0], np.cumsum(n_g)[:-1]])
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(U)[:, None] - start[group[order]], axis=0)
+    return rank < (n_g // 2)[group][:, None]
+
+
+def mrb_multistage_factors(
+    structure: Structure,
+    psu: np.ndarray,
+    stages,
+    replicates: int,
+    rng: np.random.Generator | None = None,
+    keys=None,
+) -> ReplicateFactors:
+    """Preston's multistage rescaled bootstrap for a design sampled without replacement at
+    every stage (R ``mrbweights`` on a multistage ``svydesign`` with fpc at each stage).
+
+    Arguments:
+        structure: stage-1 structure (``f_h = (N_h - n_h) / N_h``).
+        psu: stage-1 unit code of each row.
+        stages: the later stages (:class:`methods.design.multistage.Stage`: row codes
+            ``units``, ``structure`` with the units' parents, ``n_h`` and ``f_h`` per parent,
+            and ``weight``, the product of the sampling fractions above, per parent).
+        replicates: number of replicates R (>= 2).
+        rng: numpy Generator for the draws (when ``keys`` is None).
+        keys: optional list, one U_s x R array of uniform keys per stage (stage 1 first): in
+            each group the floor(n/2) units with the smallest keys are kept. Used to check the
+            factors against R's own code given the same draws.
+
+    Returns:
+        Row-level factors (n x R), scale 1, rscales 1/(R - 1) as R.
+
+    Notes:
+        At stage s, in each group (stage-1 stratum, or unit of stage s - 1) with n sampled units
+        a simple random sample of n* = floor(n/2) is kept (delta = 1) and the row factor is
+        ``1 + sum_s G_{s-1} lambda_s (n/n* delta_s - 1)`` with ``lambda_s = sqrt(F_{s-1} n* (1 -
+        f_s) / (n - n*))``, f_s the sampling fraction of the group, F_{s-1} the product of the
+        sampling fractions of the stages above (1 at stage 1) and ``G_{s-1} = prod_{t<s}
+        sqrt(n_t/n*_t) delta_t`` (1 at stage 1): units below a dropped unit get no later-stage
+        term. A group with one unit contributes nothing and cuts the stages below it, as R's
+        ``nstar == 0`` branch. For a linear total each stage's expected contribution is
+        ``F_{s-1}`` times its Taylor term, which is R's recursive ``multistage`` variance
+        (Preston J 2009, Rescaled bootstrap for stratified multistage sampling, Survey
+        Methodology 35:227-234; R ``survey::mrbweights``).
+    """
+    levels = [(structure.psu_stratum, structure.n_h, structure.f_h, None, psu)]
+    levels += [
+        (st.structure.psu_stratum, st.structure.n_h, st.structure.f_h, st.weight, st.units)
+        for st in stages
+    ]
+    n = psu.shape[0]
+    F = np.ones((n, replicates))
+    g = np.ones((structure.n_strata, replicates))  # G of the groups of the current stage
+    for s, (group, n_g, fpcf, cum, rows) in enumerate(levels):
+        n_g = np.asarray(n_g, np.int64)
+        cum = np.ones(n_g.shape[0]) if cum is None else np.asarray(cum, float)
+        nstar = n_g // 2
+        ok = nstar > 0
+        lam = np.zeros(n_g.shape[0])
+        lam[ok] = np.sqrt(cum[ok] * nstar[ok] * np.asarray(fpcf, float)[ok] / (n_g - nstar)[ok])
+        ratio = np.where(ok, n_g / np.maximum(nstar, 1), 0.0)
+        k = rng.random((group.shape[0], replicates)) if keys is None else np.asarray(keys[s])
+        keep = _keep_half(group, n_g, k)
+        gu = g[group]
+        F += (gu * lam[group][:, None] * (ratio[group][:, None] * keep - 1.0))[rows]
+        g = gu * np.sqrt(ratio)[group][:, None] * keep
+    return ReplicateFactors(F, 1.0, np.full(replicates, 1.0 / (replicates - 1.0)), "mrbbootstrap")
+
+
 def brr_factors(
     structure: Structure, fay: float, signs: np.ndarray | None = None
 ) -> ReplicateFactors:
@@ -597,8 +673,8 @@ def brr_factors(
         structure: design structure; every stratum has two PSUs.
         fay: Fay's rho in [0, 1) (0: plain BRR).
         signs: optional m x m +/-1 Hadamard matrix in our orientation (+1: the first PSU of
-            the stratum gets ``2 - rho``), as returned by :func:`hadamard_signs`; default the
-            built-in :func:`hadamard` of order > H.
+            the stratum gets ``2 - rho``), as returned by :func:`hadamard_signs`; default R's
+            built-in ``survey::hadamard(H)`` (:func:`methods.design.hadamard.r_hadamard`).
 
     Notes:
         Stratum h is assigned row h + 1 of a Hadamard matrix of order m > H (the first row is
@@ -677,62 +753,6 @@ def hadamard_signs(matrix, n_strata: int) -> np.ndarray:
             "are not orthogonal (rule: S'S = m I with S the +/-1 coding, R is.hadamard)"
         )
     return S
-
-
-def hadamard(min_order: int) -> np.ndarray:
-    """A +/-1 Hadamard matrix of the smallest order >= ``min_order`` we can build.
-
-    Orders available: 2^k (Sylvester 1867) and 2^k (q + 1) for primes q = 3 mod 4 (Paley 1933
-    construction I followed by Sylvester doubling): 4, 8, 12, 16, 20, 24, 32, 40, 44, 48, ...;
-    an order we cannot build (28, 36, 52, ...) falls back to the next one we can. The first
-    row and column are all +1.
-
-    Notes:
-        H H' = m I, which is what makes the BRR half-samples balanced (Wolter 2007, sec. 3.3).
-    """
-    best = 1 << max(0, int(np.ceil(np.log2(max(min_order, 1)))))
-    best_q = None
-    q = 3
-    while q + 1 < best:
-        if _is_prime(q) and q % 4 == 3:
-            order = q + 1
-            while order < min_order:
-                order *= 2
-            if order < best:
-                best, best_q = order, q
-        q += 4
-    if best_q is None:
-        H = np.ones((1, 1))
-        while H.shape[0] < best:
-            H = np.block([[H, H], [H, -H]])
-        return H
-    H = _paley(best_q)
-    while H.shape[0] < best:
-        H = np.block([[H, H], [H, -H]])
-    return H
-
-
-def _is_prime(q: int) -> bool:
-    if q < 2:
-        return False
-    return all(q % d for d in range(2, int(q**0.5) + 1))
-
-
-def _paley(q: int) -> np.ndarray:
-    """Paley construction I: order q + 1 for a prime q = 3 mod 4 (normalised)."""
-    residues = {(i * i) % q for i in range(1, q)}
-    chi = np.array([0] + [1 if a in residues else -1 for a in range(1, q)])
-    idx = (np.arange(q)[None, :] - np.arange(q)[:, None]) % q
-    Q = chi[idx]  # Jacobsthal matrix, Q[i, j] = chi(j - i)
-    S = np.zeros((q + 1, q + 1))
-    S[0, 1:] = 1
-    S[1:, 0] = -1
-    S[1:, 1:] = Q
-    H = S + np.eye(q + 1)
-    # Normalise: first row and column all +1.
-    H = H * H[0][None, :]
-    H = H * H[:, 0][:, None]
-    return H
 
 
 def replicate_variance(
