@@ -434,3 +434,18 @@ def test_a_force_reported_from_a_shared_store_is_byte_identical_to_its_own_store
     with Store(store_copy, read_only=True) as s:  # Durham's rows: unchanged
         after = s.victims(TEST_MONTHS, force="durham", personal=True)
     pd.testing.assert_frame_equal(after, durham_before)
+
+
+def test_report_months_of_a_force_in_a_shared_store(tmp_path):
+    """`vsw report --from` defaults --to to the force's own last month, not another force's."""
+    from methods.report.run import loaded_months
+
+    db = tmp_path / "s.duckdb"
+    with Store(db, today=TODAY) as s:
+        s.ingest_victims(_durham(), month="2025-01")
+        s.ingest_victims(_kent(month="2025-01"), month="2025-01", force="kent")
+        s.ingest_victims(_kent(month="2025-02", start=200), month="2025-02", force="kent")
+    assert loaded_months(db) == ["2025-01", "2025-02"]
+    assert loaded_months(db, force="Durham") == ["2025-01"]
+    assert loaded_months(db, force="kent") == ["2025-01", "2025-02"]
+    assert loaded_months(db, force="met") == []

@@ -220,10 +220,12 @@ def cmd_report(args: argparse.Namespace) -> int:
             _say(f"pdf: {res['pdf']}")
         return EXIT_OK
     last = args.month_to
-    if last is None:  # --to defaults to the last month loaded in the store
-        loaded = report_run.loaded_months(args.db)
+    if last is None:  # --to defaults to the force's last month loaded in the store
+        loaded = report_run.loaded_months(args.db, force=args.force)
         if not loaded:
-            raise UsageError(f"no months are loaded in {args.db}: ingest victims first")
+            raise UsageError(
+                f"no months of {args.force} are loaded in {args.db}: ingest its victims first"
+            )
         last = loaded[-1]
     months = report_run.month_range(args.month_from, last)
     results = report_run.run_reports(

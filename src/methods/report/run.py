@@ -30,7 +30,7 @@ from tqdm import tqdm
 from traitlets.config import Config
 
 from methods.config.presets import load_force
-from methods.core.errors import UsageError, WorkbenchError
+from methods.core.errors import InputRefused, UsageError, WorkbenchError
 from methods.core.io import (  # noqa: F401 (re-exported: report.run is where users found them)
     MANIFEST_PACKAGES,
     git_commit,
@@ -114,10 +114,22 @@ def _open_store(db: str | Path):
     return Store(db, read_only=True)
 
 
-def loaded_months(db: str | Path) -> list[str]:
-    """Months loaded in the store at ``db`` (opened read-only), oldest first."""
+def loaded_months(db: str | Path, force=None) -> list[str]:
+    """Months loaded in the store at ``db`` (opened read-only), oldest first; with ``force``
+    (a preset or name), only the months holding that force's data (a store may hold several
+    forces side by side; :meth:`methods.data.store.Store.require_force` decides)."""
     with _open_store(db) as st:
-        return sorted(st.loaded_months())
+        months = sorted(st.loaded_months())
+        if force is None:
+            return months
+        out = []
+        for m in months:
+            try:
+                st.require_force(force, m)
+            except InputRefused:
+                continue
+            out.append(m)
+        return out
 
 
 def _missing_months_error(missing: list[str], db: Path, loaded: list[str]) -> UsageError:
@@ -602,7 +614,7 @@ def run_reports(
     if not isinstance(jobs, int) or jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
     db = Path(db).resolve()
-    loaded = loaded_months(db)
+    loaded = loaded_months(db)  # a month of another force is refused by run_report, by name
     missing = [m for m in months if m not in loaded]
     if missing:
         raise _missing_months_error(missing, db, loaded)
