@@ -15,6 +15,7 @@ Usage::
 
     .venv/bin/python bench/soak.py                       # 5 forces x 24 months, 20+ kills
     .venv/bin/python bench/soak.py --forces durham,kent --months 2025-10:2025-12 --kills 6
+    .venv/bin/python bench/soak.py --one-store      # every force side by side in one store
 
 The kill moments come from a seeded ``numpy.random.Generator`` (``--seed``); what a kill hits
 (before, inside or after the store's write transaction) depends on the machine's speed, so the
@@ -69,14 +70,22 @@ def run(cmd: list[str], kill_after: float | None) -> bool:
     return True
 
 
-def check_store(db: Path, expected_months: set[str]) -> dict:
-    """The invariants: no partial month, every asked-for month present, audit log complete."""
+def check_store(db: Path, expected_months: set[tuple[str, str]]) -> dict:
+    """The invariants: no partial month, every asked-for (force, month) present, audit log
+    complete. Months are keyed by (force, month): a store may hold several forces."""
     with Store(db) as st:
         con = st.con
-        months = dict(con.execute("SELECT month, rows FROM months").fetchall())
-        counts = dict(con.execute("SELECT month, count(*) FROM victims GROUP BY month").fetchall())
-        partial = {m for m, n in months.items() if counts.get(m, 0) != n}
-        stray = set(counts) - set(months)
+        months = {
+            (f, m): (n, lid)
+            for f, m, n, lid in con.execute(
+                "SELECT force, month, rows, load_id FROM months"
+            ).fetchall()
+        }
+        counts = dict(
+            con.execute("SELECT load_id, count(*) FROM victims GROUP BY load_id").fetchall()
+        )
+        partial = {k for k, (n, lid) in months.items() if counts.get(lid, 0) != n}
+        stray = set(counts) - {lid for _, lid in months.values()}
         missing = expected_months - set(months)
         loads = con.execute("SELECT file_sha256 FROM loads").fetchall()
         ok = {
@@ -97,25 +106,18 @@ def tables_digest(report_dir: Path) -> str:
     return h.hexdigest()
 
 
-def loaded(db: Path, kind: str, month: str, survey: str | None) -> bool:
-    """Whether a load of this kind for this month (and survey) has committed."""
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def loaded(db: Path, kind: str, sha256: str) -> bool:
+    """Whether the load of this file (by its SHA-256: files of several forces in one store
+    share names) has committed."""
     if not db.exists():
         return False
     with Store(db) as st:
-        sql = "SELECT count(*) FROM loads WHERE kind = ? AND month = ?"
-        params = [kind, month]
-        if kind == "responses":  # responses loads carry the survey, not always the month
-            sql, params = (
-                "SELECT count(*) FROM loads WHERE kind = ? AND file_name = ?",
-                [
-                    kind,
-                    survey,
-                ],
-            )
-        elif survey is not None:
-            sql += " AND survey = ?"
-            params.append(survey)
-        return st.con.execute(sql, params).fetchone()[0] > 0
+        sql = "SELECT count(*) FROM loads WHERE kind = ? AND file_sha256 = ?"
+        return st.con.execute(sql, [kind, sha256]).fetchone()[0] > 0
 
 
 def main() -> None:
@@ -125,6 +127,11 @@ def main() -> None:
     ap.add_argument("--kills", type=int, default=20, help="kills at least this many commands")
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--keep", type=Path, default=None, help="work folder to keep")
+    ap.add_argument(
+        "--one-store",
+        action="store_true",
+        help="every force into one store, side by side (default: a store per force)",
+    )
     args = ap.parse_args()
     forces = [f.strip() for f in args.forces.split(",")]
     months = month_list(args.months)
@@ -136,13 +143,19 @@ def main() -> None:
         if os.path.exists("/proc/loadavg")
         else "n/a"
     )
-    print(f"soak: {len(forces)} forces x {len(months)} months in {work} (load {env_note})")
+    where = "one shared store" if args.one_store else "a store per force"
+    print(
+        f"soak: {len(forces)} forces x {len(months)} months, {where}, in {work} (load {env_note})"
+    )
+
+    def store_of(force: str) -> Path:
+        return work / "shared.duckdb" if args.one_store else work / force / "store.duckdb"
 
     steps: list[tuple[str, str, list[str], str, str | None]] = []  # force, kind, cmd, month, key
     reports: list[tuple[str, str]] = []
     for force in forces:
         files = work / force / "files"
-        db = work / force / "store.duckdb"
+        db = store_of(force)
         t0 = time.perf_counter()
         run(
             [
@@ -218,21 +231,22 @@ def main() -> None:
         took.setdefault(kind, []).append(time.perf_counter() - t)
 
     t_start = time.perf_counter()
-    for i, (force, kind, cmd, month, key) in enumerate(steps):
-        db = work / force / "store.duckdb"
+    for i, (force, kind, cmd, month, _key) in enumerate(steps):
+        db = store_of(force)
+        sha = file_sha256(Path(cmd[cmd.index(kind) + 1]))
         if attempt("ingest", kind, cmd, len(steps) - i):
             check_store(db, set())
             print(f"  killed ingest {kind} {force} {month}; store consistent")
-        if not loaded(db, kind, month, key if kind != "victims" else None):
+        if not loaded(db, kind, sha):
             timed(kind, cmd)
-    for force in forces:
-        check_store(work / force / "store.duckdb", set(months))
+    for db in {store_of(f) for f in forces}:
+        check_store(db, {(f, m) for f in forces if store_of(f) == db for m in months})
     t_ingest = time.perf_counter() - t_start
 
     killed_reports = []
     t0 = time.perf_counter()
     for i, (force, m) in enumerate(reports):
-        db, out = work / force / "store.duckdb", work / force / "reports"
+        db, out = store_of(force), work / force / "reports"
         cmd = [*VSW, "--db", str(db), "report", "--force", force, "--month", m, "--out", str(out)]
         if attempt("report", "report", cmd, len(reports) - i):
             killed_reports.append((force, m))
@@ -242,7 +256,7 @@ def main() -> None:
 
     mismatched = []
     for force, m in killed_reports:  # byte-identical to a clean rerun into a fresh folder
-        db, clean = work / force / "store.duckdb", work / force / "clean"
+        db, clean = store_of(force), work / force / "clean"
         run(
             [*VSW, "--db", str(db), "report", "--force", force, "--month", m, "--out", str(clean)],
             None,
