@@ -71,7 +71,14 @@ from methods.data.ingest import (
     hmac_pads,
     hmac_sql,
 )
-from methods.data.store_ingest import IngestMixin, check_month, check_survey, of_force, utc_now
+from methods.data.store_ingest import (
+    IngestMixin,
+    check_month,
+    check_survey,
+    of_force,
+    stored_force_name,
+    utc_now,
+)
 
 SCHEMA_VERSION = 3
 #: Schema versions a writable open upgrades in place: 1 -> 2 adds ``months.force`` (NULL for
@@ -157,16 +164,6 @@ def _same_references(force: Any, held: str) -> bool:
         ref.crime_ref_prefix,
         ref.crime_ref_pattern,
     )
-
-
-def force_name(force: Any) -> str | None:
-    """The name a read filters on: a preset's ``name`` or a name in any case; ``None`` stays."""
-    if force is None:
-        return None
-    name = getattr(force, "name", force)
-    if not isinstance(name, str) or not name.strip():
-        raise UsageError(f"force must be a preset name, got {force!r}")
-    return name.strip().lower()
 
 
 def _month_force_conditions(
@@ -429,7 +426,7 @@ class Store(IngestMixin):
 
     def loaded_months(self, force: Any = None) -> list[str]:
         """Months loaded (for any force, or for ``force``: preset or name), in order."""
-        f = force_name(force)
+        f = stored_force_name(force)
         return [
             r[0]
             for r in self.con.execute(
@@ -441,7 +438,7 @@ class Store(IngestMixin):
     def _read_force(self, months: list[str] | None, force: Any) -> str | None:
         """The force a read keeps: ``force`` by name, or ``None`` (no filter) when the months
         read hold one force's data; refused when they hold several and none is named."""
-        f = force_name(force)
+        f = stored_force_name(force)
         if f is not None:
             return f
         held = [
@@ -495,7 +492,7 @@ class Store(IngestMixin):
                 forces the store holds (with their months).
         """
         month = check_month(month)
-        name = force_name(force)
+        name = stored_force_name(force)
         if name is None:
             raise UsageError("force must be a preset name, got None")
         have = [

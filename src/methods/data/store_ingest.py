@@ -47,6 +47,17 @@ _SURVEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _HASH = re.compile(r"[0-9a-f]{32,64}")
 
 
+def stored_force_name(force: Any) -> str | None:
+    """The name a store keys a force by: a preset's ``name`` or a name in any case (a user's
+    own preset too, unlike :func:`methods.config.presets.force_name`); ``None`` stays."""
+    if force is None:
+        return None
+    name = getattr(force, "name", force)
+    if not isinstance(name, str) or not name.strip():
+        raise UsageError(f"force must be a preset name, got {force!r}")
+    return name.strip().lower()
+
+
 def of_force(force: str | None) -> str:
     """`` of kent`` for a force, nothing for a month loaded without one (for messages)."""
     return f" of {force}" if force else ""
@@ -494,11 +505,11 @@ class IngestMixin:
                 "is drawn from one force's victims; split it by force"
             )
         whose = held[0] if held else None
-        name = getattr(force, "name", force)
-        if name is not None and (whose or "") != str(name).strip().lower():
+        name = stored_force_name(force)
+        if name is not None and (whose or "") != name:
             raise InputRefused(
                 f"the sample of {month} is of {whose or 'no recorded force'}'s victims, not "
-                f"{str(name).strip().lower()}'s"
+                f"{name}'s"
             )
         return whose
 

@@ -11,14 +11,20 @@ from methods.report.compare_run import run_comparison
 from methods.workflows.demo import DEFAULT_SEED, ensure_store
 
 
+def force_names(forces: Sequence[str]) -> list[str]:
+    """The canonical names of ``forces`` (blanks skipped); a force named twice is refused."""
+    names = [load_force(f.strip()).name for f in forces if f.strip()]
+    if len(set(names)) != len(names):
+        raise UsageError(f"a force is named twice in --forces: {', '.join(names)}")
+    return names
+
+
 def force_stores(
     forces: Sequence[str], store_dir: str | Path, *, demo: bool = False, seed: int = DEFAULT_SEED
 ) -> dict[str, Path]:
     """``{force: <store_dir>/<force>.duckdb}``; with ``demo`` a missing store is built from
     the synthetic default (a year of the force's synthetic data), else it is an error."""
-    names = [load_force(f.strip()).name for f in forces if f.strip()]
-    if len(set(names)) != len(names):
-        raise UsageError(f"a force is named twice in --forces: {', '.join(names)}")
+    names = force_names(forces)
     out = {}
     for name in names:
         path = Path(store_dir) / f"{name}.duckdb"
@@ -54,9 +60,7 @@ def compare(
     if db is not None:
         if demo:
             raise UsageError("--demo builds one store per force; it cannot be used with --db")
-        names = [load_force(f.strip()).name for f in forces if f.strip()]
-        if len(set(names)) != len(names):
-            raise UsageError(f"a force is named twice in --forces: {', '.join(names)}")
+        names = force_names(forces)
         path = Path(db)
         if not path.is_file():
             raise UsageError(f"no store at {path}: ingest the forces' months into it first")
